@@ -1,0 +1,87 @@
+"""The ``gisplan`` command line.
+
+Each command lives in its own module of this package and is imported only when it
+runs, so that ``gisplan --help`` stays fast and one broken command cannot break the
+others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from gisplan._errors import GisplanError
+
+# command name -> ("module", "attribute", "short help shown by `gisplan --help`")
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("gisplan.cli.demo", "demo", "Run the whole job on the sample programmes 演示"),
+    "samples": ("gisplan.cli.samples", "samples", "Build the sample programmes 示例数据"),
+    "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city 合成城市"),
+    "import": ("gisplan.cli.load", "import_layer", "Read a file into a programme 导入图层"),
+    "check": ("gisplan.cli.check", "check", "Validate a programme 数据检查"),
+    "join": ("gisplan.cli.join", "join", "Join compounds to districts, utilities, facilities 空间关联"),
+    "bundle": ("gisplan.cli.bundle", "bundle", "Group adjacent compounds into bundles 连片打包"),
+    "coverage": ("gisplan.cli.coverage", "coverage", "Facility coverage and gaps 设施覆盖"),
+    "site": ("gisplan.cli.site", "site", "Propose sites for new facilities 设施选址"),
+    "progress": ("gisplan.cli.progress", "progress", "Progress log: import, status 进度"),
+    "report": ("gisplan.cli.report", "report", "Excel/CSV report 报表"),
+    "map": ("gisplan.cli.map", "map_", "Interactive HTML map 地图"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, short = COMMANDS[cmd_name]
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+            @click.command(cmd_name, help=short)
+            def unavailable() -> None:
+                raise click.ClickException(f"'{cmd_name}' is not available in this build")
+
+            unavailable.short_help = short + " (not available)"
+            return unavailable
+        cmd: click.Command = getattr(mod, attr)
+        if not cmd.short_help:
+            cmd.short_help = short
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gisplan")
+def cli() -> None:
+    """gisplan: GIS planning for old residential compound renovation (城镇老旧小区改造).
+
+    A programme is one GeoPackage holding compounds 小区, districts 片区/街道/县区,
+    utilities 管线, facilities 设施, roads 道路 and a progress log 进度台账.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the command line; errors from bad input end with their message, not a trace."""
+    try:
+        return cli.main(args=argv, prog_name="gisplan", standalone_mode=False)
+    except GisplanError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise

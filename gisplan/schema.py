@@ -1,0 +1,186 @@
+"""Canonical layer schemas and vocabularies, loaded from ``data/schema.toml``.
+
+The schema is data: a city can read this module's tables to see which columns gisplan
+expects, under which Chinese headers, and which values a column may take.
+
+Examples
+--------
+>>> from gisplan.schema import layer_schema, term, zh
+>>> layer_schema("compounds").id
+'compound_id'
+>>> term("network", "自来水")
+'water_supply'
+>>> zh("stage", "started")
+'开工'
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import pandas as pd
+
+DType = Literal["str", "int", "float", "bool", "date", "datetime"]
+
+#: pandas dtypes used for canonical columns
+PANDAS_DTYPES: dict[str, str] = {
+    "str": "object",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "object",
+    "datetime": "object",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of a layer."""
+
+    name: str
+    dtype: DType
+    required: bool
+    zh: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """The schema of one layer of a programme store."""
+
+    name: str
+    kind: Literal["spatial", "table"]
+    id: str
+    zh: str
+    columns: tuple[Column, ...]
+    geometry: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def column_names(self) -> list[str]:
+        """Canonical column names, in schema order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        """Names of required columns."""
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        """Return the column called *name*."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"layer '{self.name}' has no column '{name}'")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One entry of a vocabulary: a canonical key, its Chinese name and aliases."""
+
+    key: str
+    zh: str
+    aliases: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@cache
+def _raw() -> dict[str, Any]:
+    text = resources.files("gisplan.data").joinpath("schema.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def layers() -> dict[str, LayerSchema]:
+    """Return every layer schema, keyed by layer name."""
+    out: dict[str, LayerSchema] = {}
+    for name, spec in _raw()["layers"].items():
+        cols = tuple(
+            Column(c["name"], c["dtype"], bool(c.get("required", False)), c.get("zh", ""),
+                   tuple(c.get("aliases", ())))
+            for c in spec["columns"]
+        )
+        out[name] = LayerSchema(
+            name=name,
+            kind=spec["kind"],
+            id=spec["id"],
+            zh=spec.get("zh", ""),
+            columns=cols,
+            geometry=tuple(spec.get("geometry", ())),
+            optional=bool(spec.get("optional", False)),
+        )
+    return out
+
+
+def layer_schema(name: str) -> LayerSchema:
+    """Return the schema of layer *name* (``compounds``, ``districts``, ...)."""
+    try:
+        return layers()[name]
+    except KeyError:
+        known = ", ".join(layers())
+        raise KeyError(f"unknown layer '{name}'; known layers: {known}") from None
+
+
+@cache
+def vocab(name: str) -> dict[str, Term]:
+    """Return vocabulary *name* (``network``, ``stage``, ``facility_type``, ...) by key."""
+    raw = _raw()["vocab"]
+    if name not in raw:
+        raise KeyError(f"unknown vocabulary '{name}'; known: {', '.join(raw)}")
+    out = {}
+    for key, spec in raw[name].items():
+        extra = {k: v for k, v in spec.items() if k not in ("zh", "aliases")}
+        out[key] = Term(key, spec.get("zh", key), tuple(spec.get("aliases", ())), extra)
+    return out
+
+
+_PUNCT = re.compile(r"[\s\u3000_\-/\\:：·•.,，、()（）\[\]【】]+")
+
+
+def normalize_text(value: str) -> str:
+    """Fold a header or term for matching: NFKC, lower case, no spaces or punctuation."""
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    return _PUNCT.sub("", text)
+
+
+@cache
+def _term_index(name: str) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for key, t in vocab(name).items():
+        for variant in (key, t.zh, *t.aliases):
+            index.setdefault(normalize_text(variant), key)
+    return index
+
+
+def term(vocab_name: str, value: Any) -> str | None:
+    """Return the canonical key of *value* in vocabulary *vocab_name*, or None.
+
+    Matching is exact after :func:`normalize_text` (case, width, spaces and punctuation
+    folded); fuzzy suggestions are the caller's business.
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return _term_index(vocab_name).get(normalize_text(value))
+
+
+def zh(vocab_name: str, key: str) -> str:
+    """Return the Chinese name of *key* in vocabulary *vocab_name* (the key if unknown)."""
+    t = vocab(vocab_name).get(key)
+    return t.zh if t else key
+
+
+def stage_order() -> list[str]:
+    """Return the stage keys in the order a compound moves through them."""
+    return list(vocab("stage"))
+
+
+def empty_frame(layer: str) -> pd.DataFrame:
+    """Return an empty DataFrame with the canonical columns and dtypes of *layer*."""
+    sch = layer_schema(layer)
+    return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.dtype]) for c in sch.columns})
