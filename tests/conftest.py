@@ -1,0 +1,45 @@
+"""Shared fixtures: copies of the sample programmes (never written in place)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ROOT / "layers"
+SHARED = ROOT.parent / "shared"
+SAMPLES = {
+    "guyuan": "guyuan_2022.gpkg",
+    "xuchang": "xuchang_2023.gpkg",
+    "huaian": "huaian_2023.gpkg",
+}
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """Return a function that copies a sample programme into ``tmp_path``.
+
+    ``sample_copy("guyuan")`` -> path of a private copy of ``layers/guyuan_2022.gpkg``.
+    """
+
+    def _copy(name: str) -> Path:
+        src = LAYERS / SAMPLES.get(name, name)
+        if not src.exists():
+            pytest.fail(f"sample programme {src} is missing: run `gisplan samples`")
+        dst = tmp_path / src.name
+        shutil.copyfile(src, dst)
+        return dst
+
+    return _copy
+
+
+@pytest.fixture(scope="session")
+def county_boundaries() -> Path:
+    """Path of the real county boundaries shipped beside the repository."""
+    path = SHARED / "data" / "seed-city-counties.geojson"
+    if not path.exists():
+        pytest.skip(f"{path} not present (shared/ sits beside the repository)")
+    return path
