@@ -1,0 +1,541 @@
+"""Walking network (步行网络): nodes, a CSR graph, snapping, multi-source distances.
+
+This is an array core: it takes shapely line arrays and coordinates in a metric CRS and
+returns numpy arrays and ``scipy.sparse`` matrices. It knows nothing of layers or files;
+:mod:`gisplan.coverage` and :mod:`gisplan.siting` are the adapters.
+
+How distances are measured
+--------------------------
+* Nodes are the end points of the lines (lines are assumed noded at intersections;
+  :func:`node_lines` nodes un-noded input). Edge weight = length in metres.
+* A point (facility, gate, boundary point) is snapped to the nearest *edge*, at an
+  offset along it; the snapping distance is kept and added to the walk.
+* Origins (facilities, or groups of points such as the gates of one compound) become
+  virtual nodes joined to both ends of the edges they snap to, so one call of
+  :func:`scipy.sparse.csgraph.dijkstra` with ``min_only=True`` gives, for every node,
+  the distance to the nearest origin and which origin it is.
+* A target point on an edge takes the better of its two edge ends; a target on the
+  same edge as an origin may also walk along that edge directly.
+
+Examples
+--------
+>>> import shapely
+>>> from gisplan.network import build_network, snap_points, nearest_origins
+>>> lines = shapely.linestrings([[(0, 0), (100, 0)], [(100, 0), (100, 100)]])
+>>> net = build_network(lines)
+>>> net.n_nodes, net.n_edges
+(3, 2)
+>>> fac = snap_points(net, shapely.points([(100, 90)]))
+>>> gate = snap_points(net, shapely.points([(10, 5)]))
+>>> d, which = nearest_origins(net, fac, targets=gate)
+>>> round(float(d[0]), 1), int(which[0])
+(185.0, 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+__all__ = [
+    "Network",
+    "OriginGraph",
+    "Snap",
+    "build_network",
+    "count_crossings",
+    "group_min",
+    "nearest_origins",
+    "node_lines",
+    "origin_graph",
+    "pair_distances",
+    "snap_points",
+    "target_distances",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+# ---------------------------------------------------------------------------- network
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A walking network in a metric CRS.
+
+    Attributes
+    ----------
+    xy : ndarray, shape (n_nodes, 2)
+        Node coordinates in metres.
+    edge_u, edge_v : ndarray of int, shape (n_edges,)
+        End nodes of each edge (the start and end of its line).
+    edge_len : ndarray of float
+        Edge length in metres.
+    edge_geom : ndarray of shapely.LineString
+        Edge geometry (one part of an input line).
+    edge_source : ndarray of int
+        Position of the input line each edge came from.
+    graph : scipy.sparse.csr_matrix, shape (n_nodes, n_nodes)
+        Symmetric weighted adjacency (shortest of parallel edges; no self loops).
+    info : dict
+        What was done while building: ``lines_in``, ``parts``, ``noded``,
+        ``lines_after_noding``, ``dropped_empty``.
+    """
+
+    xy: FloatArray
+    edge_u: IntArray
+    edge_v: IntArray
+    edge_len: FloatArray
+    edge_geom: NDArray[np.object_]
+    edge_source: IntArray
+    graph: sp.csr_matrix
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges (parts of input lines)."""
+        return int(self.edge_u.shape[0])
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """Spatial index over the edges."""
+        return shapely.STRtree(self.edge_geom)
+
+    @cached_property
+    def components(self) -> tuple[int, IntArray]:
+        """Number of connected components and the component label of each node."""
+        n, labels = connected_components(self.graph, directed=False)
+        return int(n), labels.astype(np.int64)
+
+    def component_sizes(self) -> pd.DataFrame:
+        """Components, largest first: ``component``, ``nodes``, ``length_m``."""
+        _, labels = self.components
+        nodes = np.bincount(labels)
+        length = np.bincount(labels[self.edge_u], weights=self.edge_len, minlength=len(nodes))
+        df = pd.DataFrame({"component": np.arange(len(nodes)), "nodes": nodes,
+                           "length_m": length})
+        return df.sort_values(["nodes", "length_m"], ascending=False, ignore_index=True)
+
+
+def _dedupe_min(rows: IntArray, cols: IntArray, w: FloatArray
+                ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Keep, for each (row, col) pair, the smallest weight."""
+    if len(rows) == 0:
+        return rows, cols, w
+    order = np.lexsort((w, cols, rows))
+    r, c, x = rows[order], cols[order], w[order]
+    keep = np.ones(len(r), dtype=bool)
+    keep[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    return r[keep], c[keep], x[keep]
+
+
+def _node_ids(pts: FloatArray, tolerance_m: float) -> tuple[IntArray, FloatArray]:
+    """Merge coordinates closer than *tolerance_m* (on a grid); return ids and node xy."""
+    origin = pts.min(axis=0)
+    q = np.floor((pts - origin) / tolerance_m + 0.5).astype(np.int64)
+    span = q.max(axis=0) + 1
+    if float(span[0]) * float(span[1]) < 2.0**62:
+        key = q[:, 0] * span[1] + q[:, 1]
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    else:  # pragma: no cover - continental extents at millimetre tolerance
+        _, first, inv = np.unique(q, axis=0, return_index=True, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64), pts[first]
+
+
+def count_crossings(lines: NDArray[np.object_]) -> int:
+    """Count pairs of lines that cross or touch away from their end points.
+
+    A non-zero count means the lines are not noded at intersections: walking from one
+    to the other is impossible in :func:`build_network` unless ``node=True``.
+    """
+    lines = np.asarray(lines, dtype=object)
+    tree = shapely.STRtree(lines)
+    i, j = tree.query(lines, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if len(i) == 0:
+        return 0
+    inter = shapely.intersection(lines[i], lines[j])
+    ends = shapely.union(shapely.boundary(lines[i]), shapely.boundary(lines[j]))
+    off_ends = ~shapely.is_empty(shapely.difference(inter, ends))
+    return int(off_ends.sum())
+
+
+def node_lines(lines: NDArray[np.object_]) -> tuple[NDArray[np.object_], IntArray]:
+    """Split lines at every intersection (``shapely.node``).
+
+    Returns
+    -------
+    parts : ndarray of LineString
+        The noded lines.
+    source : ndarray of int
+        For each part, the position of an input line it lies on.
+    """
+    lines = np.asarray(lines, dtype=object)
+    noded = shapely.node(shapely.GeometryCollection(list(lines)))
+    parts = shapely.get_parts(noded)
+    mid = shapely.line_interpolate_point(parts, 0.5, normalized=True)
+    tree = shapely.STRtree(lines)
+    idx = tree.query_nearest(mid, all_matches=False)
+    source = np.full(len(parts), -1, dtype=np.int64)
+    source[idx[0]] = idx[1]
+    return parts, source
+
+
+def build_network(lines: Any, *, node: bool = False, tolerance_m: float = 0.01) -> Network:
+    """Build a walking network from lines in a metric CRS.
+
+    Parameters
+    ----------
+    lines : array-like of LineString / MultiLineString
+        Street centre lines or footpaths, in metres. Multi-part lines are split into
+        their parts; empty and missing geometries are skipped (``info['dropped_empty']``).
+    node : bool, default False
+        Split lines at intersections first (:func:`node_lines`); use for lines that
+        cross without sharing a vertex. The default trusts that the input is noded.
+    tolerance_m : float, default 0.01
+        End points closer than this are one node.
+
+    Returns
+    -------
+    Network
+    """
+    arr = np.asarray(lines, dtype=object)
+    lines_in = len(arr)
+    valid = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    parts, part_src = shapely.get_parts(arr[valid], return_index=True)
+    src = np.flatnonzero(valid)[part_src].astype(np.int64)
+    parts = np.asarray(parts, dtype=object)
+    info: dict[str, Any] = {"lines_in": lines_in, "dropped_empty": int((~valid).sum()),
+                            "noded": bool(node)}
+    if node and len(parts):
+        noded, nsrc = node_lines(parts)
+        info["lines_after_noding"] = len(noded)
+        src = np.where(nsrc >= 0, src[np.maximum(nsrc, 0)], -1)
+        parts = noded
+    keep = shapely.length(parts) > 0
+    parts, src = parts[keep], src[keep]
+    info["parts"] = len(parts)
+    if len(parts) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Network(np.empty((0, 2)), empty, empty, np.empty(0), parts, empty,
+                       sp.csr_matrix((0, 0)), info)
+    start = shapely.get_coordinates(shapely.get_point(parts, 0))
+    end = shapely.get_coordinates(shapely.get_point(parts, -1))
+    ids, xy = _node_ids(np.vstack([start, end]), tolerance_m)
+    m = len(parts)
+    u, v = ids[:m], ids[m:]
+    length = shapely.length(parts).astype(np.float64)
+    n = len(xy)
+    loop = u == v
+    r, c, w = _dedupe_min(np.concatenate([u[~loop], v[~loop]]),
+                          np.concatenate([v[~loop], u[~loop]]),
+                          np.concatenate([length[~loop], length[~loop]]))
+    graph = sp.csr_matrix((w, (r, c)), shape=(n, n))
+    return Network(xy, u, v, length, parts, src, graph, info)
+
+
+# ---------------------------------------------------------------------------- snapping
+@dataclass(frozen=True)
+class Snap:
+    """Points snapped to the nearest network edge.
+
+    Attributes
+    ----------
+    edge : ndarray of int
+        Edge each point snapped to (-1 for missing points or an empty network).
+    offset : ndarray of float
+        Distance along the edge from its start node ``u`` to the snapped position.
+    dist : ndarray of float
+        Snapping distance in metres (point to edge; ``inf`` where not snapped).
+    """
+
+    edge: IntArray
+    offset: FloatArray
+    dist: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def take(self, idx: Any) -> Snap:
+        """Return the snaps at positions *idx*."""
+        return Snap(self.edge[idx], self.offset[idx], self.dist[idx])
+
+    @property
+    def ok(self) -> NDArray[np.bool_]:
+        """Which points were snapped."""
+        return self.edge >= 0
+
+
+def snap_points(net: Network, points: Any) -> Snap:
+    """Snap points to their nearest edge (vectorised STRtree ``query_nearest``).
+
+    Parameters
+    ----------
+    net : Network
+    points : array-like of shapely.Point, or ndarray of shape (n, 2)
+        In the network's CRS.
+
+    Returns
+    -------
+    Snap
+    """
+    pts = np.asarray(points)
+    if pts.dtype != object:
+        pts = shapely.points(np.asarray(points, dtype=float).reshape(-1, 2))
+    n = len(pts)
+    edge = np.full(n, -1, dtype=np.int64)
+    offset = np.zeros(n)
+    dist = np.full(n, np.inf)
+    ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+    if net.n_edges == 0 or not ok.any():
+        return Snap(edge, offset, dist)
+    where = np.flatnonzero(ok)
+    (qi, ei), d = net.tree.query_nearest(pts[where], all_matches=False, return_distance=True)
+    target = where[qi]
+    edge[target] = ei
+    dist[target] = d
+    offset[target] = shapely.line_locate_point(net.edge_geom[ei], pts[target])
+    return Snap(edge, offset, dist)
+
+
+# ------------------------------------------------------------------------ origin graph
+@dataclass(frozen=True, eq=False)
+class OriginGraph:
+    """The network plus one virtual node per origin (facility, compound, candidate).
+
+    Origin ``g`` is node ``net.n_nodes + g``; it has directed edges to both ends of the
+    edge each of its points snapped to, weighted by snapping distance plus offset.
+    """
+
+    net: Network
+    graph: sp.csr_matrix
+    snap: Snap
+    group: IntArray
+    n_origins: int
+
+    def node(self, origins: Any) -> IntArray:
+        """Virtual node ids of origins."""
+        return self.net.n_nodes + np.asarray(origins, dtype=np.int64)
+
+    def nearest(self, origins: Any, *, limit: float = np.inf) -> tuple[FloatArray, IntArray]:
+        """Distance from every network node to the nearest of *origins*, and which.
+
+        One multi-source Dijkstra (``min_only=True``) stopped at *limit* metres.
+
+        Returns
+        -------
+        dist : ndarray, shape (n_nodes,)
+            ``inf`` beyond *limit* or out of reach.
+        origin : ndarray of int, shape (n_nodes,)
+            Origin id (position in the origin list), -1 where unreached.
+        """
+        n = self.net.n_nodes
+        origins = np.asarray(origins, dtype=np.int64)
+        if len(origins) == 0 or n == 0:
+            return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        dist, _pred, src = dijkstra(self.graph, directed=True, indices=self.node(origins),
+                                    limit=limit, min_only=True, return_predecessors=True)
+        src = src[:n].astype(np.int64)
+        origin = np.where(src >= 0, src - n, -1)
+        return np.asarray(dist[:n], dtype=np.float64), origin
+
+    def rows(self, origins: Any, *, limit: float, max_cells: int = 20_000_000
+             ) -> Iterator[tuple[IntArray, FloatArray]]:
+        """Yield ``(origin ids, distances to all nodes)`` in chunks (for pair distances)."""
+        origins = np.asarray(origins, dtype=np.int64)
+        chunk = max(1, max_cells // max(1, self.graph.shape[0]))
+        for s in range(0, len(origins), chunk):
+            ids = origins[s:s + chunk]
+            d = dijkstra(self.graph, directed=True, indices=self.node(ids), limit=limit)
+            yield ids, np.atleast_2d(d)[:, : self.net.n_nodes]
+
+
+def origin_graph(net: Network, snap: Snap, group: Any = None, n_origins: int | None = None
+                 ) -> OriginGraph:
+    """Add one virtual node per origin to the network (see :class:`OriginGraph`).
+
+    Parameters
+    ----------
+    net : Network
+    snap : Snap
+        Snapped points of all origins.
+    group : array-like of int, optional
+        Origin id of each point (several points, e.g. the gates of one compound, may
+        form one origin). Default: each point is its own origin.
+    n_origins : int, optional
+        Number of origins (default ``group.max() + 1``).
+    """
+    group = np.arange(len(snap), dtype=np.int64) if group is None else np.asarray(
+        group, dtype=np.int64)
+    if n_origins is None:
+        n_origins = int(group.max()) + 1 if len(group) else 0
+    n = net.n_nodes
+    ok = snap.ok
+    e, g = snap.edge[ok], group[ok]
+    off, d = snap.offset[ok], snap.dist[ok]
+    rows = np.concatenate([g, g])
+    cols = np.concatenate([net.edge_u[e], net.edge_v[e]])
+    w = np.concatenate([d + off, d + (net.edge_len[e] - off)])
+    rows, cols, w = _dedupe_min(rows, cols, np.maximum(w, 0.0))
+    size = n + n_origins
+    base = sp.csr_matrix((net.graph.data, net.graph.indices, net.graph.indptr), shape=(n, size))
+    extra = sp.csr_matrix((w, (rows, cols)), shape=(n_origins, size))
+    graph = sp.vstack([base, extra], format="csr")
+    return OriginGraph(net, graph, snap, group, n_origins)
+
+
+def target_distances(og: OriginGraph, node_dist: FloatArray, node_origin: IntArray,
+                     targets: Snap, *, origins: Any = None) -> tuple[FloatArray, IntArray]:
+    """Distance from each target point to the nearest origin, with the origin id.
+
+    The walk is: target snapping distance + along its edge to the better end + the
+    node's distance (:meth:`OriginGraph.nearest`). Where an origin of *origins* lies on
+    the same edge as the target, the direct walk along that edge is used if shorter.
+    """
+    net = og.net
+    n_t = len(targets)
+    dist = np.full(n_t, np.inf)
+    which = np.full(n_t, -1, dtype=np.int64)
+    ok = targets.ok
+    if net.n_nodes == 0 or not ok.any():
+        return dist, which
+    e = targets.edge[ok]
+    off = targets.offset[ok]
+    du = off + node_dist[net.edge_u[e]]
+    dv = (net.edge_len[e] - off) + node_dist[net.edge_v[e]]
+    use_u = du <= dv
+    dist[ok] = targets.dist[ok] + np.where(use_u, du, dv)
+    which[ok] = np.where(use_u, node_origin[net.edge_u[e]], node_origin[net.edge_v[e]])
+    which[~np.isfinite(dist)] = -1
+    # same-edge shortcut
+    if origins is None:
+        sel = np.ones(len(og.group), dtype=bool)
+    else:
+        sel = np.isin(og.group, np.asarray(origins, dtype=np.int64))
+    sel &= og.snap.ok
+    if sel.any():
+        o = pd.DataFrame({"edge": og.snap.edge[sel], "o_off": og.snap.offset[sel],
+                          "o_d": og.snap.dist[sel], "origin": og.group[sel]})
+        t_idx = np.flatnonzero(ok)
+        t = pd.DataFrame({"edge": targets.edge[t_idx], "t_off": targets.offset[t_idx],
+                          "t_d": targets.dist[t_idx], "t": t_idx})
+        t = t[t["edge"].isin(o["edge"])]
+        if len(t):
+            m = t.merge(o, on="edge")
+            m["d"] = m["t_d"] + (m["t_off"] - m["o_off"]).abs() + m["o_d"]
+            best = m.loc[m.groupby("t")["d"].idxmin()]
+            ti = best["t"].to_numpy()
+            better = best["d"].to_numpy() < dist[ti]
+            dist[ti[better]] = best["d"].to_numpy()[better]
+            which[ti[better]] = best["origin"].to_numpy()[better]
+    return dist, which
+
+
+def nearest_origins(net: Network, origin_snap: Snap, *, targets: Snap,
+                    group: Any = None, limit: float = np.inf
+                    ) -> tuple[FloatArray, IntArray]:
+    """Distance from each target to its nearest origin (one-off convenience).
+
+    For repeated queries (one per facility type) build an :func:`origin_graph` once
+    and call :meth:`OriginGraph.nearest` and :func:`target_distances`.
+    """
+    og = origin_graph(net, origin_snap, group)
+    nd, no = og.nearest(np.arange(og.n_origins), limit=limit)
+    return target_distances(og, nd, no, targets)
+
+
+def group_min(values: FloatArray, owner: Any, n_groups: int, *, payload: Any = None
+              ) -> tuple[FloatArray, IntArray]:
+    """Minimum of *values* per owner group, and the *payload* at the minimum.
+
+    Returns ``(min_value, payload_at_min)``; groups with no finite value get ``inf`` and
+    -1. Vectorised (sort + ``reduceat``).
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    payload = np.arange(len(values)) if payload is None else np.asarray(payload)
+    out = np.full(n_groups, np.inf)
+    arg = np.full(n_groups, -1, dtype=np.int64)
+    if len(values) == 0:
+        return out, arg
+    order = np.lexsort((values, owner))
+    o_sorted = owner[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = o_sorted[1:] != o_sorted[:-1]
+    pick = order[first]
+    out[owner[pick]] = values[pick]
+    got = np.isfinite(values[pick])
+    arg[owner[pick][got]] = payload[pick][got]
+    return out, arg
+
+
+def pair_distances(og: OriginGraph, origins: Any, targets: Snap, target_group: Any,
+                   n_groups: int, *, limit: float) -> sp.csr_matrix:
+    """Sparse matrix (origins × target groups) of walking distances within *limit*.
+
+    Entry (i, j) is the shortest walk from origin ``origins[i]`` to any point of target
+    group ``j`` (e.g. any gate or boundary point of compound ``j``). Pairs farther than
+    *limit* are absent. Computed in chunks of origins, one Dijkstra row each.
+    """
+    net = og.net
+    origins = np.asarray(origins, dtype=np.int64)
+    target_group = np.asarray(target_group, dtype=np.int64)
+    ok = targets.ok
+    t_idx = np.flatnonzero(ok)
+    e = targets.edge[t_idx]
+    off = targets.offset[t_idx]
+    grp = target_group[t_idx]
+    order = np.argsort(grp, kind="stable")
+    t_idx, e, off, grp = t_idx[order], e[order], off[order], grp[order]
+    starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if len(grp) else np.empty(0, int)
+    groups_present = grp[starts] if len(grp) else np.empty(0, dtype=np.int64)
+    snapd = targets.dist[t_idx]
+    # same-edge pairs, for the direct walk along a shared edge
+    o_pos = pd.Series(np.arange(len(origins)), index=origins)
+    o_sel = np.isin(og.group, origins) & og.snap.ok
+    same = pd.DataFrame({"edge": og.snap.edge[o_sel], "o_off": og.snap.offset[o_sel],
+                         "o_d": og.snap.dist[o_sel], "origin": og.group[o_sel]}).merge(
+        pd.DataFrame({"edge": e, "t_off": off, "t_d": snapd, "grp": grp}), on="edge")
+    rows_out: list[IntArray] = []
+    cols_out: list[IntArray] = []
+    vals_out: list[FloatArray] = []
+    done = 0
+    for ids, d in og.rows(origins, limit=limit):
+        if len(t_idx) == 0:
+            break
+        du = d[:, net.edge_u[e]] + off
+        dv = d[:, net.edge_v[e]] + (net.edge_len[e] - off)
+        pt = np.minimum(du, dv) + snapd
+        gmin = np.minimum.reduceat(pt, starts, axis=1)
+        r, c = np.nonzero(gmin <= limit)
+        rows_out.append(done + r)
+        done += len(ids)
+        cols_out.append(groups_present[c])
+        vals_out.append(gmin[r, c])
+    if len(same):
+        same["d"] = same["t_d"] + (same["t_off"] - same["o_off"]).abs() + same["o_d"]
+        same = same[same["d"] <= limit]
+        rows_out.append(o_pos.loc[same["origin"].to_numpy()].to_numpy(dtype=np.int64))
+        cols_out.append(same["grp"].to_numpy(dtype=np.int64))
+        vals_out.append(same["d"].to_numpy(dtype=float))
+    if not rows_out:
+        return sp.csr_matrix((len(origins), n_groups))
+    r_all = np.concatenate(rows_out)
+    c_all = np.concatenate(cols_out)
+    v_all = np.concatenate(vals_out)
+    r_all, c_all, v_all = _dedupe_min(r_all.astype(np.int64), c_all.astype(np.int64), v_all)
+    # keep explicit entries even at distance 0 (a facility on the boundary)
+    v_all = np.maximum(v_all, 1e-9)
+    return sp.csr_matrix((v_all, (r_all, c_all)), shape=(len(origins), n_groups))
