@@ -1,0 +1,434 @@
+"""Coordinate reference systems: the metric CRS, reprojection and CRS inference.
+
+Chinese official data is in CGCS2000: geographic EPSG:4490 (whose axis order is
+*latitude, longitude*) or projected 3-degree Gauss-Krüger zones. Measures in metres
+are taken in the CGCS2000 3° GK zone whose central meridian is nearest the data
+(EPSG:4534–4554, the "CM" variants without zone prefix); outside China, in the UTM
+zone. Every transformation here uses ``always_xy=True``: x is longitude / easting,
+y latitude / northing, whatever the CRS's declared axis order.
+
+Examples
+--------
+>>> from gisplan.crs import metric_crs
+>>> metric_crs((106.2, 35.9, 106.3, 36.1)).to_epsg()   # Guyuan, CM 105°E
+4544
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+
+from gisplan._errors import CRSError
+from gisplan.findings import Finding, Report
+
+__all__ = [
+    "CHINA_BOUNDS",
+    "CRSMismatchWarning",
+    "cgcs2000_gk_crs",
+    "geographic_bounds",
+    "infer_crs",
+    "metric_crs",
+    "same_crs_or_reproject",
+    "to_geographic",
+    "to_metric",
+    "transform_xy",
+]
+
+#: (min lon, min lat, max lon, max lat) inside which the CGCS2000 GK zones are used
+CHINA_BOUNDS = (73.0, 3.0, 135.5, 54.0)
+
+#: EPSG codes of the CGCS2000 3-degree Gauss-Krüger zones
+_GK3_CM_FIRST = 4534  # "CGCS2000 / 3-degree Gauss-Kruger CM 75E", no zone prefix
+_GK3_ZONE_FIRST = 4513  # "CGCS2000 / 3-degree Gauss-Kruger zone 25", x = 25,xxx,xxx
+_GK3_ZONES = range(25, 46)  # zone n: central meridian 3n°E, 75°E … 135°E
+_GK6_ZONE_FIRST = 4491  # "CGCS2000 / Gauss-Kruger zone 13", 6-degree, x = 13,xxx,xxx
+_GK6_ZONES = range(13, 24)  # zone n: central meridian 6n − 3 °E, 75°E … 135°E
+
+WGS84 = CRS.from_epsg(4326)
+
+
+class CRSMismatchWarning(UserWarning):
+    """A layer was reprojected because its CRS differs from the layer it is used with."""
+
+
+# ---------------------------------------------------------------- array helpers
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def _key(crs: Any) -> str:
+    return CRS.from_user_input(crs).to_wkt()
+
+
+def transform_xy(
+    x: Any, y: Any, *, src: Any, dst: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transform coordinate arrays from *src* to *dst* (``always_xy``: x = lon/easting).
+
+    Parameters
+    ----------
+    x, y : array-like
+        Coordinates in *src*; longitude and latitude for geographic CRSs, whatever
+        their declared axis order (EPSG:4490 declares latitude first).
+    src, dst : CRS-like
+        Anything :meth:`pyproj.CRS.from_user_input` accepts (``4490``, ``"EPSG:4545"``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)`` in *dst*.
+
+    Examples
+    --------
+    >>> x, y = transform_xy([105.0], [36.0], src=4490, dst=4544)
+    >>> round(float(x[0]), 3)
+    500000.0
+    """
+    tr = _transformer(_key(src), _key(dst))
+    xx, yy = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(xx, dtype=float), np.asarray(yy, dtype=float)
+
+
+def geographic_bounds(obj: Any, *, crs: Any = None) -> tuple[float, float, float, float]:
+    """Return the bounds of *obj* in longitude/latitude degrees.
+
+    Parameters
+    ----------
+    obj : GeoDataFrame, GeoSeries or tuple of 4 floats
+        The data, or its ``(minx, miny, maxx, maxy)``.
+    crs : CRS-like, optional
+        The CRS of *obj* when it has none of its own (a bounds tuple defaults to
+        longitude/latitude degrees).
+
+    Raises
+    ------
+    CRSError
+        If *obj* has no CRS, none is given and its bounds are not degrees.
+    """
+    own = getattr(obj, "crs", None)
+    src = CRS.from_user_input(crs) if crs is not None else own
+    if hasattr(obj, "total_bounds"):
+        bounds = tuple(float(v) for v in obj.total_bounds)
+    else:
+        bounds = tuple(float(v) for v in obj)
+        if len(bounds) != 4:
+            raise ValueError(f"bounds must be (minx, miny, maxx, maxy), got {obj!r}")
+    if not all(math.isfinite(v) for v in bounds):
+        raise CRSError(
+            "the layer has no coordinates to choose a CRS from (all geometries empty)",
+            value=bounds,
+            hint="add geometries, or pass crs= explicitly",
+        )
+    if src is None:
+        if _looks_geographic(bounds):
+            return bounds  # type: ignore[return-value]
+        raise CRSError(
+            "the layer has no CRS and its coordinates are not longitude/latitude degrees",
+            value=_fmt_bounds(bounds),
+            hint="declare the CRS (e.g. --crs 4545 for CGCS2000 3° Gauss-Krüger CM 108°E)",
+        )
+    if src.is_geographic:
+        return bounds  # type: ignore[return-value]
+    xs = np.array([bounds[0], bounds[2], bounds[0], bounds[2]])
+    ys = np.array([bounds[1], bounds[1], bounds[3], bounds[3]])
+    lon, lat = transform_xy(xs, ys, src=src, dst=WGS84)
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
+def _looks_geographic(b: Sequence[float]) -> bool:
+    return -180.0 <= b[0] <= b[2] <= 180.0 and -90.0 <= b[1] <= b[3] <= 90.0
+
+
+def _fmt_bounds(b: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+
+
+def _in_china(lon: float, lat: float) -> bool:
+    w, s, e, n = CHINA_BOUNDS
+    return w <= lon <= e and s <= lat <= n
+
+
+# ---------------------------------------------------------------- metric CRS
+
+
+def cgcs2000_gk_crs(lon: float, *, zone_prefix: bool = False) -> CRS:
+    """Return the CGCS2000 3-degree Gauss-Krüger CRS for longitude *lon*.
+
+    The central meridian is ``3 * round(lon / 3)``, clamped to 75°E–135°E.
+
+    Parameters
+    ----------
+    lon : float
+        Longitude in degrees east.
+    zone_prefix : bool, default False
+        False: the "CM" variant (EPSG:4534–4554, easting 500 000 m at the central
+        meridian); True: the zone-prefixed variant (EPSG:4513–4533, easting
+        ``zone * 1e6 + 500 000``).
+
+    Examples
+    --------
+    >>> cgcs2000_gk_crs(120.15).to_epsg()   # Hangzhou, CM 120°E
+    4549
+    >>> cgcs2000_gk_crs(120.15, zone_prefix=True).to_epsg()   # zone 40
+    4528
+    """
+    zone = min(max(round(lon / 3.0), _GK3_ZONES[0]), _GK3_ZONES[-1])
+    first = _GK3_ZONE_FIRST if zone_prefix else _GK3_CM_FIRST
+    return CRS.from_epsg(first + zone - _GK3_ZONES[0])
+
+
+def metric_crs(obj: Any, *, crs: Any = None) -> CRS:
+    """Return the CRS in metres to measure *obj* in.
+
+    In China (the centre of *obj* within :data:`CHINA_BOUNDS`) the CGCS2000 3-degree
+    Gauss-Krüger zone whose central meridian is nearest (EPSG:4534–4554); elsewhere
+    the WGS 84 UTM zone of the centre.
+
+    Parameters
+    ----------
+    obj : GeoDataFrame, GeoSeries or tuple of 4 floats
+        The data, or its bounds.
+    crs : CRS-like, optional
+        The CRS of *obj* if it has none of its own; a bounds tuple is taken as
+        longitude/latitude degrees by default.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    Examples
+    --------
+    >>> metric_crs((116.3, 39.8, 116.5, 40.0)).to_epsg()   # Beijing, CM 117°E
+    4548
+    >>> metric_crs((2.2, 48.8, 2.4, 48.9)).to_epsg()       # Paris, UTM 31N
+    32631
+    """
+    w, s, e, n = geographic_bounds(obj, crs=crs)
+    lon, lat = (w + e) / 2.0, (s + n) / 2.0
+    if _in_china(lon, lat):
+        return cgcs2000_gk_crs(lon)
+    return _utm_crs(lon, lat)
+
+
+@lru_cache(maxsize=128)
+def _utm_zone_code(zone: int, north: bool) -> tuple[str, str]:
+    lon = zone * 6.0 - 183.0
+    lat = 10.0 if north else -10.0
+    info = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(lon - 1.0, lat - 0.5, lon + 1.0, lat + 0.5),
+    )
+    for item in info:
+        if item.name.endswith(f"zone {zone}{'N' if north else 'S'}"):
+            return item.auth_name, item.code
+    return info[0].auth_name, info[0].code
+
+
+def _utm_crs(lon: float, lat: float) -> CRS:
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    auth, code = _utm_zone_code(zone, lat >= 0)
+    return CRS.from_authority(auth, code)
+
+
+def to_metric(gdf: Any, *, crs: Any = None) -> Any:
+    """Return *gdf* projected to :func:`metric_crs` (or to *crs* when given).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        Data with a CRS.
+    crs : CRS-like, optional
+        The metric CRS to use, e.g. to put several layers in the same one.
+
+    Returns
+    -------
+    GeoDataFrame or GeoSeries
+        Same index and columns, geometry in metres.
+    """
+    _require_crs(gdf)
+    target = CRS.from_user_input(crs) if crs is not None else metric_crs(gdf)
+    return gdf.to_crs(target)
+
+
+def to_geographic(gdf: Any, *, crs: Any = 4326) -> Any:
+    """Return *gdf* in the geographic CRS *crs* (EPSG:4326 by default).
+
+    Geometry stays longitude, latitude (x, y) also for EPSG:4490 (GeoPandas transforms
+    with ``always_xy``).
+    """
+    _require_crs(gdf)
+    return gdf.to_crs(crs)
+
+
+def _require_crs(gdf: Any, *, layer: str | None = None) -> None:
+    if getattr(gdf, "crs", None) is None:
+        raise CRSError(
+            "the layer has no coordinate reference system",
+            layer=layer,
+            hint="declare it (e.g. --crs 4490 for CGCS2000, 4326 for WGS84 lon/lat)",
+        )
+
+
+def same_crs_or_reproject(
+    reference: Any,
+    other: Any,
+    *,
+    layer: str | None = None,
+    reference_layer: str | None = None,
+    report: Report | None = None,
+) -> Any:
+    """Return *other* in the CRS of *reference*, reprojecting it with a warning if needed.
+
+    A district layer in another CRS than the compounds must still join: it is
+    reprojected, and a :class:`CRSMismatchWarning` (and, with *report*, a warning
+    :class:`~gisplan.findings.Finding` ``crs_reprojected``) names both CRSs.
+
+    Parameters
+    ----------
+    reference : GeoDataFrame or GeoSeries
+        The layer whose CRS wins.
+    other : GeoDataFrame or GeoSeries
+        The layer to bring into that CRS.
+    layer, reference_layer : str, optional
+        Names of *other* and *reference*, for messages.
+    report : Report, optional
+        Receives the ``crs_reprojected`` finding.
+
+    Raises
+    ------
+    CRSError
+        If either layer has no CRS.
+    """
+    _require_crs(reference, layer=reference_layer)
+    _require_crs(other, layer=layer)
+    if CRS.from_user_input(reference.crs) == CRS.from_user_input(other.crs):
+        return other
+    src, dst = _crs_name(other.crs), _crs_name(reference.crs)
+    what = f"layer '{layer}'" if layer else "a layer"
+    ref = f" of layer '{reference_layer}'" if reference_layer else ""
+    message = f"{what} is in {src}; reprojected to {dst}{ref}"
+    warnings.warn(message, CRSMismatchWarning, stacklevel=2)
+    if report is not None:
+        report.add(
+            Finding(
+                "warning",
+                "crs_reprojected",
+                message,
+                layer=layer,
+                value=src,
+                hint="store all layers of a programme in one CRS",
+            )
+        )
+    return other.to_crs(reference.crs)
+
+
+def _crs_name(crs: Any) -> str:
+    c = CRS.from_user_input(crs)
+    code = c.to_authority()
+    return f"{code[0]}:{code[1]} ({c.name})" if code else c.name
+
+
+# ---------------------------------------------------------------- inference
+
+
+def infer_crs(
+    gdf: Any, *, file: str | None = None, layer: str | None = None
+) -> tuple[CRS, Finding | None]:
+    """Return the CRS of *gdf*: the declared one, or one inferred from the coordinates.
+
+    * A declared CRS is kept (no finding).
+    * Coordinates within longitude/latitude ranges: EPSG:4326, with a warning
+      finding ``crs_inferred`` (CGCS2000 EPSG:4490 differs from WGS84 by centimetres).
+    * Eastings of 25–45 million metres (CGCS2000 3° Gauss-Krüger with zone prefix,
+      ``x = zone * 1e6 + 500 000``): the matching EPSG:4513–4533 zone, with a finding;
+      13–23 million: the 6° zone EPSG:4491–4501.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        The layer.
+    file, layer : str, optional
+        Where it came from, for messages.
+
+    Returns
+    -------
+    tuple of (pyproj.CRS, Finding or None)
+
+    Raises
+    ------
+    CRSError
+        If there is no CRS and the coordinates fit none of the above; the message shows
+        the bounds and how to declare the CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoSeries([shapely.Point(36_512_000.0, 4_000_000.0)])
+    >>> crs, finding = infer_crs(g)
+    >>> crs.to_epsg(), finding.code
+    (4524, 'crs_inferred')
+    """
+    if getattr(gdf, "crs", None) is not None:
+        return CRS.from_user_input(gdf.crs), None
+    b = tuple(float(v) for v in gdf.total_bounds)
+    if not all(math.isfinite(v) for v in b):
+        return WGS84, Finding(
+            "warning", "crs_inferred",
+            "the layer has no CRS and no coordinates; EPSG:4326 (WGS84) assumed",
+            file=file, layer=layer, value="EPSG:4326",
+            hint="declare the CRS with --crs",
+        )
+    if _looks_geographic(b):
+        return WGS84, Finding(
+            "warning", "crs_inferred",
+            "the layer has no CRS; its coordinates are longitude/latitude degrees, "
+            "EPSG:4326 (WGS84) assumed",
+            file=file, layer=layer, value=_fmt_bounds(b),
+            hint="declare --crs 4490 if the data is CGCS2000, --crs 4326 to confirm WGS84",
+        )
+    zoned = _zone_prefixed_crs(b)
+    if zoned is not None:
+        return zoned, Finding(
+            "warning", "crs_inferred",
+            f"the layer has no CRS; eastings with a zone prefix: {_crs_name(zoned)} assumed",
+            file=file, layer=layer, value=_fmt_bounds(b),
+            hint=f"declare --crs {zoned.to_epsg()} to confirm",
+        )
+    hint = (
+        "declare the CRS with --crs, e.g. --crs 4545 (CGCS2000 3° Gauss-Krüger CM 108°E, "
+        "no zone prefix), --crs 4524 (zone 36 with prefix) or --crs 4490 (CGCS2000 lon/lat)"
+    )
+    if -90 <= b[0] <= b[2] <= 90 and not -90 <= b[1] <= b[3] <= 90:
+        hint += "; x values look like latitudes: are longitude and latitude swapped?"
+    raise CRSError(
+        f"the layer has no CRS and it cannot be inferred from its coordinates "
+        f"(bounds {_fmt_bounds(b)})",
+        file=file, layer=layer, value=_fmt_bounds(b), hint=hint,
+    )
+
+
+def _zone_prefixed_crs(b: Sequence[float]) -> CRS | None:
+    """CGCS2000 GK CRS whose zone number prefixes the eastings of bounds *b*, if any."""
+    if not (b[1] >= 0.0 and b[3] <= 6_500_000.0):
+        return None
+    zone_w, zone_e = int(b[0] // 1_000_000), int(b[2] // 1_000_000)
+    if zone_w != zone_e:
+        return None
+    if zone_w in _GK3_ZONES:
+        return CRS.from_epsg(_GK3_ZONE_FIRST + zone_w - _GK3_ZONES[0])
+    if zone_w in _GK6_ZONES:
+        return CRS.from_epsg(_GK6_ZONE_FIRST + zone_w - _GK6_ZONES[0])
+    return None
+
