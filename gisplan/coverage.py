@@ -70,7 +70,7 @@ STORE_LAYERS = ("coverage", "coverage_gaps", "coverage_summary")
 
 
 # --------------------------------------------------------------------------- input
-def load_layers(source: Any) -> tuple[dict[str, pd.DataFrame], str | None]:
+def load_layers(source: Any) -> tuple[dict[str, Any], str | None]:
     """Return the layers of a programme and its file name.
 
     *source* is a :class:`gisplan.store.Project`, a path to a programme GeoPackage, or a
@@ -96,22 +96,17 @@ def metric_crs_for(gdf: gpd.GeoDataFrame, *, file: str | None = None, layer: str
     if gdf.crs is None:
         raise CRSError("layer has no coordinate reference system", file=file, layer=layer,
                        hint="set the CRS when importing (EPSG:4326 or EPSG:4490 for lon/lat)")
-    try:
-        from gisplan.crs import metric_crs
-    except ImportError:
-        metric_crs = None
-    if metric_crs is not None:
-        try:
-            return metric_crs(gdf)
-        except TypeError:  # pragma: no cover - another signature
-            pass
     if gdf.crs.is_projected:
         return gdf.crs
-    return gdf.estimate_utm_crs()
+    try:
+        from gisplan.crs import metric_crs
+    except ImportError:  # pragma: no cover - crs.py is part of gisplan
+        return gdf.estimate_utm_crs()
+    return metric_crs(gdf)
 
 
 # --------------------------------------------------------------------------- 2SFCA
-def two_step_fca(dist: sp.spmatrix, capacity: NDArray[np.float64],
+def two_step_fca(dist: Any, capacity: NDArray[np.float64],
                  demand: NDArray[np.float64], *, catchment_m: float
                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Two-step floating catchment area access (2SFCA, Luo & Wang 2003).
@@ -287,7 +282,7 @@ def _demand_points(compounds: gpd.GeoSeries, gates: gpd.GeoDataFrame | None,
     if step_m:
         ring = shapely.segmentize(ring, step_m)
     xy, idx = shapely.get_coordinates(ring, return_index=True)
-    pts_parts.append(shapely.points(xy))
+    pts_parts.append(np.asarray(shapely.points(xy), dtype=object))
     own_parts.append(np.flatnonzero(need)[idx].astype(np.int64))
     return np.concatenate(pts_parts), np.concatenate(own_parts), has_gate
 
@@ -671,9 +666,10 @@ def _long_table(ids: pd.Series, types: list[str], std: Standard,
         "compound_id": pd.Categorical.from_codes(np.tile(np.arange(n), k),
                                                  categories=pd.Index(ids).unique())
         if ids.is_unique else np.tile(ids.to_numpy(dtype=object), k),
-        "facility_type": pd.Categorical.from_codes(np.repeat(np.arange(k), n), categories=types),
+        "facility_type": pd.Categorical.from_codes(np.repeat(np.arange(k), n),
+                                                   categories=pd.Index(types)),
         "facility_zh": pd.Categorical.from_codes(np.repeat(np.arange(k), n),
-                                                 categories=[std.zh(t) for t in types]),
+                                                 categories=pd.Index([std.zh(t) for t in types])),
         "circle": np.repeat(std.table.loc[types, "circle"].to_numpy(dtype=object), n),
         "standard_m": np.repeat([std.walk_m(t) for t in types], n),
         "straight_m": finite(straight),
@@ -726,7 +722,7 @@ def _wide(compounds: gpd.GeoDataFrame, types: list[str], dist: NDArray[np.float6
     return gpd.GeoDataFrame(out, geometry=wide.geometry, crs=compounds.crs)
 
 
-def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, pd.DataFrame],
+def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, Any],
                bundles: pd.Series | None) -> pd.Series | None:
     ids = wide["compound_id"].astype(str)
     if bundles is not None:
@@ -741,7 +737,7 @@ def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, pd.DataFrame],
     return None
 
 
-def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, pd.DataFrame],
+def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, Any],
              types: list[str], std: Standard, bundles: pd.Series | None) -> pd.DataFrame:
     n = len(wide)
     k = len(types)

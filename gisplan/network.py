@@ -294,7 +294,8 @@ def snap_points(net: Network, points: Any) -> Snap:
     """
     pts = np.asarray(points)
     if pts.dtype != object:
-        pts = shapely.points(np.asarray(points, dtype=float).reshape(-1, 2))
+        pts = np.asarray(shapely.points(np.asarray(points, dtype=float).reshape(-1, 2)),
+                         dtype=object)
     n = len(pts)
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.zeros(n)

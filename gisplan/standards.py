@@ -63,7 +63,7 @@ class Standard:
 
     def walk_m(self, facility_type: str) -> float:
         """Return the walking distance in metres for *facility_type*."""
-        return float(self.table.at[facility_type, "walk_m"])
+        return float(self.table["walk_m"].loc[facility_type])
 
     def zh(self, facility_type: str) -> str:
         """Return the Chinese name of *facility_type* (the key when unknown)."""
@@ -187,13 +187,12 @@ def load_standard(path: str | Path | None = None) -> Standard:
     return Standard(table, name)
 
 
-def load_design_completeness(path: str | Path | None = None) -> Any:
+def load_design_completeness() -> Any:
     """Load the design-completeness list (what each renovation category must include).
 
-    Re-exported from :mod:`gisplan.design`, which owns the list
-    (``gisplan/data/design_completeness.csv``).
+    Re-exported from :func:`gisplan.design.design_rules`, which owns the list
+    (``gisplan/data/design_completeness.csv``, from the Huai'an inspection report).
     """
-    from gisplan import design
+    from gisplan.design import design_rules
 
-    loader = getattr(design, "load_design_completeness", None) or design.load_completeness
-    return loader(path) if path is not None else loader()
+    return design_rules()
