@@ -1,0 +1,1290 @@
+"""Interactive, self-contained HTML maps of a programme (folium on inlined Leaflet).
+
+Four kinds of map, each a function returning a :class:`folium.Map`:
+
+- :func:`progress_map`: compounds coloured by stage 进度阶段, county 县区 and 片区 roll-ups
+  with the figures of the progress summary, and a time slider over the progress log;
+- :func:`gaps_map`: per facility type 设施类型, covered and uncovered compounds, the
+  facilities and their service distances 服务半径;
+- :func:`bundles_map`: each bundle 连片 in its own colour with its members, households
+  and the utility owners 权属单位 to coordinate;
+- :func:`utilities_map`: the six networks 管线 by type, with owner and age.
+
+Every map has a layer control, a legend, a search box for compound names, tooltips and
+popups with the key figures, Chinese labels by default (``lang="en"`` gives English with
+the Chinese term beside it) and opens zoomed to the data. The page is self-contained:
+Leaflet and gisplan's small runtime are inlined (:mod:`gisplan._assets`), no CDN is
+used, and with ``basemap="none"`` (the default) the file renders fully with the network
+cut, drawing district outlines and roads from the programme's own layers. Online
+basemaps are OpenStreetMap, Tianditu 天地图 (key from ``$TIANDITU_KEY``) and Amap 高德
+(GCJ-02: overlays are shifted to GCJ-02 so that they line up with its tiles).
+
+Geometry is simplified in metres and coordinates rounded to 6 decimals (~0.1 m), so a
+5,000-compound city stays well under 5 MB; large maps switch to Leaflet's canvas
+renderer. All user text goes into the page as text, never as HTML.
+
+Examples
+--------
+>>> from gisplan.maps import progress_map, save_map          # doctest: +SKIP
+>>> m = progress_map("layers/xuchang_2023.gpkg", as_of="2023-06-30")  # doctest: +SKIP
+>>> save_map(m, "maps/xuchang_progress.html")                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure
+from folium.template import Template
+
+from gisplan import _assets
+from gisplan._errors import CRSError, InputError
+from gisplan.schema import stage_order, vocab
+from gisplan.schema import zh as vocab_zh
+
+if TYPE_CHECKING:
+    from gisplan.store import Project
+
+__all__ = [
+    "KINDS",
+    "GisplanMap",
+    "MapSource",
+    "bundles_map",
+    "gaps_map",
+    "make_map",
+    "progress_map",
+    "save_map",
+    "utilities_map",
+]
+
+Lang = Literal["zh", "en"]
+Basemap = Literal["none", "osm", "tianditu", "amap"]
+MapKind = Literal["progress", "gaps", "bundles", "utilities"]
+MapSource = "Project | Mapping[str, pd.DataFrame] | str | os.PathLike[str]"
+
+KINDS: tuple[str, ...] = ("progress", "gaps", "bundles", "utilities")
+BASEMAPS: tuple[str, ...] = ("none", "osm", "tianditu", "amap")
+
+#: environment variable holding the Tianditu key
+TIANDITU_KEY_ENV = "TIANDITU_KEY"
+#: above this many drawn features the map uses Leaflet's canvas renderer
+CANVAS_ABOVE = 3000
+
+# ---------------------------------------------------------------- labels
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "compounds": ("小区", "Compounds"),
+    "districts_county": ("县区界", "County boundaries"),
+    "districts_street": ("街道界", "Street boundaries"),
+    "districts_pianqu": ("片区界", "Area (pianqu) boundaries"),
+    "roads": ("道路", "Roads"),
+    "rollup_county": ("县区进度汇总", "Progress by county"),
+    "rollup_pianqu": ("片区进度汇总", "Progress by area (pianqu)"),
+    "progress_title": ("改造进度", "Renovation progress"),
+    "gaps_title": ("设施覆盖与缺口", "Facility coverage and gaps"),
+    "bundles_title": ("连片改造打包", "Renovation bundles"),
+    "utilities_title": ("管线现状", "Utility networks"),
+    "search": ("搜索小区名称…", "Search compound name… 搜索小区"),
+    "no_match": ("无匹配小区", "No matching compound 无匹配"),
+    "as_of": ("截至", "as of"),
+    "stage": ("进度阶段", "Stage"),
+    "no_record": ("无进度记录", "No record 无记录"),
+    "slider": ("进度时间轴", "Progress over time 时间轴"),
+    "started_share": ("开工（按户）", "Started, by households 开工"),
+    "completed_share": ("完工（按户）", "Completed, by households 完工"),
+    "compound_id": ("小区编号", "Compound ID"),
+    "county": ("县区", "County"),
+    "district": ("片区", "Area (pianqu)"),
+    "street": ("街道", "Street"),
+    "households": ("户数", "Households"),
+    "buildings": ("楼栋数", "Buildings"),
+    "floor_area_m2": ("建筑面积（㎡）", "Floor area (m²)"),
+    "built_year": ("建成年份", "Built"),
+    "compounds_planned": ("计划小区数", "Compounds planned"),
+    "households_planned": ("计划户数", "Households planned"),
+    "compounds_started": ("已开工小区", "Compounds started"),
+    "households_started": ("已开工户数", "Households started"),
+    "start_rate_households": ("开工率（按户）", "Start rate (households)"),
+    "compounds_completed": ("已完工小区", "Compounds completed"),
+    "households_completed": ("已完工户数", "Households completed"),
+    "completion_rate_households": ("完工率（按户）", "Completion rate (households)"),
+    "starts_flagged": ("开工条件存疑", "Starts not meeting criteria"),
+    "why": ("纳入理由", "Why in this bundle"),
+    "district_bundle": ("片区", "Area (pianqu)"),
+    "covered": ("覆盖", "Covered"),
+    "uncovered": ("未覆盖（缺口）", "Not covered (gap)"),
+    "no_distance": ("无距离数据", "No distance"),
+    "facilities": ("设施", "Facilities"),
+    "service_distance": ("服务半径", "Service distance"),
+    "walk_m": ("步行距离", "Walking distance"),
+    "straight_m": ("直线距离", "Straight-line distance"),
+    "standard_m": ("标准距离", "Standard distance"),
+    "facility_type": ("设施类型", "Facility type"),
+    "capacity": ("规模", "Capacity"),
+    "name": ("名称", "Name"),
+    "bundle": ("打包", "Bundle"),
+    "bundle_id": ("打包编号", "Bundle ID"),
+    "bundles": ("打包范围", "Bundle outlines"),
+    "bundle_members": ("打包小区", "Bundle members"),
+    "standalone": ("未打包", "Not bundled"),
+    "members": ("小区数", "Member compounds"),
+    "owners": ("需协调的管线权属单位", "Utility owners to coordinate"),
+    "network": ("管线类型", "Network"),
+    "owner": ("权属单位", "Owner"),
+    "install_year": ("敷设年份", "Installed"),
+    "age_years": ("管龄（年）", "Age (years)"),
+    "material": ("材质", "Material"),
+    "diameter_mm": ("管径（毫米）", "Diameter (mm)"),
+    "utility_id": ("管线编号", "Utility ID"),
+    "older_than": ("管龄 ≥ {n} 年", "Age ≥ {n} years"),
+    "coverage_source_network": ("步行网络距离", "walking-network distances"),
+    "coverage_source_straight": ("直线距离（无步行网络）", "straight-line distances (no network)"),
+}
+
+
+def _t(key: str, lang: Lang) -> str:
+    """Return the label *key*: Chinese, or English with the Chinese term beside it."""
+    zh, en = _TEXT[key]
+    if lang == "zh":
+        return zh
+    if any("\u4e00" <= ch <= "\u9fff" for ch in en):
+        return en
+    return f"{en} {zh}"
+
+
+def _v(vocab_name: str, key: Any, lang: Lang) -> str:
+    """Return the label of a vocabulary key (``stage``, ``network``, ...)."""
+    if key is None or (isinstance(key, float) and np.isnan(key)):
+        return "—"
+    key = str(key)
+    zh = vocab_zh(vocab_name, key)
+    if lang == "zh":
+        return zh
+    en = key.replace("_", " ").capitalize()
+    return en if zh == key else f"{en} {zh}"
+
+
+# ---------------------------------------------------------------- colours
+
+STAGE_COLORS: dict[str, str] = {
+    "planned": "#b0b0b0",
+    "consulted": "#fdd49e",
+    "designed": "#fdae6b",
+    "tendered": "#f16913",
+    "started": "#6baed6",
+    "completed": "#2171b5",
+    "accepted": "#08519c",
+    "handed_over": "#08306b",
+}
+#: conventional colours of Chinese utility drawings (CJJ 61): water blue, drainage
+#: brown, power red, gas yellow, heating orange, telecom green
+NETWORK_COLORS: dict[str, str] = {
+    "water_supply": "#1f78b4",
+    "drainage": "#8c510a",
+    "power": "#e31a1c",
+    "gas": "#d4a600",
+    "heating": "#ff7f00",
+    "telecom": "#1a9850",
+}
+CATEGORICAL = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#8c6d31",
+    "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
+]
+COVERED, UNCOVERED, NODATA = "#1a9850", "#d73027", "#bdbdbd"
+CONTEXT = "#9e9e9e"
+
+# ---------------------------------------------------------------- the map
+
+
+class GisplanMap(folium.Map):
+    """A :class:`folium.Map` that loads nothing from the network.
+
+    Folium's default CDN scripts and stylesheets (Leaflet, jQuery, Bootstrap, Font
+    Awesome, awesome-markers) are replaced by Leaflet from ``xstatic-leaflet`` and
+    gisplan's map runtime, both inlined into the page.
+
+    Attributes
+    ----------
+    feature_counts : dict of str to int
+        Features drawn per gisplan layer key (missing geometries are not drawn).
+    row_counts : dict of str to int
+        Rows given per gisplan layer key (rows in = rows out: every row is in the data).
+    basemap : str
+        The basemap the map was made with.
+    """
+
+    default_js: list[tuple[str, str]] = []  # noqa: RUF012 - folium's class attribute
+    default_css: list[tuple[str, str]] = []  # noqa: RUF012
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.feature_counts: dict[str, int] = {}
+        self.row_counts: dict[str, int] = {}
+        self.basemap: str = "none"
+
+    def render(self, **kwargs: Any) -> None:
+        """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
+        figure = self.get_root()
+        assert isinstance(figure, Figure)
+        assets = [
+            ("gisplan_leaflet_css", _assets.inline_style(_assets.leaflet_css())),
+            ("gisplan_css", _assets.inline_style(_assets.gisplan_css())),
+            ("gisplan_leaflet_js", _assets.inline_script(_assets.leaflet_js())),
+            ("gisplan_js", _assets.inline_script(_assets.gisplan_js())),
+        ]
+        for i, (name, text) in enumerate(assets):
+            figure.header.add_child(Element(text), name=name, index=i)
+        super().render(**kwargs)
+
+
+class _Layer(folium.map.Layer):
+    """One layer of the map made of gisplan feature parts (drawn by the JS runtime)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup([
+        {%- for part in this.parts %}
+            gisplan.addLayer({{ this._parent.get_name() }}, {{ part.key|tojson }},
+                             {{ part.data }}, {{ part.opts|tojson }}){{ "," if not loop.last }}
+        {%- endfor %}
+        ]);
+        {%- if this.switch %}
+        {{ this.get_name() }}.on("add", function () {
+            gisplan.switchTo({{ this.switch[0]|tojson }}, {{ this.switch[1]|tojson }});
+        });
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, parts: list[_Part], *, show: bool = True,
+                 overlay: bool = True, switch: tuple[str, str] | None = None) -> None:
+        # Leaflet's layer control writes layer names as HTML: escape them here.
+        super().__init__(name=html.escape(name), overlay=overlay, control=True, show=show)
+        self._name = "GisplanLayer"
+        self.parts = parts
+        self.switch = switch
+
+
+class _Call(folium.MacroElement):
+    """A call into the gisplan runtime with JSON arguments (after the layers)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        gisplan.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a|tojson }}{% endfor %});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fn: str, *args: Any) -> None:
+        super().__init__()
+        self._name = "GisplanCall"
+        self.fn = fn
+        self.args = args
+
+
+@dataclass
+class _Part:
+    key: str
+    data: str
+    opts: dict[str, Any]
+
+
+@dataclass
+class _Ctx:
+    """What every map builder shares: language, basemap, geometry options."""
+
+    lang: Lang
+    basemap: str
+    tolerance_m: float
+    decimals: int
+    gcj02: bool
+    metric: Any = None
+    legend: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- sources
+
+
+@dataclass
+class _Frames:
+    """The layers of a programme, from a Project, a mapping of frames or a path."""
+
+    frames: Callable[[str], pd.DataFrame | None]
+    names: list[str]
+    meta: dict[str, Any]
+    where: str
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        return self.frames(name) if name in self.names else None
+
+    def require(self, name: str, *, for_what: str) -> pd.DataFrame:
+        frame = self.get(name)
+        if frame is None:
+            raise InputError(
+                f"the {for_what} map needs layer '{name}', which the programme does not have",
+                file=self.where, layer=name,
+                hint=f"import a '{name}' layer first (gisplan import {self.where} FILE "
+                     f"--layer {name})",
+            )
+        return frame
+
+
+def _frames(source: Any) -> _Frames:
+    if isinstance(source, (str, os.PathLike)):
+        from gisplan.store import Project
+
+        source = Project.open(source)
+    if isinstance(source, Mapping):
+        data = dict(source)
+        meta = dict(data.pop("programme", {}) or {}) if isinstance(
+            data.get("programme"), Mapping) else {}
+        data.pop("programme", None)
+        return _Frames(lambda n: data.get(n), list(data), meta, "<frames>")
+    if hasattr(source, "read") and hasattr(source, "layers"):
+        project = source
+        cache: dict[str, pd.DataFrame] = {}
+
+        def read(name: str) -> pd.DataFrame:
+            if name not in cache:
+                cache[name] = project.read(name)
+            return cache[name]
+
+        return _Frames(read, list(project.layers()), dict(project.meta),
+                       str(getattr(project, "path", "<project>")))
+    raise TypeError(
+        "a map source is a gisplan.store.Project, a GeoPackage path, or a mapping of "
+        f"layer name to GeoDataFrame; got {type(source).__name__}"
+    )
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def _geographic(gdf: gpd.GeoDataFrame, layer: str, where: str) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise CRSError(
+            "the layer has no coordinate reference system", file=where, layer=layer,
+            hint="set it when importing (EPSG:4326 or EPSG:4490 for lon/lat)",
+        )
+    if gdf.crs.to_epsg() == 4326:
+        return gdf
+    return gdf.to_crs(4326)
+
+
+def _metric_crs(gdfs: Sequence[gpd.GeoDataFrame]) -> Any:
+    """The metric CRS for simplification: gisplan.crs's choice (CGCS2000 GK zone)."""
+    try:
+        from gisplan.crs import metric_crs
+    except ImportError:  # the crs module is not in this build: UTM is metric too
+        return gdfs[0].estimate_utm_crs()
+    return metric_crs(gdfs[0])
+
+
+def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> list[str | None]:
+    """Simplified (metres), optionally GCJ-02-shifted, rounded GeoJSON geometries."""
+    gdf = _geographic(gdf, layer, where)
+    geoms = gdf.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    if ctx.tolerance_m > 0 and not is_point.all():
+        metric = gpd.GeoSeries(geoms, crs=4326).to_crs(ctx.metric)
+        simple = shapely.simplify(metric.to_numpy(), ctx.tolerance_m, preserve_topology=True)
+        # keep the original where simplification would collapse a small shape
+        keep = shapely.is_empty(simple) & ~shapely.is_empty(metric.to_numpy())
+        simple = np.where(keep, metric.to_numpy(), simple)
+        geoms = gpd.GeoSeries(simple, crs=ctx.metric).to_crs(4326).to_numpy()
+    if ctx.gcj02:
+        from gisplan.chinacoords import wgs84_to_gcj02
+
+        def shift(xy: np.ndarray) -> np.ndarray:
+            lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+            return np.column_stack([lon, lat])
+
+        geoms = shapely.transform(geoms, shift)
+    factor = float(ctx.decimals)
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, int(factor)))
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    out: list[str | None] = [None] * len(geoms)
+    if (~missing).any():
+        text = shapely.to_geojson(geoms[~missing])
+        for i, t in zip(np.flatnonzero(~missing), text, strict=True):
+            out[i] = str(t)
+    return out
+
+
+_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+           "\u2029": "\\u2029"}
+_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def _safe_json(text: str) -> str:
+    """Make JSON safe to place inside a ``<script>`` element."""
+    return _UNSAFE_RE.sub(lambda m: _UNSAFE[m.group(0)], text)
+
+
+def _column_values(s: pd.Series) -> list[Any]:
+    """JSON-ready values of one column: None for missing, floats rounded to 3 places."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        s = s.round(3)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = s.dt.strftime("%Y-%m-%d")
+    arr = s.to_numpy(dtype=object, na_value=None, copy=True)
+    arr[pd.isna(arr)] = None
+    kinds = (str, int, float, bool, type(None))
+    if not all(isinstance(v, kinds) for v in arr[:50]):
+        arr = np.array([v if isinstance(v, kinds) else str(v) for v in arr], dtype=object)
+    return [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
+
+
+def _payload(gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx, *, layer: str,
+             where: str) -> tuple[str, int]:
+    """Columnar JSON ``{geoms, props}`` and the number of drawable features."""
+    geoms = _geoms_json(gdf, ctx, layer=layer, where=where)
+    cols = {str(c): _column_values(props[c]) for c in props.columns}
+    body = json.dumps(cols, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = '{"geoms":[' + ",".join(g if g is not None else "null" for g in geoms) + '],"props":'
+    return _safe_json(text + body + "}"), sum(g is not None for g in geoms)
+
+
+def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx,
+          opts: dict[str, Any], *, layer: str, where: str) -> _Part:
+    data, n = _payload(gdf, props, ctx, layer=layer, where=where)
+    m.feature_counts[key] = n
+    m.row_counts[key] = len(gdf)
+    base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
+            "className": f"gp-{key}"}
+    return _Part(key, data, base | opts)
+
+
+def _rows(keys: Sequence[str], ctx: _Ctx, fmt: Mapping[str, str] | None = None,
+          optional: Sequence[str] = ()) -> list[list[Any]]:
+    """Popup/tooltip rows: [label, property, format, skip-if-empty]."""
+    fmt = fmt or {}
+    return [[_t(k, ctx.lang), k, fmt.get(k, "text"), k in optional] for k in keys]
+
+
+_FMT = {"households": "int", "buildings": "int", "floor_area_m2": "float",
+        "compounds_planned": "int", "households_planned": "int", "compounds_started": "int",
+        "households_started": "int", "compounds_completed": "int", "households_completed": "int",
+        "start_rate_households": "pct", "completion_rate_households": "pct",
+        "starts_flagged": "int",
+        "members": "int", "walk_m": "m", "standard_m": "m", "capacity": "float",
+        "age_years": "int", "diameter_mm": "float", "install_year": "text",
+        "built_year": "text"}
+
+
+# ---------------------------------------------------------------- scaffolding
+
+
+def _new_map(frames: _Frames, kind: str, *, lang: Lang, basemap: str, tolerance_m: float,
+             decimals: int, renderer: str, n_features: int, title: str | None,
+             subtitle: str | None) -> tuple[GisplanMap, _Ctx]:
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if basemap not in BASEMAPS:
+        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
+    if renderer not in ("auto", "svg", "canvas"):
+        raise ValueError(f"renderer must be 'auto', 'svg' or 'canvas', not {renderer!r}")
+    canvas = renderer == "canvas" or (renderer == "auto" and n_features > CANVAS_ABOVE)
+    m = GisplanMap(location=None, tiles=None, prefer_canvas=canvas, control_scale=True,
+                   zoom_control=True)
+    m.basemap = basemap
+    meta = frames.meta
+    name = meta.get("name") if lang == "zh" else (meta.get("name_en") or meta.get("name"))
+    main = title or " · ".join(str(x) for x in (name, _t(f"{kind}_title", lang)) if x)
+    m.get_root().title = html.escape(main)  # type: ignore[attr-defined]
+    compounds = frames.get("compounds")
+    metric_src = [compounds] if isinstance(compounds, gpd.GeoDataFrame) else [
+        f for f in (frames.get(n) for n in ("districts", "utilities", "facilities"))
+        if isinstance(f, gpd.GeoDataFrame)]
+    ctx = _Ctx(lang=lang, basemap=basemap, tolerance_m=tolerance_m, decimals=decimals,
+               gcj02=basemap == "amap")
+    if metric_src:
+        ctx.metric = _metric_crs([_geographic(metric_src[0], "compounds", frames.where)])
+    _add_basemap(m, basemap, lang)
+    _Call("title", main, subtitle or "").add_to(m)
+    return m, ctx
+
+
+def _add_basemap(m: GisplanMap, basemap: str, lang: Lang) -> None:
+    if basemap == "none":
+        return
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    elif basemap == "tianditu":
+        key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
+        if not key:
+            raise InputError(
+                "the Tianditu basemap needs a key", column=TIANDITU_KEY_ENV,
+                hint=f"get a browser key from the Tianditu console and set "
+                     f"${TIANDITU_KEY_ENV}, or use --basemap none",
+            )
+        attr = "天地图 Tianditu"
+        for layer in ("vec", "cva" if lang == "zh" else "eva"):
+            folium.TileLayer(
+                tiles=(f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST="
+                       f"GetTile&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w"
+                       f"&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"),
+                attr=attr, subdomains="01234567", max_zoom=18, name=f"Tianditu {layer}",
+                control=False,
+            ).add_to(m)
+    elif basemap == "amap":
+        amap_lang = "zh_cn" if lang == "zh" else "en"
+        folium.TileLayer(
+            tiles=(f"https://webrd0{{s}}.is.autonavi.com/appmaptile?lang={amap_lang}&size=1"
+                   "&scale=1&style=8&x={x}&y={y}&z={z}"),
+            attr="高德地图 Amap (GCJ-02)", subdomains="1234", max_zoom=18, name="Amap",
+            control=False,
+        ).add_to(m)
+
+
+def _bounds(gdfs: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx) -> list[list[float]] | None:
+    boxes = [g.to_crs(4326).total_bounds for g in gdfs
+             if isinstance(g, gpd.GeoDataFrame) and g.crs is not None and len(g)
+             and not g.geometry.is_empty.all()]
+    if not boxes:
+        return None
+    b = np.vstack(boxes)
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    if ctx.gcj02:
+        from gisplan.chinacoords import wgs84_to_gcj02
+
+        xs, ys = wgs84_to_gcj02(np.array([x0, x1]), np.array([y0, y1]))
+        x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
+    return [[float(y0), float(x0)], [float(y1), float(x1)]]
+
+
+def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
+            fit: Sequence[gpd.GeoDataFrame | None]) -> GisplanMap:
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _Call("legend", legend_title, ctx.legend).add_to(m)
+    _Call("search", _t("search", ctx.lang), _t("no_match", ctx.lang)).add_to(m)
+    bounds = _bounds(fit, ctx)
+    if bounds:
+        m.fit_bounds(bounds, padding=(12, 12), max_zoom=17)
+    return m
+
+
+def _context_layers(m: GisplanMap, frames: _Frames, ctx: _Ctx, *,
+                    compounds: bool = False) -> None:
+    """District outlines and roads (the offline 'basemap'), optionally grey compounds."""
+    districts = frames.get("districts")
+    if isinstance(districts, gpd.GeoDataFrame) and len(districts):
+        level = districts.get("level", pd.Series("county", index=districts.index))
+        for lvl, weight, dash in (("county", 2.5, None), ("street", 1.2, "4 3"),
+                                  ("pianqu", 1.5, "6 4")):
+            sel = districts[level.astype(str) == lvl]
+            if not len(sel):
+                continue
+            props = pd.DataFrame({"name": sel["name"].astype(object)}, index=sel.index)
+            part = _part(m, f"district_{lvl}", sel, props, ctx,
+                         {"color": "#555555", "weight": weight, "fillOpacity": 0.0,
+                          "dashArray": dash, "nameKey": "name", "tooltip": []},
+                         layer="districts", where=frames.where)
+            part.opts["interactive"] = False
+            _Layer(_t(f"districts_{lvl}", ctx.lang), [part]).add_to(m)
+    roads = frames.get("roads")
+    if isinstance(roads, gpd.GeoDataFrame) and len(roads):
+        rc = roads.get("road_class", pd.Series("local", index=roads.index)).astype(object)
+        weights = {"arterial": 3.0, "secondary": 2.0, "local": 1.2, "path": 0.8}
+        parts = []
+        for cls, w in weights.items():
+            sel = roads[rc == cls] if cls != "local" else roads[~rc.isin(
+                ["arterial", "secondary", "path"])]
+            if not len(sel):
+                continue
+            props = pd.DataFrame({"name": sel.get("name", pd.Series(index=sel.index,
+                                                                   dtype=object))},
+                                 index=sel.index)
+            parts.append(_part(m, f"roads_{cls}", sel, props, ctx,
+                               {"color": "#c8c2b8", "weight": w, "opacity": 1.0,
+                                "fillOpacity": 0, "nameKey": "name", "tooltip": []},
+                               layer="roads", where=frames.where))
+        if parts:
+            _Layer(_t("roads", ctx.lang), parts).add_to(m)
+    if compounds:
+        comp = frames.get("compounds")
+        if isinstance(comp, gpd.GeoDataFrame) and len(comp):
+            props = _compound_props(comp)
+            _Layer(_t("compounds", ctx.lang), [_part(
+                m, "compounds", comp, props, ctx,
+                {"color": CONTEXT, "fillOpacity": 0.25, "weight": 1, "nameKey": "name",
+                 "tooltip": _rows(["households"], ctx, _FMT),
+                 "popup": _rows(["compound_id", "county", "district", "households",
+                                 "buildings", "built_year"], ctx, _FMT,
+                                optional=["county", "district", "built_year"]),
+                 "searchable": True}, layer="compounds", where=frames.where)]).add_to(m)
+            ctx.legend.append({"title": "", "items": [
+                {"label": _t("compounds", ctx.lang), "color": CONTEXT, "shape": "box"}]})
+
+
+def _compound_props(comp: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    cols = ["compound_id", "name", "county", "district", "households", "buildings",
+            "floor_area_m2", "built_year", *extra]
+    out = pd.DataFrame(index=comp.index)
+    for c in cols:
+        out[c] = comp[c] if c in comp.columns else pd.Series(pd.NA, index=comp.index,
+                                                             dtype=object)
+    if out["name"].isna().any():
+        out["name"] = out["name"].astype(object).where(out["name"].notna(),
+                                                       out["compound_id"])
+    return out
+
+
+def _count_geoms(*gdfs: pd.DataFrame | None) -> int:
+    return sum(len(g) for g in gdfs if isinstance(g, gpd.GeoDataFrame))
+
+
+# ---------------------------------------------------------------- progress
+
+
+def _snapshot_dates(log_dates: pd.Series, as_of: dt.date, *, max_steps: int = 36) -> list[dt.date]:
+    """Month ends from the first log date to *as_of*, thinned to at most *max_steps*."""
+    d = pd.to_datetime(log_dates, errors="coerce").dropna()
+    if not len(d):
+        return [as_of]
+    start = d.min().to_period("M")
+    ends = pd.period_range(start, pd.Timestamp(as_of).to_period("M"), freq="M")
+    dates = [p.end_time.date() for p in ends]
+    dates = [x for x in dates if x < as_of] + [as_of]
+    if len(dates) > max_steps:
+        idx = np.unique(np.linspace(0, len(dates) - 1, max_steps).round().astype(int))
+        dates = [dates[i] for i in idx]
+    return dates
+
+
+def _stage_history(compounds: pd.DataFrame, log: pd.DataFrame,
+                   dates: Sequence[dt.date]) -> np.ndarray:
+    """Stage index (into :func:`stage_order`) per compound × date; -1 without a record.
+
+    Each column is :func:`gisplan.progress.compound_status` on that date.
+    """
+    from gisplan.progress import compound_status
+
+    order = {s: i for i, s in enumerate(stage_order())}
+    ids = pd.Series(compounds["compound_id"].astype(str).to_numpy())
+    out = np.full((len(ids), len(dates)), -1, dtype=np.int8)
+    if not len(log):
+        return out
+    for j, day in enumerate(dates):
+        status = compound_status(log, as_of=day)
+        known = status[status["compound_id"].notna()]
+        stage = pd.Series(known["stage"].to_numpy(),
+                          index=known["compound_id"].astype(str).to_numpy())
+        stage = stage[~stage.index.duplicated(keep="last")]
+        out[:, j] = ids.map(stage).map(order).fillna(-1).astype(np.int8).to_numpy()
+    return out
+
+
+def _encode_history(hist: np.ndarray) -> list[str]:
+    """One string per compound, one base-36 character per date ('-' for none)."""
+    chars = np.array(list("0123456789abcdefghijklmnopqrstuvwxyz"))
+    sym = np.where(hist < 0, "-", chars[np.clip(hist, 0, 35)])
+    return ["".join(row) for row in sym]
+
+
+_ROLLUP_COLS = ("compounds_planned", "households_planned", "compounds_started",
+                "households_started", "start_rate_households", "compounds_completed",
+                "households_completed", "completion_rate_households", "starts_flagged")
+
+
+def _rollup(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date,
+            level: str) -> pd.DataFrame:
+    """:func:`gisplan.progress.progress_summary` for county or 片区, indexed by unit."""
+    from gisplan.progress import progress_summary
+
+    if not len(log):
+        return pd.DataFrame(columns=list(_ROLLUP_COLS))
+    by = "county" if level == "county" else "district"
+    summary = progress_summary(compounds, log, as_of=as_of, by=by, total=False)
+    return summary.set_index("unit")
+
+
+def _programme_total(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date
+                     ) -> dict[str, Any]:
+    """The programme total row (合计) of the progress summary."""
+    from gisplan.progress import progress_summary
+
+    if not len(log):
+        return {}
+    summary = progress_summary(compounds, log, as_of=as_of, by="county", total=True)
+    total = summary[summary["unit"] == "合计"]
+    return total.iloc[0].to_dict() if len(total) else {}
+
+
+def _pct(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if np.isnan(v) else f"{v:.0%}"
+
+
+def progress_map(
+    source: Any,
+    *,
+    as_of: str | dt.date | None = None,
+    lang: Lang = "zh",
+    basemap: Basemap = "none",
+    title: str | None = None,
+    tolerance_m: float = 1.0,
+    decimals: int = 6,
+    renderer: Literal["auto", "svg", "canvas"] = "auto",
+) -> GisplanMap:
+    """Map compounds by renovation stage, with roll-ups and a time slider.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        The programme: needs ``compounds``; uses ``progress_log``, ``districts``, ``roads``.
+    as_of : str or datetime.date, optional
+        Status date (``"2023-06-30"``); default the latest date in the progress log.
+    lang : {"zh", "en"}
+        Labels in Chinese (default) or in English with the Chinese term beside it.
+    basemap : {"none", "osm", "tianditu", "amap"}
+        ``none`` (offline): district outlines and roads drawn from the layers.
+    title : str, optional
+        Title shown on the map and in the browser tab.
+    tolerance_m : float
+        Simplification tolerance in metres (0 keeps geometry as it is).
+    decimals : int
+        Decimal places kept in coordinates (6 ≈ 0.1 m).
+    renderer : {"auto", "svg", "canvas"}
+        ``auto`` uses canvas above 3,000 features.
+
+    Returns
+    -------
+    GisplanMap
+        A :class:`folium.Map`; save it with :func:`save_map`.
+    """
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="progress")
+    log = frames.get("progress_log")
+    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
+    log_dates = pd.to_datetime(log["date"], errors="coerce")
+    if as_of is None:
+        day = log_dates.max().date() if log_dates.notna().any() else dt.date.today()
+    else:
+        day = pd.Timestamp(as_of).date()
+    dates = _snapshot_dates(log["date"], day)
+    hist = _stage_history(comp, log, dates)
+    now = hist[:, -1]
+    order = stage_order()
+    lang_ = lang
+    stage_key = np.array(order + [""], dtype=object)[np.where(now < 0, len(order), now)]
+
+    started_i, completed_i = order.index("started"), order.index("completed")
+    total = _programme_total(comp, log, day)
+    sub = (f"{_t('as_of', lang_)} {day.isoformat()} · {_t('started_share', lang_)} "
+           f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang_)} "
+           f"{_pct(total.get('completion_rate_households'))}")
+    m, ctx = _new_map(frames, "progress", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
+                      decimals=decimals, renderer=renderer, n_features=_count_geoms(comp),
+                      title=title, subtitle=sub)
+    _context_layers(m, frames, ctx)
+
+    # county and 片区 roll-ups, on district polygons where the programme has them
+    districts = frames.get("districts")
+    for level in ("county", "pianqu"):
+        by = "county" if level == "county" else "district"
+        if by not in comp.columns:
+            continue
+        roll = _rollup(comp, log, day, level)
+        if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
+            continue
+        polys = districts[districts["level"].astype(str) == level]
+        if not len(polys):
+            continue
+        fig = roll.reindex(polys["name"].astype(object).to_numpy())
+        props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
+                             index=polys.index)
+        for c in _ROLLUP_COLS:
+            props[c] = fig[c].to_numpy() if c in fig.columns else np.nan
+        share = props["completion_rate_households"].astype(float)
+        bins = np.digitize(share.fillna(-1).to_numpy(), [0, 0.25, 0.5, 0.75, 1.0])
+        palette = np.array([NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"])
+        props["_fill"] = palette[bins]
+        part = _part(m, f"rollup_{level}", polys, props, ctx,
+                     {"colorKey": "_fill", "colors": {c: c for c in palette},
+                      "stroke": "#333333", "fillOpacity": 0.35, "weight": 2,
+                      "nameKey": "name", "subtitle": _t(f"rollup_{level}", lang_),
+                      "tooltip": _rows(["start_rate_households",
+                                        "completion_rate_households"], ctx, _FMT),
+                      "popup": _rows(list(_ROLLUP_COLS), ctx, _FMT)},
+                     layer="districts", where=frames.where)
+        _Layer(_t(f"rollup_{level}", lang_), [part], show=level == "pianqu").add_to(m)
+
+    props = _compound_props(comp)
+    props["stage"] = [_v("stage", k, lang_) if k else _t("no_record", lang_) for k in stage_key]
+    props["_stage"] = stage_key
+    props["_h"] = _encode_history(hist)
+    colors = dict(STAGE_COLORS) | {"": NODATA}
+    time_cfg = {"histKey": "_h", "dates": [d.isoformat() for d in dates],
+                "labels": [_v("stage", s, lang_) for s in order],
+                "none": _t("no_record", lang_)}
+    part = _part(m, "compounds", comp, props, ctx,
+                 {"colorKey": "_stage", "colors": colors, "fillOpacity": 0.75, "weight": 1,
+                  "nameKey": "name", "searchable": True,
+                  "tooltip": _rows(["stage", "households"], ctx, _FMT),
+                  "popup": _rows(["compound_id", "county", "district", "stage", "households",
+                                  "buildings", "floor_area_m2", "built_year"], ctx, _FMT,
+                                 optional=["county", "district", "built_year"]),
+                  "extra": "stageNow", "time": time_cfg},
+                 layer="compounds", where=frames.where)
+    _Layer(_t("compounds", lang_), [part]).add_to(m)
+
+    counts = pd.Series(stage_key).value_counts()
+    ctx.legend.append({"title": _t("stage", lang_), "items": [
+        {"label": _v("stage", s, lang_), "color": STAGE_COLORS[s], "shape": "box",
+         "count": int(counts.get(s, 0))} for s in order if counts.get(s, 0)
+    ] + ([{"label": _t("no_record", lang_), "color": NODATA, "shape": "box",
+           "count": int(counts.get("", 0))}] if counts.get("", 0) else [])})
+    _finish(m, ctx, frames, _t("progress_title", lang_), [comp])
+    _Call("timeSlider", {
+        "layer": "compounds", "dates": time_cfg["dates"], "histKey": "_h",
+        "colors": [STAGE_COLORS[s] for s in order], "labels": time_cfg["labels"],
+        "noneColor": NODATA, "start": len(dates) - 1, "hhKey": "households",
+        "started": started_i, "completed": completed_i, "title": _t("slider", lang_),
+        "text": {"none": _t("no_record", lang_), "startedShare": _t("started_share", lang_),
+                 "completedShare": _t("completed_share", lang_)},
+    }).add_to(m)
+    return m
+
+
+# ---------------------------------------------------------------- gaps
+
+
+def _coverage_distances(frames: _Frames, comp: gpd.GeoDataFrame
+                        ) -> tuple[pd.DataFrame, str]:
+    """``walk_m_<type>`` and ``covered_<type>`` per compound (index of *comp*), and method.
+
+    From the store's ``coverage_gaps`` layer when :mod:`gisplan.coverage` has run,
+    otherwise computed with :func:`gisplan.coverage.coverage` (not written).
+    """
+    stored = frames.get("coverage_gaps")
+    method = str((frames.meta.get("coverage") or {}).get("method", "network"))
+    if stored is None or not any(str(c).startswith("walk_m_") for c in stored.columns):
+        from gisplan.coverage import coverage
+
+        layers = {n: frames.get(n) for n in ("compounds", "facilities", "roads", "gates",
+                                             "bundle_members")}
+        result = coverage({k: v for k, v in layers.items() if v is not None})
+        stored, method = result.compounds, result.method
+    cols = [c for c in stored.columns if str(c).startswith(("walk_m_", "covered_"))]
+    table = pd.DataFrame(stored[cols]).set_index(stored["compound_id"].astype(str).to_numpy())
+    table = table[~table.index.duplicated()]
+    out = table.reindex(comp["compound_id"].astype(str).to_numpy())
+    out.index = comp.index
+    return out, method
+
+
+def gaps_map(
+    source: Any,
+    *,
+    facility_types: Sequence[str] | None = None,
+    lang: Lang = "zh",
+    basemap: Basemap = "none",
+    title: str | None = None,
+    tolerance_m: float = 1.0,
+    decimals: int = 6,
+    renderer: Literal["auto", "svg", "canvas"] = "auto",
+) -> GisplanMap:
+    """Map facility coverage: covered and uncovered compounds per facility type.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``coverage`` (``walk_m_<type>`` columns, computed with
+        :mod:`gisplan.coverage` when absent), ``facilities``, ``districts``, ``roads``.
+    facility_types : sequence of str, optional
+        Facility type keys to show (default: every type with distances); the first is
+        shown on opening, the others are in the layer control.
+    lang, basemap, title, tolerance_m, decimals, renderer
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    from gisplan.standards import load_standard
+
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="gaps")
+    fac = frames.get("facilities")
+    dist, how = _coverage_distances(frames, comp)
+    std = load_standard()
+    types = [c.removeprefix("walk_m_") for c in dist.columns if c.startswith("walk_m_")]
+    if facility_types is not None:
+        unknown = [t for t in facility_types if t not in types]
+        if unknown:
+            raise InputError(
+                f"no coverage distances for facility type(s) {', '.join(unknown)}",
+                file=frames.where, layer="coverage", column="walk_m_<type>", value=unknown,
+                hint=f"choose from {', '.join(types)} or run gisplan coverage first",
+            )
+        types = list(facility_types)
+    order = {k: i for i, k in enumerate(std.types)}
+    types.sort(key=lambda t: order.get(t, len(order)))
+    fac_type = None
+    if isinstance(fac, gpd.GeoDataFrame) and "facility_type" in fac.columns:
+        fac_type = std.resolve_many(fac["facility_type"])
+
+    n = _count_geoms(comp) + _count_geoms(fac)
+    sub = _t("coverage_source_straight" if how == "euclidean" else "coverage_source_network",
+             lang)
+    m, ctx = _new_map(frames, "gaps", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
+                      decimals=decimals, renderer=renderer, n_features=n, title=title,
+                      subtitle=sub)
+    _context_layers(m, frames, ctx)
+    legend_items = [
+        {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
+        {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
+        {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
+        {"label": _t("facilities", lang), "color": "#253494", "shape": "dot"},
+        {"label": _t("service_distance", lang), "color": "#253494", "shape": "ring"},
+    ]
+    # One compounds layer carries every type's distance and verdict; the facility types
+    # are radio buttons (base layers) that switch which type the compounds show.
+    props = _compound_props(comp)
+    constants: dict[str, Any] = {}
+    gaps_per_type: dict[str, int] = {}
+    for ftype in types:
+        limit = std.walk_m(ftype) if ftype in std.types else float("nan")
+        walk = pd.to_numeric(dist[f"walk_m_{ftype}"], errors="coerce")
+        if f"covered_{ftype}" in dist.columns:
+            judged = dist[f"covered_{ftype}"].astype("boolean")
+        else:
+            judged = (walk <= limit).astype("boolean").where(walk.notna(), pd.NA)
+        status = np.where(judged.isna(), "n", np.where(judged.fillna(False), "c", "g"))
+        props[f"walk_m_{ftype}"] = walk.round(0).to_numpy()
+        props[f"_cov_{ftype}"] = status
+        constants[f"standard_m_{ftype}"] = None if np.isnan(limit) else limit
+        constants[f"type_{ftype}"] = _v("facility_type", ftype, lang)
+        gaps_per_type[ftype] = int((status == "g").sum())
+    first = types[0] if types else ""
+    part = _part(m, "compounds", comp, props, ctx,
+                 {"colorKey": "_cov_{t}", "colors": {"c": COVERED, "g": UNCOVERED,
+                                                      "n": NODATA},
+                  "otherColor": NODATA, "sw": first, "constants": constants,
+                  "fillOpacity": 0.65, "weight": 1, "nameKey": "name", "searchable": True,
+                  "subtitleKey": "type_{t}",
+                  "tooltip": [[_t("walk_m", lang), "walk_m_{t}", "m", False],
+                              [_t("standard_m", lang), "standard_m_{t}", "m", False]],
+                  "popup": [*_rows(["compound_id", "county", "district", "households"], ctx,
+                                   _FMT, optional=["county", "district"]),
+                            [_t("walk_m", lang), "walk_m_{t}", "m", False],
+                            [_t("standard_m", lang), "standard_m_{t}", "m", False]]},
+                 layer="coverage", where=frames.where)
+    for i, ftype in enumerate(types):
+        limit = constants[f"standard_m_{ftype}"]
+        label = _v("facility_type", ftype, lang)
+        parts = []
+        if fac_type is not None:
+            sel = fac[(fac_type == ftype).to_numpy()]
+            if len(sel):
+                fprops = pd.DataFrame(index=sel.index)
+                names = sel["name"] if "name" in sel.columns else sel["facility_id"]
+                fprops["name"] = names.astype(object).where(names.notna(), sel["facility_id"])
+                fprops["facility_type"] = label
+                fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
+                fprops["standard_m"] = limit
+                parts.append(_part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0),
+                                   ctx, {"color": "#253494", "radiusKey": "_r", "weight": 1,
+                                         "fillOpacity": 0.04, "dashArray": "4 4",
+                                         "interactive": False},
+                                   layer="facilities", where=frames.where))
+                parts.append(_part(m, f"facilities_{ftype}", sel, fprops, ctx,
+                                   {"color": "#253494", "stroke": "#ffffff", "radius": 6,
+                                    "weight": 1.5, "fillOpacity": 1, "nameKey": "name",
+                                    "tooltip": _rows(["facility_type"], ctx),
+                                    "popup": _rows(["facility_type", "capacity", "standard_m"],
+                                                   ctx, _FMT, optional=["capacity"])},
+                                   layer="facilities", where=frames.where))
+        _Layer(f"{label} ({gaps_per_type[ftype]})", parts, show=i == 0, overlay=False,
+               switch=("compounds", ftype)).add_to(m)
+    _Layer(_t("compounds", lang), [part]).add_to(m)
+    ctx.legend.append({"title": "", "items": legend_items})
+    _finish(m, ctx, frames, _t("gaps_title", lang), [comp])
+    return m
+
+
+# ---------------------------------------------------------------- bundles
+
+
+def _bundle_layers(frames: _Frames, comp: gpd.GeoDataFrame
+                   ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """``bundles`` and ``bundle_members`` from the store, or from :mod:`gisplan.bundle`."""
+    bundles, members = frames.get("bundles"), frames.get("bundle_members")
+    if isinstance(bundles, gpd.GeoDataFrame) and members is not None:
+        return bundles, members
+    from gisplan.bundle import bundle_compounds
+
+    util, districts = frames.get("utilities"), frames.get("districts")
+    level = frames.meta.get("bundle_level", "pianqu")
+    result = bundle_compounds(
+        comp, utilities=util if isinstance(util, gpd.GeoDataFrame) else None,
+        districts=districts if isinstance(districts, gpd.GeoDataFrame) else None,
+        level=level)
+    return result.bundles, result.members
+
+
+def _owners_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    parts = [p.strip() for p in str(value).split(";") if p.strip()]
+    return "、".join(parts) or None
+
+
+def bundles_map(
+    source: Any,
+    *,
+    lang: Lang = "zh",
+    basemap: Basemap = "none",
+    title: str | None = None,
+    tolerance_m: float = 1.0,
+    decimals: int = 6,
+    renderer: Literal["auto", "svg", "canvas"] = "auto",
+) -> GisplanMap:
+    """Map bundles 连片: each in its own colour with members, households and utility owners.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``bundles`` and ``bundle_members`` (computed with
+        :func:`gisplan.bundle.bundle_compounds` when absent), ``districts``, ``roads``.
+    lang, basemap, title, tolerance_m, decimals, renderer
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="bundles")
+    bundles, members = _bundle_layers(frames, comp)
+    m, ctx = _new_map(frames, "bundles", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
+                      decimals=decimals, renderer=renderer,
+                      n_features=_count_geoms(comp, bundles), title=title, subtitle=None)
+    _context_layers(m, frames, ctx)
+    keys = [str(k) for k in bundles["bundle_id"]]
+    color_of = {k: CATEGORICAL[i % len(CATEGORICAL)] for i, k in enumerate(keys)}
+
+    # bundle outlines: the dissolved members, grown a little so the outline shows
+    geo = _geographic(bundles, "bundles", frames.where)
+    grown = geo.to_crs(ctx.metric).buffer(12, join_style="mitre").to_crs(4326)
+    outlines = geo.set_geometry(grown.to_numpy())
+    oprops = pd.DataFrame(index=outlines.index)
+    oprops["name"] = outlines["bundle_id"].astype(str)
+    oprops["members"] = outlines["n_compounds"] if "n_compounds" in outlines else np.nan
+    oprops["households"] = outlines["households"] if "households" in outlines else np.nan
+    oprops["district_bundle"] = outlines["district"] if "district" in outlines else None
+    owners = (outlines["utility_owners"] if "utility_owners" in outlines
+              else pd.Series(None, index=outlines.index, dtype=object))
+    oprops["owners"] = owners.map(_owners_text)
+    oprops["_k"] = oprops["name"]
+    part = _part(m, "bundles", outlines, oprops, ctx,
+                 {"colorKey": "_k", "colors": color_of, "fillOpacity": 0.06, "weight": 3,
+                  "dashArray": "8 5", "nameKey": "name", "subtitle": _t("bundle", lang),
+                  "tooltip": _rows(["members", "households"], ctx, _FMT),
+                  "popup": _rows(["district_bundle", "members", "households", "owners"], ctx,
+                                 _FMT, optional=["district_bundle", "owners"])},
+                 layer="bundles", where=frames.where)
+    _Layer(_t("bundles", lang), [part]).add_to(m)
+
+    mem = members.drop_duplicates("compound_id")
+    mem = mem.set_index(mem["compound_id"].astype(str).to_numpy())
+    cid = comp["compound_id"].astype(str)
+    bundle_id = cid.map(mem["bundle_id"].astype(str))
+    in_bundle = bundle_id.notna().to_numpy()
+    props = _compound_props(comp)
+    props["bundle"] = bundle_id.where(in_bundle, _t("standalone", lang)).to_numpy()
+    why_col = "why_zh" if lang == "zh" else "why_en"
+    props["why"] = cid.map(mem[why_col]).to_numpy() if why_col in mem else None
+    props["owners"] = bundle_id.map(pd.Series(oprops["owners"].to_numpy(),
+                                              index=oprops["name"].to_numpy())).to_numpy()
+    props["_k"] = bundle_id.fillna("").to_numpy()
+    part = _part(m, "compounds", comp, props, ctx,
+                 {"colorKey": "_k", "colors": color_of | {"": NODATA}, "fillOpacity": 0.7,
+                  "weight": 1, "nameKey": "name", "searchable": True,
+                  "tooltip": _rows(["bundle", "households"], ctx, _FMT),
+                  "popup": _rows(["compound_id", "bundle", "county", "district", "households",
+                                  "buildings", "built_year", "why", "owners"], ctx, _FMT,
+                                 optional=["county", "district", "built_year", "why",
+                                           "owners"])},
+                 layer="compounds", where=frames.where)
+    _Layer(_t("bundle_members", lang), [part]).add_to(m)
+
+    n_members = pd.Series(bundle_id[in_bundle]).value_counts()
+    items = [{"label": k, "color": color_of[k], "shape": "box",
+              "count": int(n_members.get(k, 0))} for k in keys]
+    if (~in_bundle).any():
+        items.append({"label": _t("standalone", lang), "color": NODATA, "shape": "box",
+                      "count": int((~in_bundle).sum())})
+    ctx.legend.append({"title": _t("bundle", lang), "items": items})
+    _finish(m, ctx, frames, _t("bundles_title", lang), [comp])
+    return m
+
+
+# ---------------------------------------------------------------- utilities
+
+
+def utilities_map(
+    source: Any,
+    *,
+    lang: Lang = "zh",
+    basemap: Basemap = "none",
+    title: str | None = None,
+    as_of_year: int | None = None,
+    old_years: int = 20,
+    tolerance_m: float = 0.5,
+    decimals: int = 6,
+    renderer: Literal["auto", "svg", "canvas"] = "auto",
+) -> GisplanMap:
+    """Map the six utility networks 管线 by type, with owner and age.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``utilities``; uses ``compounds`` (grey context), ``districts``, ``roads``.
+    as_of_year : int, optional
+        Year ages are counted to (default: the programme year, else this year).
+    old_years : int
+        Lines at least this old are drawn thicker and counted in the layer name.
+    lang, basemap, title, tolerance_m, decimals, renderer
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    frames = _frames(source)
+    util = frames.require("utilities", for_what="utilities")
+    comp = frames.get("compounds")
+    year = as_of_year or int(frames.meta.get("year") or dt.date.today().year)
+    m, ctx = _new_map(frames, "utilities", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
+                      decimals=decimals, renderer=renderer,
+                      n_features=_count_geoms(util, comp), title=title, subtitle=None)
+    _context_layers(m, frames, ctx, compounds=True)
+    network = util["network"].astype(object)
+    installed = pd.to_numeric(util.get("install_year"), errors="coerce")
+    age = (year - installed).where(installed.notna())
+    items = []
+    for net in [*vocab("network"), *sorted(set(network.dropna()) - set(vocab("network")))]:
+        sel = (network == net).to_numpy()
+        if not sel.any():
+            continue
+        rows = util[sel]
+        props = pd.DataFrame(index=rows.index)
+        props["utility_id"] = rows["utility_id"]
+        props["name"] = [f"{_v('network', net, lang)} {u}" for u in rows["utility_id"]]
+        props["network"] = _v("network", net, lang)
+        for c in ("owner", "install_year", "material", "diameter_mm"):
+            props[c] = rows[c] if c in rows.columns else pd.NA
+        props["age_years"] = age[sel].to_numpy()
+        old = (props["age_years"] >= old_years).fillna(False).to_numpy()
+        color = NETWORK_COLORS.get(net, "#444444")
+        parts = []
+        for is_old, w in ((False, 2.5), (True, 4.5)):
+            pick = old == is_old
+            if not pick.any():
+                continue
+            parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
+                               props[pick], ctx,
+                               {"color": color, "weight": w, "opacity": 0.9,
+                                "fillOpacity": 0, "nameKey": "name",
+                                "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
+                                "popup": _rows(["utility_id", "network", "owner",
+                                                "install_year", "age_years", "material",
+                                                "diameter_mm"], ctx, _FMT,
+                                               optional=["material", "diameter_mm"])},
+                               layer="utilities", where=frames.where))
+        label = _v("network", net, lang)
+        _Layer(f"{label} ({int(sel.sum())})", parts).add_to(m)
+        items.append({"label": label, "color": color, "shape": "line", "count": int(sel.sum())})
+    ctx.legend.append({"title": _t("network", lang), "items": items})
+    ctx.legend.append({"title": "", "items": [
+        {"label": _t("older_than", lang).format(n=old_years), "color": "#444444",
+         "shape": "line"}]})
+    _finish(m, ctx, frames, _t("utilities_title", lang), [util, comp])
+    return m
+
+
+# ---------------------------------------------------------------- entry points
+
+_BUILDERS: dict[str, Callable[..., GisplanMap]] = {
+    "progress": progress_map,
+    "gaps": gaps_map,
+    "bundles": bundles_map,
+    "utilities": utilities_map,
+}
+
+
+def make_map(source: Any, kind: MapKind, **options: Any) -> GisplanMap:
+    """Build the map of *kind* (``progress``, ``gaps``, ``bundles``, ``utilities``).
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        The programme.
+    kind : {"progress", "gaps", "bundles", "utilities"}
+        Which map.
+    **options
+        Keyword options of the map's function (``lang``, ``basemap``, ...).
+
+    Returns
+    -------
+    GisplanMap
+    """
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown map kind {kind!r}; choose from {', '.join(KINDS)}")
+    return _BUILDERS[kind](source, **options)
+
+
+def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
+    """Return the page of *m*; with *self_contained*, check it fetches nothing remote."""
+    page = m.get_root().render()
+    if self_contained:
+        _assets.assert_self_contained(page)
+    return page
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str], *,
+             self_contained: bool = True) -> Path:
+    """Write *m* to one HTML file (atomically) and return its path.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from this module.
+    path : str or os.PathLike
+        Output file; parent folders are created.
+    self_contained : bool
+        Refuse to write a page that would load a script or stylesheet from the network.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page = render_html(m, self_contained=self_contained)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
