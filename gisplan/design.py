@@ -188,7 +188,7 @@ def design_gaps(compounds: pd.DataFrame, *, rules: DesignRules | None = None,
 
     out = pd.DataFrame(index=compounds.index)
     for col in ("compound_id", "name", "county"):
-        out[col] = compounds[col] if col in compounds else None
+        out[col] = compounds.get(col)
     cats = [cat_parsed[v][0] or ([default_category] if default_category else [])
             for v in cat_col]
     bad_cats = [cat_parsed[v][1] for v in cat_col]

@@ -1,0 +1,177 @@
+"""``gisplan progress``: import county reports, status on a date, checks (进度)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+DATE_HELP = "date: 2023-06-30, 2023年6月30日 or 2023.6.30"
+
+
+def _date(value: str | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    from gisplan._errors import InputError
+    from gisplan.progress import _parse_dates
+
+    day = _parse_dates(pd.Series([value])).iloc[0]
+    if pd.isna(day):
+        raise InputError("date not recognised", value=value, hint=f"write a {DATE_HELP}")
+    return pd.Timestamp(day)
+
+
+def _show(frame: pd.DataFrame, *, title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.itertuples(index=False, name=None):
+        table.add_row(*["" if v is None or (isinstance(v, float) and v != v) else
+                        (f"{v:.1%}" if isinstance(v, float) and 0 <= v <= 1.5 and "率" in str(c)
+                         else str(v)) for v, c in zip(row, frame.columns, strict=True)])
+    Console(width=200).print(table)
+
+
+@click.group("progress")
+def progress() -> None:
+    """Progress log 进度台账: import county reports, status on a date, checks."""
+
+
+@progress.command("import")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sheet", default=None,
+              help="Worksheet of an XLSX file 工作表 (default: best match).")
+@click.option("--score-cutoff", type=float, default=75.0, show_default=True,
+              help="Smallest name similarity 0–100 for a fuzzy compound match 模糊匹配阈值.")
+@click.option("--dry-run", is_flag=True, help="Check the report, write nothing 仅检查.")
+def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
+            dry_run: bool) -> None:
+    """Append a county progress report 进度报表 (CSV/XLSX, Chinese headers) to the log.
+
+    Rows match compounds by 小区编号, else by 小区名称 within the 县区 (fuzzy, never
+    silently: ambiguous and unknown names are listed with their best candidates and kept
+    unmatched). Importing the same report twice adds nothing.
+    """
+    from gisplan.progress import import_reports
+
+    result = import_reports(project, file, sheet=sheet, score_cutoff=score_cutoff,
+                            dry_run=dry_run)
+    click.echo(result.summary() + (" (dry run: nothing written)" if dry_run else ""))
+    if len(result.unmatched):
+        um = result.unmatched.copy()
+        um["match"] = um["match"].map({"unknown": "无法匹配 unknown",
+                                       "ambiguous": "不唯一 ambiguous",
+                                       "fuzzy": "近似 fuzzy", "missing": "缺名称 missing"})
+        _show(um.rename(columns={"source_row": "行 row", "county_as_written": "县区 county",
+                                 "name_as_written": "小区名称 name", "match": "匹配 match",
+                                 "score": "相似度 score", "candidates": "候选 candidates",
+                                 "compound_id": "小区编号 id"}),
+              title="Compound names not matched exactly 小区名称匹配情况")
+    for f in result.report:
+        if f.severity in ("error", "warning") and f.code not in (
+                "compound_unknown", "compound_ambiguous"):
+            click.echo(str(f), err=True)
+    no_geo = result.report.by_code("unit_without_geometry")
+    if no_geo:
+        click.echo(f"{len(no_geo)} row(s) of units without geometry (e.g. 经开区) kept and "
+                   "counted by name 无空间数据单位的记录已保留", err=True)
+
+
+@progress.command("status")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", default=None, help=f"Status date 截至日期 ({DATE_HELP}); "
+              "default: the latest date in the log.")
+@click.option("--by", type=click.Choice(["county", "district"]), default=None,
+              help="Only one level: county 县区 or district 片区 (default: both).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> None:
+    """Compounds and households planned, started 开工, completed 完工, and milestones 节点目标.
+
+    Per county 县区 and per 片区: counts, 开工率 and 完工率 by compounds and by households;
+    each milestone of the programme marked met 已完成, on track 按进度 or behind 滞后
+    (on track: at or above the linear pace from the programme start).
+    """
+    from gisplan.progress import _open, milestone_status, progress_summary, read_log
+
+    p = _open(project)
+    compounds = p.read("compounds")
+    log = read_log(p)
+    day = _date(as_of)
+    if day is None:
+        dates = pd.to_datetime(log["date"], errors="coerce").dropna()
+        day = dates.max() if len(dates) else pd.Timestamp(dt.date.today())
+    levels = [by] if by else ["county"] + (
+        ["district"] if "district" in compounds and compounds["district"].notna().any() else [])
+    out: dict[str, pd.DataFrame] = {}
+    for level in levels:
+        out[level] = progress_summary(compounds, log, as_of=day, by=level)
+    meta = p.meta or {}
+    ms = milestone_status(compounds, log, meta.get("milestones") or [], as_of=day,
+                          start=meta.get("start_date"), by="county")
+    out["milestones"] = ms
+    if as_json:
+        click.echo(json.dumps({"as_of": f"{day:%Y-%m-%d}"} | {
+            k: json.loads(v.to_json(orient="records", force_ascii=False))
+            for k, v in out.items()}, ensure_ascii=False, indent=2))
+        return
+    heads = {"unit": "单位", "compounds_planned": "计划小区", "households_planned": "计划户数",
+             "compounds_started": "开工小区", "households_started": "开工户数",
+             "start_rate": "开工率", "start_rate_households": "开工率(户)",
+             "compounds_completed": "完工小区", "households_completed": "完工户数",
+             "completion_rate": "完工率", "completion_rate_households": "完工率(户)",
+             "starts_flagged": "开工存疑"}
+    for level in levels:
+        name = "县区 county" if level == "county" else "片区 district"
+        _show(out[level].rename(columns=heads), title=f"{name}, as of {day:%Y-%m-%d}")
+    if len(ms):
+        prog = ms[ms["unit"] == "合计"][["milestone_zh", "due", "target", "expected", "value",
+                                          "state", "state_zh"]]
+        _show(prog.rename(columns={"milestone_zh": "节点目标", "due": "截止", "target": "目标率",
+                                   "expected": "应达率", "value": "实际率", "state": "state",
+                                   "state_zh": "状态"}), title="Milestones 节点目标（全市）")
+        behind = ms[(ms["unit"] != "合计") & (ms["state"] == "behind")]
+        if len(behind):
+            click.echo("behind 滞后: " + "; ".join(
+                f"{u} {k}" for u, k in zip(behind["unit"], behind["milestone_zh"], strict=True)))
+
+
+@progress.command("check")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the problems as CSV (UTF-8) 问题清单.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any warning is found.")
+def check(project: Path, out: Path | None, strict: bool) -> None:
+    """Check the log and the plan 检查 (开工认定标准, 设计缺项, 改造条件).
+
+    Flags starts while a start criterion is unmet (consent below 80 %, ...), stages going
+    backwards, completion before start, dates in the future, names not matched; design
+    items missing by renovation category (Huai'an list); Guyuan eligibility rules.
+    """
+    from gisplan.design import design_gaps
+    from gisplan.progress import _open, check_compounds, check_log, read_log
+
+    p = _open(project)
+    compounds = p.read("compounds")
+    log = read_log(p)
+    problems = pd.concat([check_log(log), check_compounds(compounds)], ignore_index=True)
+    gaps = design_gaps(compounds)
+    gaps = gaps[gaps["n_missing"] > 0]
+    counts = problems.groupby(["code", "problem_zh", "severity"]).size().reset_index(name="n")
+    _show(counts, title=f"Problems 问题 ({len(problems)})")
+    click.echo(f"design gaps 设计缺项: {len(gaps)} of {len(compounds)} compounds miss required "
+               "items")
+    if out is not None:
+        problems.to_csv(out, index=False, encoding="utf-8-sig")
+        gaps.to_csv(out.with_name(out.stem + "_design_gaps.csv"), index=False,
+                    encoding="utf-8-sig")
+        click.echo(f"wrote {out} and {out.with_name(out.stem + '_design_gaps.csv')}")
+    if strict and (problems["severity"].isin(["warning", "error"]).any() or len(gaps)):
+        sys.exit(1)
