@@ -1,0 +1,960 @@
+"""Readers: files as planners have them → canonical layers.
+
+GeoPackage, GeoJSON, Shapefile (a DBF in GBK without a ``.cpg`` file is detected and
+decoded), CSV (UTF-8, UTF-8 with BOM, GBK) and Excel ``.xlsx`` (a title above the
+header, two-row headers with merged cells, cells merged down a column) with longitude/
+latitude columns or a WKT column.
+
+Headers are mapped to canonical column names through the aliases in
+``gisplan/data/schema.toml`` (``住宅建筑面积（平方米）`` → ``floor_area_m2``); unknown
+columns are kept as they are. Values are parsed into canonical dtypes by
+:mod:`gisplan.parse`; an unreadable value stops the import with an error naming the file,
+sheet, row (as Excel shows it), column (as written in the file), the value and a fix.
+
+Every row read is returned (rows in = rows out, counted in the :class:`Report`); blank
+rows and ``合计`` (total) rows of a spreadsheet are not data and are reported, not read.
+The source row of each returned row is in ``frame.attrs["source_rows"]``.
+
+Examples
+--------
+>>> from gisplan.read import read_layer
+>>> gdf, report = read_layer("小区清单.xlsx", "compounds", sheet="2022年")  # doctest: +SKIP
+>>> report.counts["compounds"].balanced  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gisplan._errors import CRSError, GeometryError, InputError, SchemaError
+from gisplan.findings import Finding, Report, add_flags
+from gisplan.parse import (
+    Parsed,
+    parse_bool,
+    parse_categories,
+    parse_date,
+    parse_int,
+    parse_number,
+    parse_rate,
+    parse_term,
+    parse_text,
+    parse_year,
+)
+from gisplan.schema import LayerSchema, layer_schema, normalize_text
+
+__all__ = [
+    "GEOMETRY_HEADERS",
+    "VOCAB_COLUMNS",
+    "ValueParseError",
+    "map_headers",
+    "read_layer",
+    "read_table",
+]
+
+Coords = Literal["wgs84", "gcj02", "bd09"]
+
+#: Header names (folded with ``normalize_text``) of coordinate and WKT columns.
+GEOMETRY_HEADERS: dict[str, tuple[str, ...]] = {
+    "lon": ("经度", "lon", "lng", "long", "longitude", "x", "东经", "x坐标", "坐标x", "中心点经度"),
+    "lat": ("纬度", "lat", "latitude", "y", "北纬", "y坐标", "坐标y", "中心点纬度"),
+    "wkt": ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "几何图形", "空间范围", "边界"),
+}
+
+_GEOMETRY_LABELS = {
+    "__lon__": "longitude 经度", "__lat__": "latitude 纬度", "__wkt__": "WKT geometry 几何",
+}
+
+#: Canonical columns whose values are keys of a vocabulary in ``schema.toml``.
+VOCAB_COLUMNS: dict[tuple[str, str], str] = {
+    ("compounds", "status"): "compound_status",
+    ("districts", "level"): "district_level",
+    ("utilities", "network"): "network",
+    ("facilities", "facility_type"): "facility_type",
+    ("roads", "road_class"): "road_class",
+    ("progress_log", "stage"): "stage",
+}
+
+#: Columns of a table that the reader or the store fills, not the source file.
+GENERATED_COLUMNS: dict[str, frozenset[str]] = {
+    "progress_log": frozenset({"log_id", "source_file", "source_row", "entered_at"}),
+}
+
+_TOTAL_WORDS = frozenset({"合计", "总计", "小计", "总合计", "合计数"})
+_BRACKETS = re.compile(r"[（(\[【［][^）)\]】］]*[）)\]】］]")
+_MAX_HEADER_SCAN = 30
+_MAX_LISTED = 20
+_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".zip"}
+_TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
+
+
+class ValueParseError(SchemaError):
+    """One or more cells could not be read; ``findings`` lists each of them."""
+
+    def __init__(self, message: str, *, findings: Sequence[Finding], **where: Any) -> None:
+        self.findings = list(findings)
+        super().__init__(message, **where)
+
+
+# ======================================================================= headers
+
+
+def _header_variants(text: str) -> list[str]:
+    """Folded forms of a header: as written, then without bracketed units."""
+    full = normalize_text(text)
+    bare = normalize_text(_BRACKETS.sub("", str(text)))
+    # "面积/㎡", "面积 m2": drop a trailing unit after a slash
+    slash = normalize_text(re.split(r"[/／]", _BRACKETS.sub("", str(text)))[0])
+    return list(dict.fromkeys(v for v in (full, bare, slash) if v))
+
+
+@cache
+def _header_index(layer_kind: str) -> dict[str, str]:
+    """Folded header → canonical name (canonical names first, then zh, then aliases)."""
+    sch = layer_schema(layer_kind)
+    index: dict[str, str] = {}
+    for attr in ("name", "zh", "aliases"):
+        for col in sch.columns:
+            if col.name == "flags":
+                continue
+            values = col.aliases if attr == "aliases" else (getattr(col, attr),)
+            for v in values:
+                for variant in _header_variants(v):
+                    index.setdefault(variant, col.name)
+    if sch.kind == "spatial":
+        for key, names in GEOMETRY_HEADERS.items():
+            for n in names:
+                index.setdefault(normalize_text(n), f"__{key}__")
+    return index
+
+
+def _match_header(header: str, layer_kind: str, *, truncated: bool = False) -> str | None:
+    index = _header_index(layer_kind)
+    parts = [p for p in str(header).split("/") if p.strip()] or [str(header)]
+    # the most specific part of a two-row header is the last one ("规模/户数" → 户数)
+    for candidate in [*reversed(parts), str(header)]:
+        for variant in _header_variants(candidate):
+            if variant in index:
+                return index[variant]
+    if truncated:  # Shapefile field names are cut at 10 bytes: "住宅建筑面" → 住宅建筑面积
+        v = normalize_text(header)
+        hits = {c for k, c in index.items() if len(v) >= 2 and k.startswith(v)}
+        if len(hits) == 1:
+            return hits.pop()
+    return None
+
+
+def map_headers(
+    headers: Sequence[str], layer_kind: str, *, truncated: bool = False
+) -> dict[str, str]:
+    """Map source headers to canonical column names of *layer_kind*.
+
+    Matching folds width, case, spaces and punctuation (:func:`gisplan.schema.normalize_text`)
+    and ignores units in brackets (``住宅建筑面积（平方米）``). Of two source columns
+    mapping to the same canonical name, the first is mapped and the second kept as is.
+
+    Parameters
+    ----------
+    headers : sequence of str
+        Column headers as written in the source.
+    layer_kind : str
+        Schema layer name (``compounds``, ``progress_log``, ...).
+    truncated : bool, default False
+        Also accept a header that is the unique prefix of a known one (Shapefile field
+        names are cut at 10 bytes).
+
+    Returns
+    -------
+    dict
+        Source header → canonical name, for matched headers only. Coordinate and WKT
+        columns map to ``__lon__``, ``__lat__`` and ``__wkt__``.
+
+    Examples
+    --------
+    >>> map_headers(["小区名称", "户数（户）", "备注"], "compounds")
+    {'小区名称': 'name', '户数（户）': 'households'}
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for h in headers:
+        target = _match_header(h, layer_kind, truncated=truncated)
+        if target is not None and target not in taken:
+            out[h] = target
+            taken.add(target)
+    return out
+
+
+def _scale_of(header: str) -> float:
+    """10 000 when the header's unit is in 万 (``面积（万平方米）``), else 1."""
+    units = "".join(_BRACKETS.findall(str(header)))
+    return 1e4 if "万" in units and "万元" not in units else 1.0
+
+
+# ======================================================================= raw sources
+
+
+@dataclass
+class _Raw:
+    """Cells as read from the source, before header mapping and parsing."""
+
+    frame: pd.DataFrame  # columns = headers as written, cells raw
+    rows: np.ndarray  # source row of each frame row (1-based, as the user sees it)
+    where: str | None  # sheet or layer name
+    geometry: gpd.GeoSeries | None = None
+    crs: Any = None
+    truncated_headers: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _unique_headers(headers: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for h in headers:
+        n = seen.get(h, 0)
+        seen[h] = n + 1
+        out.append(h if n == 0 else f"{h}.{n}")
+    return out
+
+
+def _decode(data: bytes, encoding: str | None) -> tuple[str, str, bool]:
+    """Decode *data*; return (text, encoding, guessed)."""
+    if encoding:
+        return data.decode(encoding), encoding, False
+    try:
+        return data.decode("utf-8-sig"), "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gbk", True
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            "the file is neither UTF-8 nor GBK text",
+            hint="save it as UTF-8 (in Excel: 另存为 → CSV UTF-8) or pass encoding=",
+        ) from exc
+
+
+def _is_blank_cell(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _score_row(row: Sequence[Any], layer_kind: str) -> int:
+    hits = {
+        _match_header(v, layer_kind)
+        for v in row
+        if isinstance(v, str) and v.strip()
+    }
+    hits.discard(None)
+    return len(hits)
+
+
+def _grid_to_raw(
+    grid: list[list[Any]],
+    layer_kind: str,
+    *,
+    where: str | None,
+    file: str,
+    merges: Sequence[tuple[int, int, int, int]] = (),
+) -> _Raw:
+    """Find the header block in a grid of cells and return the data below it.
+
+    *merges* are merged ranges ``(row0, col0, row1, col1)`` (0-based, inclusive) whose
+    cells already hold the top-left value.
+    """
+    width = max((len(r) for r in grid), default=0)
+    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    scan = grid[:_MAX_HEADER_SCAN]
+    scores = [_score_row(r, layer_kind) for r in scan]
+    if not scores or max(scores) == 0:
+        first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
+        shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
+        sch = layer_schema(layer_kind)
+        raise SchemaError(
+            f"no header row found in the first {_MAX_HEADER_SCAN} rows: no cell names a "
+            f"column of layer '{layer_kind}' (first row: {shown or 'empty'})",
+            file=file,
+            layer=where,
+            hint="add a header row with columns such as "
+            + "、".join(c.zh for c in sch.columns if c.required),
+        )
+    best = int(np.argmax(scores))
+    top = bottom = best
+    for r0, _c0, r1, _c1 in merges:  # two-row headers: a merged range crosses the header row
+        if r0 < best <= r1 and r0 >= best - 1:
+            top = min(top, best - 1)
+        if r0 <= best < r1 and r1 <= best + 1:
+            bottom = max(bottom, best + 1)
+    if top == bottom and best + 1 < len(grid):  # a second header row without merges (CSV)
+        nxt = grid[best + 1]
+        filled = [v for v in nxt if not _is_blank_cell(v)]
+        if filled and all(isinstance(v, str) for v in filled) and _score_row(nxt, layer_kind) \
+                and not parse_number(filled).values.notna().any():
+            bottom = best + 1
+
+    headers: list[str] = []
+    for c in range(width):
+        parts: list[str] = []
+        for r in range(top, bottom + 1):
+            v = grid[r][c]
+            if not _is_blank_cell(v):
+                s = re.sub(r"\s+", " ", str(v)).strip()
+                if s not in parts:
+                    parts.append(s)
+        headers.append("/".join(parts))
+
+    data = grid[bottom + 1:]
+    rows = np.arange(bottom + 2, bottom + 2 + len(data))
+    findings: list[Finding] = []
+    keep: list[int] = []
+    blank_rows: list[int] = []
+    for i, line in enumerate(data):
+        row_cells = [v for v in line if not _is_blank_cell(v)]
+        if not row_cells:
+            blank_rows.append(int(rows[i]))
+            continue
+        words = {normalize_text(v) for v in row_cells if isinstance(v, str)}
+        if words & _TOTAL_WORDS:
+            findings.append(Finding(
+                "info", "total_row_skipped",
+                "a total row (合计) is a stated figure, not a record; not read",
+                file=file, layer=where, row=int(rows[i]),
+                value="; ".join(f"{headers[c] or _col_letter(c)}={line[c]}" for c in range(width)
+                                if not _is_blank_cell(line[c])),
+                hint="keep stated totals in the plan targets (计划指标), not in the list",
+            ))
+            continue
+        keep.append(i)
+    trailing = [b for b in blank_rows if b > (rows[keep[-1]] if keep else 0)]
+    inner = len(blank_rows) - len(trailing)
+    if inner:
+        findings.append(Finding(
+            "info", "blank_rows_skipped", f"{inner} blank row(s) inside the table not read",
+            file=file, layer=where,
+        ))
+    body = [data[i] for i in keep]
+    cols = []
+    names = []
+    for c, h in enumerate(headers):
+        column = [r[c] for r in body]
+        if not h and all(_is_blank_cell(v) for v in column):
+            continue  # an empty, unnamed column (Excel's formatting reaches further right)
+        names.append(h or f"列{_col_letter(c)}")
+        cols.append(column)
+    names = _unique_headers(names)
+    frame = pd.DataFrame(
+        {n: pd.Series(col, dtype=object) for n, col in zip(names, cols, strict=True)},
+        index=pd.RangeIndex(len(body)),
+    )
+    if top > 0:
+        findings.append(Finding(
+            "info", "header_row", f"header found in row {top + 1}"
+            + (f"–{bottom + 1}" if bottom > top else "") + "; rows above it are titles",
+            file=file, layer=where, row=top + 1,
+        ))
+    return _Raw(frame, rows[keep] if keep else np.array([], dtype=int), where,
+                findings=findings)
+
+
+def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
+    text, enc, guessed = _decode(path.read_bytes(), encoding)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    grid: list[list[Any]] = []
+    line_of: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    start = 1
+    for row in reader:
+        grid.append([v if v.strip() else None for v in row])
+        line_of.append(start)
+        start = reader.line_num + 1
+    raw = _grid_to_raw(grid, layer_kind, where=None, file=str(path))
+    # rows counted in lines: a quoted cell holding a line break spans two lines
+    raw.rows = np.array([line_of[r - 1] for r in raw.rows], dtype=int)
+    if guessed:
+        raw.findings.append(_encoding_finding(path, enc))
+    return raw
+
+
+def _encoding_finding(path: Path, enc: str, layer: str | None = None) -> Finding:
+    return Finding(
+        "warning", "encoding_guessed",
+        f"the file does not say its text encoding and is not UTF-8; decoded as {enc.upper()}",
+        file=str(path), layer=layer, value=enc,
+        hint="check the Chinese text reads right; save as UTF-8 (or add a .cpg file "
+        "holding GBK next to a Shapefile) to make this explicit",
+    )
+
+
+def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str) -> Any:
+    names = wb.sheetnames
+    if sheet is None:
+        if len(names) == 1:
+            return wb[names[0]]
+        scores = [
+            max((_score_row(r, layer_kind)
+                 for r in wb[n].iter_rows(max_row=_MAX_HEADER_SCAN, values_only=True)),
+                default=0)
+            for n in names
+        ]
+        return wb[names[int(np.argmax(scores))]]
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise InputError(f"sheet number {sheet} does not exist; the workbook has "
+                             f"{len(names)} sheet(s): {', '.join(names)}", file=file)
+        return wb[names[sheet]]
+    if sheet not in names:
+        raise InputError(f"no sheet '{sheet}'", file=file, value=sheet,
+                         hint=f"use one of: {', '.join(names)}")
+    return wb[sheet]
+
+
+def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
+    import openpyxl  # an I/O dependency: imported only when an Excel file is read
+
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise InputError(f"cannot open the workbook: {exc}", file=str(path),
+                         hint="open and save it again in Excel as .xlsx") from exc
+    ws = _pick_sheet(wb, sheet, layer_kind, str(path))
+    grid = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
+    merges = []
+    for rng in ws.merged_cells.ranges:
+        r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1
+        value = grid[r0][c0] if r0 < len(grid) and c0 < len(grid[r0]) else None
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            for c in range(c0, min(c1, len(grid[r]) - 1) + 1):
+                grid[r][c] = value
+        merges.append((r0, c0, r1, c1))
+    raw = _grid_to_raw(grid, layer_kind, where=ws.title, file=str(path), merges=merges)
+    wb.close()
+    return raw
+
+
+def _dbf_needs_gbk(path: Path) -> bool:
+    """Tell whether a Shapefile's DBF names no encoding and its bytes are not UTF-8."""
+    stem_files = {p.suffix.lower(): p for p in path.parent.glob(path.stem + ".*")}
+    dbf = stem_files.get(".dbf")
+    if ".cpg" in stem_files or dbf is None:
+        return False
+    data = dbf.read_bytes()
+    if len(data) > 29 and data[29] != 0:  # language driver id set: GDAL honours it
+        return False
+    try:
+        data[32:].decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            data[32:].decode("gb18030")
+        except UnicodeDecodeError:
+            return False
+        return True
+    return False
+
+
+def _read_vector(path: Path, *, layer: str | None, layer_kind: str,
+                 encoding: str | None) -> _Raw:
+    import pyogrio
+
+    file = str(path)
+    findings: list[Finding] = []
+    suffix = path.suffix.lower()
+    if suffix == ".gpkg" and layer is None:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        if layer_kind in names:
+            layer = layer_kind
+        elif len(names) > 1:
+            raise InputError(
+                f"the GeoPackage holds {len(names)} layers and none is called '{layer_kind}'",
+                file=file, hint=f"choose one with layer=: {', '.join(names)}",
+            )
+    if suffix == ".shp" and encoding is None and _dbf_needs_gbk(path):
+        encoding = "GBK"
+        findings.append(_encoding_finding(path, "gbk", layer))
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except Exception as exc:  # pyogrio/GDAL errors carry GDAL's message
+        raise InputError(f"cannot read the file: {exc}", file=file, layer=layer,
+                         hint="check that it opens in QGIS") from exc
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(object)
+    attrs.columns = _unique_headers([str(c) for c in attrs.columns])
+    attrs.index = pd.RangeIndex(len(attrs))
+    geom = gpd.GeoSeries(gdf.geometry.to_numpy(), index=attrs.index, crs=gdf.crs)
+    return _Raw(
+        attrs, np.arange(1, len(attrs) + 1), layer, geometry=geom, crs=gdf.crs,
+        truncated_headers=suffix in {".shp", ".zip"}, findings=findings,
+    )
+
+
+def _read_raw(path: Path, layer_kind: str, *, layer: str | None, sheet: str | int | None,
+              encoding: str | None) -> _Raw:
+    if not path.exists():
+        raise InputError("file not found", file=str(path),
+                         hint="check the path; quote it if it holds spaces")
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        return _read_xlsx(path, layer_kind, sheet=sheet)
+    if suffix in {".csv", ".txt", ".tsv"}:
+        return _read_csv(path, layer_kind, encoding=encoding)
+    if suffix == ".xls":
+        raise InputError("old Excel .xls files are not read", file=str(path),
+                         hint="open it in Excel or WPS and save as .xlsx (另存为 .xlsx)")
+    if suffix in _VECTOR_SUFFIXES:
+        return _read_vector(path, layer=layer, layer_kind=layer_kind, encoding=encoding)
+    known = ", ".join(sorted(_VECTOR_SUFFIXES | _TABLE_SUFFIXES))
+    raise InputError(f"unknown file type '{suffix}'", file=str(path),
+                     hint=f"use one of: {known}")
+
+
+# ======================================================================= values
+
+
+def _parser_for(layer_kind: str, name: str, dtype: str) -> tuple[Any, str]:
+    """Return (parser, what) for a canonical column."""
+    if (layer_kind, name) in VOCAB_COLUMNS:
+        vocab_name = VOCAB_COLUMNS[(layer_kind, name)]
+        return (lambda v: parse_term(v, vocab_name)), "term"
+    if name == "categories":
+        return parse_categories, "term"
+    if dtype == "int":
+        return (parse_year, "year") if name.endswith("_year") else (parse_int, "whole number")
+    if dtype == "float":
+        return (parse_rate, "rate") if name.endswith("_rate") else (parse_number, "number")
+    if dtype == "bool":
+        return parse_bool, "yes/no value"
+    if dtype in ("date", "datetime"):
+        return parse_date, "date"
+    return parse_text, "text"
+
+
+@dataclass
+class _Built:
+    columns: dict[str, pd.Series]
+    errors: list[Finding]
+    findings: list[Finding]
+    flags: dict[str, np.ndarray]
+
+
+def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
+                   file: str) -> _Built:
+    sch = layer_schema(layer_kind)
+    out: dict[str, pd.Series] = {}
+    errors: list[Finding] = []
+    findings: list[Finding] = []
+    flags: dict[str, np.ndarray] = {}
+    n = len(raw.frame)
+
+    def mark(code: str, mask: np.ndarray) -> None:
+        flags[code] = flags.get(code, np.zeros(n, dtype=bool)) | mask
+
+    for source, canonical in mapping.items():
+        if canonical.startswith("__"):
+            continue
+        col = sch.column(canonical)
+        parser, what = _parser_for(layer_kind, canonical, col.dtype)
+        cells = raw.frame[source]
+        parsed: Parsed = parser(cells)
+        values = parsed.values
+        scale = _scale_of(source)
+        if scale != 1.0 and what in ("number", "whole number"):
+            parsed = parser(pd.to_numeric(parse_number(cells).values * scale))
+            values = parsed.values
+            findings.append(Finding(
+                "info", "unit_scaled", f"values in 万 (10,000) converted to {canonical}",
+                file=file, layer=raw.where, column=source, value=scale,
+            ))
+        bad = np.flatnonzero(parsed.failed)
+        if what == "term" and len(bad):
+            # an unknown term is kept as written and flagged; the validator decides
+            kept = parse_text(cells).values
+            values = values.where(~parsed.failed, kept)
+            mark("unknown_term", parsed.failed)
+            findings.extend(
+                Finding("warning", "unknown_term",
+                        f"'{kept.iloc[i]}' is not a known value of {canonical}; kept as written",
+                        file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
+                        value=kept.iloc[i], hint=parsed.hint)
+                for i in bad
+            )
+        else:
+            errors.extend(
+                Finding("error", "unparseable_value",
+                        f"cannot read {cells.iloc[i]!r} as a {what} for {canonical}",
+                        file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
+                        value=cells.iloc[i], hint=parsed.hint)
+                for i in bad
+            )
+        for code, mask in parsed.flags.items():
+            if mask.any():
+                mark(code, mask)
+                findings.extend(
+                    Finding("warning", code,
+                            f"{cells.iloc[i]!r} read as {values.iloc[i]} (approximate)",
+                            file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
+                            value=cells.iloc[i],
+                            hint="replace with the exact figure when it is known")
+                    for i in np.flatnonzero(mask)
+                )
+        out[canonical] = values
+    return _Built(out, errors, findings, flags)
+
+
+def _raise_value_errors(errors: list[Finding], *, file: str, where: str | None) -> None:
+    if not errors:
+        return
+    listed = "\n".join(
+        f"  row {e.row}, column '{e.column}': {e.value!r}. Fix: {e.hint}"
+        for e in errors[:_MAX_LISTED]
+    )
+    more = f"\n  ... and {len(errors) - _MAX_LISTED} more" if len(errors) > _MAX_LISTED else ""
+    first = errors[0]
+    raise ValueParseError(
+        f"{len(errors)} value(s) cannot be read:\n{listed}{more}\n",
+        findings=errors, file=file, layer=where, row=first.row, column=first.column,
+        value=first.value, hint=first.hint,
+    )
+
+
+def _closest(col_names: Sequence[str], headers: Sequence[str]) -> str | None:
+    from rapidfuzz import fuzz, process
+
+    choices = {h: normalize_text(_BRACKETS.sub("", h)) for h in headers if h}
+    best: tuple[str | None, float] = (None, 0.0)
+    for name in col_names:
+        hit = process.extractOne(normalize_text(name), choices, scorer=fuzz.ratio)
+        if hit and hit[1] > best[1]:
+            best = (hit[2], hit[1])
+    return best[0] if best[1] >= 50 else None
+
+
+def _check_required(sch: LayerSchema, mapping: dict[str, str], headers: Sequence[str], *,
+                    file: str, where: str | None) -> None:
+    present = set(mapping.values())
+    skip = GENERATED_COLUMNS.get(sch.name, frozenset())
+    missing = [c for c in sch.columns if c.required and c.name not in present
+               and c.name not in skip]
+    if not missing:
+        return
+    lines = []
+    for c in missing:
+        near = _closest([c.zh, c.name, *c.aliases], [h for h in headers if h not in mapping])
+        tip = f" (closest: '{near}')" if near else ""
+        lines.append(f"{c.zh} ({c.name}){tip}")
+    raise SchemaError(
+        f"missing required column(s) for layer '{sch.name}': {'; '.join(lines)}. "
+        f"Columns found: {', '.join(headers)}",
+        file=file, layer=where, column=missing[0].zh,
+        hint="rename the header to one of the names in gisplan/data/schema.toml, e.g. "
+        + ", ".join(f"{c.zh}" for c in missing),
+    )
+
+
+# ======================================================================= geometry
+
+_SRID = re.compile(r"^\s*SRID=(\d+);", re.IGNORECASE)
+
+
+def _table_geometry(raw: _Raw, mapping: dict[str, str], *, lon: str | None, lat: str | None,
+                    wkt: str | None, file: str) -> tuple[np.ndarray, Any, list[Finding]]:
+    by_key = {v: k for k, v in mapping.items() if v.startswith("__")}
+    lon = lon or by_key.get("__lon__")
+    lat = lat or by_key.get("__lat__")
+    wkt = wkt or by_key.get("__wkt__")
+    for given in (lon, lat, wkt):
+        if given is not None and given not in raw.frame.columns:
+            raise SchemaError(f"no column '{given}'", file=file, layer=raw.where, column=given,
+                              hint=f"columns found: {', '.join(raw.frame.columns)}")
+    errors: list[Finding] = []
+    if wkt is not None:
+        text = parse_text(raw.frame[wkt]).values
+        srid = text.str.extract(_SRID)[0].dropna().unique()
+        body = text.str.replace(_SRID, "", regex=True).to_numpy(dtype=object)
+        geoms = shapely.from_wkt(body, on_invalid="ignore")
+        bad = np.flatnonzero(pd.isna(geoms) & text.notna().to_numpy(dtype=bool))
+        errors.extend(
+            Finding("error", "unparseable_geometry", "cannot read the WKT geometry",
+                    file=file, layer=raw.where, row=int(raw.rows[i]), column=wkt,
+                    value=str(text.iloc[i])[:60],
+                    hint="write WKT such as POLYGON ((106.27 36.00, ...)) or leave it empty")
+            for i in bad
+        )
+        crs = CRS.from_epsg(int(srid[0])) if len(srid) == 1 else None
+        return geoms, crs, errors
+    if lon is None or lat is None:
+        raise GeometryError(
+            "no coordinates: the table has no longitude/latitude (经度/纬度) or WKT column",
+            file=file, layer=raw.where,
+            hint="add columns 经度 and 纬度 (or a WKT column), or name them with lon=/lat=/wkt=",
+        )
+    xs = parse_number(raw.frame[lon])
+    ys = parse_number(raw.frame[lat])
+    for col, p in ((lon, xs), (lat, ys)):
+        errors.extend(
+            Finding("error", "unparseable_value",
+                    f"cannot read {raw.frame[col].iloc[i]!r} as a coordinate",
+                    file=file, layer=raw.where, row=int(raw.rows[i]), column=col,
+                    value=raw.frame[col].iloc[i],
+                    hint="write decimal degrees, e.g. 106.2781")
+            for i in np.flatnonzero(p.failed)
+        )
+    x = xs.values.to_numpy(dtype=float)
+    y = ys.values.to_numpy(dtype=float)
+    geoms = np.asarray(shapely.points(x, y), dtype=object)
+    geoms[np.isnan(x) | np.isnan(y)] = None
+    return geoms, None, errors
+
+
+def _infer_crs(gdf: gpd.GeoDataFrame, *, file: str, where: str | None) -> tuple[Any, Any]:
+    try:
+        from gisplan.crs import infer_crs
+    except ImportError:  # gisplan.crs not in this build: degrees are WGS84, else unknown
+        b = gdf.geometry.total_bounds
+        if np.all(np.isfinite(b)) and b[0] >= -180 and b[2] <= 180 and b[1] >= -90 and b[3] <= 90:
+            return CRS.from_epsg(4326), Finding(
+                "warning", "crs_inferred", "no CRS given; coordinates are degrees: WGS84 assumed",
+                file=file, layer=where, value="EPSG:4326",
+                hint="pass crs= (e.g. 4490 for CGCS2000) if the coordinates are not WGS84",
+            )
+        raise CRSError("the file declares no coordinate system and it cannot be inferred",
+                       file=file, layer=where,
+                       hint="pass the CRS, e.g. --crs 4490 or --crs 4545") from None
+    return infer_crs(gdf, file=file, layer=where)
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, coords: str, *, file: str, where: str | None) -> None:
+    if gdf.crs is None or not gdf.crs.is_geographic:
+        raise CRSError(
+            f"coordinates declared as {coords.upper()} must be longitude/latitude degrees; "
+            f"the layer's CRS is {gdf.crs}",
+            file=file, layer=where, value=coords,
+            hint="drop --coords or give the layer a geographic CRS",
+        )
+    from gisplan.chinacoords import convert
+
+    gdf[gdf.geometry.name] = convert(gdf.geometry, src=coords, dst="wgs84")
+
+
+# ======================================================================= public
+
+
+def _read(
+    path: str | Path,
+    layer_kind: str,
+    *,
+    spatial: bool,
+    layer: str | None,
+    sheet: str | int | None,
+    crs: Any,
+    coords: str,
+    encoding: str | None,
+    lon: str | None,
+    lat: str | None,
+    wkt: str | None,
+) -> tuple[pd.DataFrame, Report]:
+    path = Path(path)
+    file = str(path)
+    sch = layer_schema(layer_kind)
+    if spatial != (sch.kind == "spatial"):
+        other = "read_table" if spatial else "read_layer"
+        raise SchemaError(f"layer '{layer_kind}' is a {sch.kind}; read it with {other}()",
+                          file=file, layer=layer_kind)
+    if coords not in ("wgs84", "gcj02", "bd09"):
+        raise InputError(f"unknown coordinate system '{coords}'", value=coords,
+                         hint="use wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)")
+    raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding)
+    where = raw.where
+    report = Report()
+    report.extend(raw.findings)
+    headers = list(raw.frame.columns)
+    mapping = map_headers(headers, layer_kind, truncated=raw.truncated_headers)
+    _check_required(sch, mapping, headers, file=file, where=where)
+    built = _parse_columns(raw, mapping, layer_kind, file=file)
+    errors = list(built.errors)
+
+    geoms: Any = None
+    geom_crs: Any = None
+    if spatial:
+        if raw.geometry is not None:
+            geoms, geom_crs = raw.geometry.to_numpy(), raw.crs
+        else:
+            geoms, geom_crs, geom_errors = _table_geometry(raw, mapping, lon=lon, lat=lat,
+                                                           wkt=wkt, file=file)
+            errors.extend(geom_errors)
+    _raise_value_errors(errors, file=file, where=where)
+
+    # canonical columns in schema order, then unknown columns as they were
+    columns: dict[str, Any] = {c: built.columns[c] for c in sch.column_names if c in built.columns}
+    used = {k for k, v in mapping.items() if v.startswith("__")} | {lon, lat, wkt}
+    for h in headers:
+        if h not in mapping and h not in used:
+            columns[h if h not in columns else f"{h}.src"] = raw.frame[h]
+    frame = pd.DataFrame(columns, index=raw.frame.index)
+    if "flags" in raw.frame.columns and "flags" not in frame.columns:  # our own export
+        frame["flags"] = parse_text(raw.frame["flags"]).values
+    for code, mask in built.flags.items():
+        add_flags(frame, mask, code)
+    if not spatial:
+        frame["source_file"] = path.name
+        frame["source_row"] = pd.array(raw.rows, dtype="Int64")
+
+    for source, canonical in mapping.items():
+        label = _GEOMETRY_LABELS.get(canonical) or f"{canonical} ({sch.column(canonical).zh})"
+        report.add(Finding("info", "header_mapped", f"read as {label}",
+                           file=file, layer=where, column=source, value=canonical))
+    result: pd.DataFrame = frame
+    if spatial:
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index),
+                               crs=None)
+        declared = CRS.from_user_input(crs) if crs is not None else None
+        if declared is not None and geom_crs is not None and CRS(geom_crs) != declared:
+            report.add(Finding(
+                "warning", "crs_overridden",
+                f"the file declares {CRS(geom_crs).to_string()}; {declared.to_string()} "
+                "given by the caller is used", file=file, layer=where,
+                value=declared.to_string(), hint="drop crs= to keep the file's CRS",
+            ))
+        target = declared or geom_crs
+        if target is None:
+            target, finding = _infer_crs(gdf, file=file, where=where)
+            if finding is not None:
+                report.add(finding)
+        gdf = gdf.set_crs(target, allow_override=True)
+        if coords != "wgs84":
+            _to_wgs84(gdf, coords, file=file, where=where)
+            report.add(Finding("info", "coords_converted",
+                               f"coordinates converted from {coords.upper()} to WGS84",
+                               file=file, layer=where, value=coords))
+        result = gdf
+
+    result.attrs["source_file"] = file
+    result.attrs["source_layer"] = where
+    result.attrs["source_rows"] = np.asarray(raw.rows, dtype=np.int64)
+    result.attrs["header_map"] = dict(mapping)
+    flagged = int(result["flags"].fillna("").astype(bool).sum()) if "flags" in result else 0
+    report.count(layer_kind, len(raw.frame), len(result), flagged=flagged)
+    report.extend(built.findings)
+    return result, report
+
+
+def read_layer(
+    path: str | Path,
+    layer_kind: str,
+    *,
+    layer: str | None = None,
+    sheet: str | int | None = None,
+    crs: Any = None,
+    coords: Coords = "wgs84",
+    encoding: str | None = None,
+    lon: str | None = None,
+    lat: str | None = None,
+    wkt: str | None = None,
+) -> tuple[gpd.GeoDataFrame, Report]:
+    """Read a spatial layer from a file into its canonical form.
+
+    Parameters
+    ----------
+    path : str or Path
+        GeoPackage, GeoJSON, Shapefile, CSV or ``.xlsx`` file.
+    layer_kind : str
+        The schema layer it holds: ``compounds``, ``districts``, ``utilities``,
+        ``facilities``, ``roads`` or ``gates``.
+    layer : str, optional
+        Layer of a GeoPackage; by default the one named *layer_kind*, or the only one.
+    sheet : str or int, optional
+        Sheet of a workbook (name or 0-based number); by default the sheet whose header
+        matches the layer best.
+    crs : CRS-like, optional
+        The coordinates' CRS (``4490``, ``"EPSG:4545"``). By default the file's own; a
+        table's CRS is inferred from the coordinates (:func:`gisplan.crs.infer_crs`).
+    coords : {"wgs84", "gcj02", "bd09"}, default "wgs84"
+        Coordinates taken from Amap/Tencent (``gcj02``) or Baidu (``bd09``) maps are
+        converted to WGS84.
+    encoding : str, optional
+        Text encoding of a CSV or DBF; by default UTF-8, else GBK (flagged
+        ``encoding_guessed`` in the report).
+    lon, lat, wkt : str, optional
+        Coordinate or WKT columns of a table, as written in its header; by default found
+        by name (经度/纬度, lon/lat, x/y, WKT).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Canonical columns (schema order, canonical dtypes), then unknown columns as they
+        were, ``flags`` where a value was approximate or unknown, and geometry (None
+        where a row has none). ``attrs`` holds ``source_file``, ``source_layer``,
+        ``source_rows`` (the row of each record as the user sees it) and ``header_map``.
+    Report
+        Rows in and out, header mapping (``header_mapped``) and warnings.
+
+    Raises
+    ------
+    SchemaError
+        A required column is missing (with the closest headers found), or values
+        cannot be read (:class:`ValueParseError`, listing every bad cell).
+    GeometryError
+        A table has no coordinate or WKT column.
+    CRSError
+        The CRS is missing and cannot be inferred.
+    """
+    gdf, report = _read(path, layer_kind, spatial=True, layer=layer, sheet=sheet, crs=crs,
+                        coords=coords, encoding=encoding, lon=lon, lat=lat, wkt=wkt)
+    assert isinstance(gdf, gpd.GeoDataFrame)
+    return gdf, report
+
+
+def read_table(
+    path: str | Path,
+    layer_kind: str,
+    *,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+) -> tuple[pd.DataFrame, Report]:
+    """Read an attribute table (``progress_log``, ``plan_targets``, ...) from CSV or Excel.
+
+    Header detection, header mapping and value parsing are those of :func:`read_layer`.
+    The columns ``source_file`` and ``source_row`` (the row as the user sees it in
+    Excel) are filled; columns the store assigns (``log_id``, ``entered_at``) are not
+    required.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV or ``.xlsx`` file (a GeoPackage table is read too).
+    layer_kind : str
+        The schema table it holds, e.g. ``progress_log``.
+    sheet : str or int, optional
+        Sheet of a workbook; by default the best-matching one.
+    encoding : str, optional
+        Text encoding of a CSV; by default UTF-8, else GBK.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns, unknown columns, ``flags``, ``source_file``, ``source_row``.
+    Report
+        Rows in and out, header mapping and warnings.
+    """
+    return _read(path, layer_kind, spatial=False, layer=None, sheet=sheet, crs=None,
+                 coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None)
