@@ -743,6 +743,19 @@ def _infer_crs(gdf: gpd.GeoDataFrame, *, file: str, where: str | None) -> tuple[
     return infer_crs(gdf, file=file, layer=where)
 
 
+def _user_crs(crs: Any, *, file: str, where: str | None) -> CRS | None:
+    """Return the caller's CRS (``4490``, ``"4490"``, ``"EPSG:4490"``, a CRS), or None."""
+    if crs is None:
+        return None
+    if isinstance(crs, str) and crs.strip().isdigit():
+        crs = int(crs)
+    try:
+        return CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj.exceptions.CRSError and friends
+        raise CRSError(f"unknown CRS {crs!r}", file=file, layer=where, value=crs,
+                       hint="give an EPSG code such as 4490, 4326 or 4545") from exc
+
+
 def _to_wgs84(gdf: gpd.GeoDataFrame, coords: str, *, file: str, where: str | None) -> None:
     if gdf.crs is None or not gdf.crs.is_geographic:
         raise CRSError(
@@ -827,7 +840,7 @@ def _read(
     if spatial:
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index),
                                crs=None)
-        declared = CRS.from_user_input(crs) if crs is not None else None
+        declared = _user_crs(crs, file=file, where=where)
         if declared is not None and geom_crs is not None and CRS(geom_crs) != declared:
             report.add(Finding(
                 "warning", "crs_overridden",

@@ -395,3 +395,43 @@ def test_large_csv_reads_fast_enough(tmp_path):
     gdf, report = read_layer(path, "compounds")
     assert len(gdf) == n and report.counts["compounds"].balanced
     assert gdf["households"].iloc[-1] == n - 1
+
+
+# ------------------------------------------------------------------ gisplan import
+
+
+def test_cli_import_writes_layer_into_a_new_programme(tmp_path):
+    from click.testing import CliRunner
+
+    from gisplan.cli import cli
+    from gisplan.store import Project
+
+    src = tmp_path / "c.geojson"
+    compounds_gdf().to_file(src, driver="GeoJSON", engine="pyogrio")
+    project = tmp_path / "prog.gpkg"
+    result = CliRunner().invoke(cli, ["import", str(project), str(src), "--layer", "compounds"])
+    assert result.exit_code == 0, result.output
+    assert "rows read 读入 3, rows returned 输出 3" in result.output
+    assert "改造类型" in result.output  # the header mapping table
+    stored = Project.open(project).read("compounds")
+    assert stored["households"].tolist() == [1435, 200, 120]
+
+
+def test_cli_import_with_errors_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from gisplan.cli import cli
+
+    src = write_compound_xlsx(tmp_path / "x.xlsx", guyuan_rows())  # points, not polygons
+    project = tmp_path / "prog.gpkg"
+    result = CliRunner().invoke(cli, ["import", str(project), str(src), "--layer", "compounds"])
+    assert result.exit_code == 2
+    assert "wrong_geometry_type" in result.output
+    assert not project.exists()
+
+
+def test_crs_given_as_text_code_and_unknown_crs_is_an_error(tmp_path):
+    path = write_csv(tmp_path / "c.csv", CSV_TEXT, "utf-8")
+    assert read_layer(path, "compounds", crs="4490")[0].crs.to_epsg() == 4490
+    with pytest.raises(CRSError, match="unknown CRS"):
+        read_layer(path, "compounds", crs="EPSG:99999999")

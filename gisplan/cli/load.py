@@ -1,0 +1,147 @@
+"""``gisplan import PROJECT FILE --layer compounds``: read a file into a programme (导入图层)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gisplan.schema import layers
+
+if TYPE_CHECKING:
+    from gisplan.findings import Report
+
+_SHOWN = 30
+
+
+@click.command("import")
+@click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layer", "layer_kind", required=True,
+              type=click.Choice([n for n in layers() if n != "progress_log"]),
+              help="What the file holds 图层: compounds 小区, districts 片区/街道/县区, "
+                   "utilities 管线, facilities 设施, roads 道路, gates 出入口, "
+                   "plan_targets 计划指标, plan_lists 计划名单. "
+                   "Progress tables 进度台账: use `gisplan progress import`.")
+@click.option("--sheet", default=None,
+              help="Excel sheet 工作表 (name); default: the sheet whose header fits best.")
+@click.option("--source-layer", default=None,
+              help="Layer inside a GeoPackage 源图层; default: the one named like --layer.")
+@click.option("--crs", default=None,
+              help="CRS of the coordinates 坐标系, e.g. 4490 (CGCS2000), 4326 (WGS84), "
+                   "4545 (CGCS2000 GK CM 108°E); default: the file's own, else inferred.")
+@click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84",
+              show_default=True,
+              help="Coordinates picked on Amap/Tencent 高德/腾讯 (gcj02) or Baidu 百度 (bd09) "
+                   "maps are converted to WGS84.")
+@click.option("--encoding", default=None,
+              help="Text encoding of a CSV/DBF 编码 (e.g. gbk); default: UTF-8, else GBK.")
+@click.option("--lon", default=None, help="Longitude column 经度列 (as written in the header).")
+@click.option("--lat", default=None, help="Latitude column 纬度列.")
+@click.option("--wkt", default=None, help="WKT geometry column 几何列.")
+@click.option("--allow-errors", is_flag=True,
+              help="Write the layer even when validation finds errors (rows stay flagged).")
+@click.option("--dry-run", is_flag=True, help="Read and check only; write nothing 仅检查.")
+@click.option("--findings", "findings_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write every finding to this CSV 问题清单.")
+def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
+                 source_layer: str | None, crs: str | None, coords: str,
+                 encoding: str | None, lon: str | None, lat: str | None, wkt: str | None,
+                 allow_errors: bool, dry_run: bool, findings_out: Path | None) -> None:
+    """Read FILE into the programme PROJECT as one layer 导入图层.
+
+    FILE may be a GeoPackage, GeoJSON, Shapefile (GBK without .cpg is detected), CSV
+    (UTF-8 or GBK) or Excel .xlsx with 经度/纬度 or WKT columns; titles above the
+    header and two-row merged headers are found. Chinese headers are mapped to
+    canonical columns (小区名称 → name, 户数 → households, ...); values such as
+    "1,435户", "6.418万平方米", "1998年" are parsed. PROJECT (a .gpkg) is created
+    when it does not exist; the layer replaces any layer of the same name.
+
+    Example 示例: gisplan import guyuan.gpkg 小区清单.xlsx --layer compounds --coords gcj02
+    """
+    from gisplan.read import read_layer, read_table
+    from gisplan.schema import layer_schema
+
+    sch = layer_schema(layer_kind)
+    coords_arg: Any = coords
+    if sch.kind == "spatial":
+        frame, report = read_layer(file, layer_kind, layer=source_layer, sheet=sheet,
+                                   crs=crs, coords=coords_arg, encoding=encoding,
+                                   lon=lon, lat=lat, wkt=wkt)
+    else:
+        frame, report = read_table(file, layer_kind, sheet=sheet, encoding=encoding)
+    read_count = report.counts[layer_kind]
+    _print_mapping(report, frame)
+
+    validated = False
+    try:
+        from gisplan.validate import validate_layer
+    except ImportError:
+        pass
+    else:
+        frame, checked = validate_layer(frame, layer_kind, file=str(file))
+        report.merge(checked)
+        validated = True
+
+    out_count = report.counts[layer_kind]
+    click.echo(
+        f"{layer_kind} {sch.zh}: rows read 读入 {read_count.rows_in}, "
+        f"rows returned 输出 {out_count.rows_out}, flagged 标记 {out_count.flagged}"
+        + ("" if validated else " (validation not available in this build)")
+    )
+    _print_findings(report)
+    if findings_out is not None:
+        report.to_frame().to_csv(findings_out, index=False, encoding="utf-8-sig")
+        click.echo(f"findings 问题清单 → {findings_out}")
+
+    if report.errors and not allow_errors:
+        click.secho(
+            f"not written 未写入: {len(report.errors)} error(s); fix the source file, or pass "
+            "--allow-errors to write the layer with the rows flagged", fg="red", err=True)
+        sys.exit(2)
+    if dry_run:
+        click.echo("dry run 仅检查: nothing written")
+        return
+    _write(project, layer_kind, frame)
+    click.echo(f"written 已写入: {project} layer '{layer_kind}' ({len(frame)} rows)")
+
+
+def _write(project: Path, layer_kind: str, frame: Any) -> None:
+    from gisplan.store import Project
+
+    if project.exists():
+        Project.open(project).write(layer_kind, frame)
+    else:
+        Project.create(project, meta={"name": project.stem}, layers={layer_kind: frame})
+        click.echo(f"created 新建 programme {project}")
+
+
+def _print_mapping(report: Report, frame: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Header mapping 表头对应", show_lines=False)
+    table.add_column("source header 源表头")
+    table.add_column("column 字段")
+    for f in report.by_code("header_mapped"):
+        table.add_row(str(f.column), f.message.removeprefix("read as "))
+    mapped = {f.column for f in report.by_code("header_mapped")}
+    for c in frame.columns:
+        if c not in mapped and c not in frame.attrs.get("header_map", {}).values() \
+                and c not in ("geometry", "flags", "source_file", "source_row"):
+            table.add_row(str(c), "[dim]kept as is 原样保留[/dim]")
+    Console().print(table)
+
+
+def _print_findings(report: Report) -> None:
+    shown = [f for f in report.findings if f.severity in ("error", "warning")]
+    infos = [f for f in report.findings
+             if f.severity == "info" and f.code != "header_mapped"]
+    for f in infos:
+        click.echo(str(f))
+    for f in shown[:_SHOWN]:
+        click.secho(str(f), fg="red" if f.severity == "error" else "yellow")
+    if len(shown) > _SHOWN:
+        click.echo(f"... and {len(shown) - _SHOWN} more (write them all with --findings)")
