@@ -872,7 +872,7 @@ def check_log(log: pd.DataFrame, *, consent_min: float = CONSENT_MIN,
         back = frame[frame["rank"] < prev_max]
         emit(back, "stage_backwards", "warning",
              "此前已报" + prev_max[back.index].map(lambda r: zh("stage", STAGES[int(r)]))
-             + "，本次报" + back["stage"].map(lambda s: zh("stage", s)))
+             .astype(str) + "，本次报" + back["stage"].map(lambda s: zh("stage", s)).astype(str))
 
         first_start = frame[frame["rank"] == STARTED].groupby("key")["date"].min()
         comp = frame[frame["rank"] >= COMPLETED]
@@ -880,7 +880,7 @@ def check_log(log: pd.DataFrame, *, consent_min: float = CONSENT_MIN,
         fs = first_comp["key"].map(first_start)
         early = first_comp[fs.notna() & (first_comp["date"] < fs)]
         emit(early, "completion_before_start", "warning",
-             "开工日期 " + fs[early.index].dt.strftime("%Y-%m-%d"))
+             "开工日期 " + fs[early.index].dt.strftime("%Y-%m-%d").astype(str))
         nostart = first_comp[fs.isna() & ~first_comp["key"].isin(
             frame.loc[frame["rank"] == STARTED, "key"])]
         emit(nostart, "completed_without_start", "warning",
@@ -894,9 +894,10 @@ def check_log(log: pd.DataFrame, *, consent_min: float = CONSENT_MIN,
         bad = first_rows[ok.eq(False).fillna(False).to_numpy()].copy()
         consent = pd.to_numeric(started["consent_rate"], errors="coerce")
         emit(bad.reset_index(), "start_criteria_unmet", "warning",
-             (unmet[ok.eq(False).fillna(False)] + "（同意率 "
+             (unmet[ok.eq(False).fillna(False)].astype(str) + "（同意率 "
               + consent[ok.eq(False).fillna(False)].map(
-                  lambda v: "未填" if pd.isna(v) else f"{v:.0%}") + "）").reset_index(drop=True))
+                  lambda v: "未填" if pd.isna(v) else f"{v:.0%}").astype(str) + "）")
+             .reset_index(drop=True))
         unknown = first_rows[ok.isna().to_numpy()]
         missing = started.loc[ok.isna(), list(START_CRITERIA)].isna()
         emit(unknown.reset_index(), "start_criteria_unknown", "info",
@@ -910,7 +911,7 @@ def check_log(log: pd.DataFrame, *, consent_min: float = CONSENT_MIN,
                  else pd.Series(pd.Timestamp.now().normalize(), index=frame.index))
         fut = frame[frame["date"] > limit]
         emit(fut, "future_date", "warning", "日期晚于录入日期 " + limit[fut.index].dt.strftime(
-            "%Y-%m-%d").fillna(""))
+            "%Y-%m-%d").fillna("").astype(str))
 
     # rows left out of the status carry their import flags
     all_rows = pd.DataFrame(log)
