@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import folium
 import geopandas as gpd
@@ -52,11 +52,10 @@ from folium.template import Template
 
 from gisplan import _assets
 from gisplan._errors import CRSError, InputError
+from gisplan.chinacoords import wgs84_to_gcj02
+from gisplan.crs import metric_crs
 from gisplan.schema import stage_order, vocab
 from gisplan.schema import zh as vocab_zh
-
-if TYPE_CHECKING:
-    from gisplan.store import Project
 
 __all__ = [
     "KINDS",
@@ -235,6 +234,7 @@ class GisplanMap(folium.Map):
         self.feature_counts: dict[str, int] = {}
         self.row_counts: dict[str, int] = {}
         self.basemap: str = "none"
+        self.legend: list[dict[str, Any]] = []
 
     def render(self, **kwargs: Any) -> None:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -287,7 +287,8 @@ class _Call(folium.MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        gisplan.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a|tojson }}{% endfor %});
+        gisplan.{{ this.fn }}({{ this._parent.get_name() }}
+            {%- for a in this.args %}, {{ a|tojson }}{% endfor %});
         {% endmacro %}
         """
     )
@@ -388,13 +389,9 @@ def _geographic(gdf: gpd.GeoDataFrame, layer: str, where: str) -> gpd.GeoDataFra
     return gdf.to_crs(4326)
 
 
-def _metric_crs(gdfs: Sequence[gpd.GeoDataFrame]) -> Any:
-    """The metric CRS for simplification: gisplan.crs's choice (CGCS2000 GK zone)."""
-    try:
-        from gisplan.crs import metric_crs
-    except ImportError:  # the crs module is not in this build: UTM is metric too
-        return gdfs[0].estimate_utm_crs()
-    return metric_crs(gdfs[0])
+def _metric_crs(gdf: gpd.GeoDataFrame) -> Any:
+    """Return the metric CRS to simplify in (:func:`gisplan.crs.metric_crs`: CGCS2000 GK)."""
+    return metric_crs(gdf)
 
 
 def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> list[str | None]:
@@ -410,8 +407,6 @@ def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> 
         simple = np.where(keep, metric.to_numpy(), simple)
         geoms = gpd.GeoSeries(simple, crs=ctx.metric).to_crs(4326).to_numpy()
     if ctx.gcj02:
-        from gisplan.chinacoords import wgs84_to_gcj02
-
         def shift(xy: np.ndarray) -> np.ndarray:
             lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
             return np.column_stack([lon, lat])
@@ -516,7 +511,7 @@ def _new_map(frames: _Frames, kind: str, *, lang: Lang, basemap: str, tolerance_
     ctx = _Ctx(lang=lang, basemap=basemap, tolerance_m=tolerance_m, decimals=decimals,
                gcj02=basemap == "amap")
     if metric_src:
-        ctx.metric = _metric_crs([_geographic(metric_src[0], "compounds", frames.where)])
+        ctx.metric = _metric_crs(_geographic(metric_src[0], "compounds", frames.where))
     _add_basemap(m, basemap, lang)
     _Call("title", main, subtitle or "").add_to(m)
     return m, ctx
@@ -563,8 +558,6 @@ def _bounds(gdfs: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx) -> list[list[flo
     b = np.vstack(boxes)
     x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     if ctx.gcj02:
-        from gisplan.chinacoords import wgs84_to_gcj02
-
         xs, ys = wgs84_to_gcj02(np.array([x0, x1]), np.array([y0, y1]))
         x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
     return [[float(y0), float(x0)], [float(y1), float(x1)]]
@@ -573,6 +566,7 @@ def _bounds(gdfs: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx) -> list[list[flo
 def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
             fit: Sequence[gpd.GeoDataFrame | None]) -> GisplanMap:
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.legend = ctx.legend
     _Call("legend", legend_title, ctx.legend).add_to(m)
     _Call("search", _t("search", ctx.lang), _t("no_match", ctx.lang)).add_to(m)
     bounds = _bounds(fit, ctx)
@@ -718,7 +712,7 @@ def _rollup(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date,
 
 def _programme_total(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date
                      ) -> dict[str, Any]:
-    """The programme total row (合计) of the progress summary."""
+    """Return the programme total row (合计) of the progress summary."""
     from gisplan.progress import progress_summary
 
     if not len(log):
@@ -787,7 +781,7 @@ def progress_map(
     now = hist[:, -1]
     order = stage_order()
     lang_ = lang
-    stage_key = np.array(order + [""], dtype=object)[np.where(now < 0, len(order), now)]
+    stage_key = np.array([*order, ""], dtype=object)[np.where(now < 0, len(order), now)]
 
     started_i, completed_i = order.index("started"), order.index("completed")
     total = _programme_total(comp, log, day)
@@ -1091,9 +1085,9 @@ def bundles_map(
     outlines = geo.set_geometry(grown.to_numpy())
     oprops = pd.DataFrame(index=outlines.index)
     oprops["name"] = outlines["bundle_id"].astype(str)
-    oprops["members"] = outlines["n_compounds"] if "n_compounds" in outlines else np.nan
-    oprops["households"] = outlines["households"] if "households" in outlines else np.nan
-    oprops["district_bundle"] = outlines["district"] if "district" in outlines else None
+    oprops["members"] = outlines.get("n_compounds", np.nan)
+    oprops["households"] = outlines.get("households", np.nan)
+    oprops["district_bundle"] = outlines.get("district", None)
     owners = (outlines["utility_owners"] if "utility_owners" in outlines
               else pd.Series(None, index=outlines.index, dtype=object))
     oprops["owners"] = owners.map(_owners_text)

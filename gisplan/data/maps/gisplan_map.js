@@ -2,7 +2,7 @@
  *
  * Plain JS on Leaflet only; no other library, no network. Every piece of user text is
  * put into the page with textContent (never innerHTML), so a compound called
- * "<img src=x onerror=alert(1)>" shows as text and runs nothing.
+ * an image tag with an onerror handler shows as text and runs nothing.
  */
 (function () {
   "use strict";

@@ -1,0 +1,221 @@
+"""Map building: self-contained pages, escaping, labels, geometry, figures (no browser)."""
+
+from __future__ import annotations
+
+import re
+
+import folium
+import numpy as np
+import pytest
+import shapely
+from _map_fixtures import XSS, programme
+from click.testing import CliRunner
+
+from gisplan import maps
+from gisplan._assets import assert_self_contained, external_resources, leaflet_css
+from gisplan._errors import GisplanError, InputError
+from gisplan.chinacoords import wgs84_to_gcj02
+
+
+@pytest.fixture
+def prog() -> dict[str, object]:
+    return programme()
+
+
+@pytest.mark.parametrize("kind", maps.KINDS)
+def test_every_kind_is_self_contained(prog, kind):
+    page = maps.render_html(maps.make_map(prog, kind))
+    assert external_resources(page) == []
+    assert "cdn." not in page and "jquery" not in page.lower()
+    assert "L.control.layers" in page and "gisplan.legend" in page and "gisplan.search" in page
+
+
+def test_plain_folium_map_is_refused_by_the_offline_guard(tmp_path):
+    with pytest.raises(GisplanError, match="not self-contained"):
+        maps.save_map(folium.Map(), tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_external_resources_lists_remote_scripts_and_styles():
+    page = ('<script src="https://cdn.example/l.js"></script><link rel="stylesheet" '
+            'href="//cdn.example/l.css"/><a href="https://leafletjs.com">Leaflet</a>'
+            '<script src="local.js"></script>')
+    assert external_resources(page) == ["https://cdn.example/l.js", "//cdn.example/l.css"]
+    with pytest.raises(GisplanError):
+        assert_self_contained(page)
+
+
+def test_leaflet_css_images_are_inlined():
+    css = leaflet_css()
+    assert "url(images/" not in css
+    assert "data:image/png;base64," in css
+
+
+@pytest.mark.parametrize("kind", maps.KINDS)
+def test_user_text_never_enters_the_page_as_html(prog, kind):
+    page = maps.render_html(maps.make_map(prog, kind))
+    assert XSS not in page
+    assert "<img" not in page
+
+
+def test_compound_name_with_markup_is_kept_as_data(prog):
+    page = maps.render_html(maps.make_map(prog, "progress"))
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page
+
+
+def test_labels_are_chinese_by_default(prog):
+    m = maps.progress_map(prog)
+    assert m.legend[0]["title"] == "进度阶段"
+    assert [i["label"] for i in m.legend[0]["items"]][:3] == ["征求意见", "开工", "完工"]
+
+
+def test_english_labels_keep_the_chinese_term(prog):
+    m = maps.progress_map(prog, lang="en")
+    labels = [i["label"] for i in m.legend[0]["items"]]
+    assert labels[:3] == ["Consulted 征求意见", "Started 开工", "Completed 完工"]
+    page = maps.render_html(m)
+    assert "<title>Yuanzhou 2023 · Renovation progress 改造进度</title>" in page
+
+
+def test_rows_in_equal_rows_out_and_missing_geometry_is_not_drawn(prog):
+    m = maps.progress_map(prog)
+    assert m.row_counts["compounds"] == 6
+    assert m.feature_counts["compounds"] == 5
+
+
+def test_progress_legend_counts_stages_on_the_status_date(prog):
+    early = maps.progress_map(prog, as_of="2023-03-31")
+    counts = {i["label"]: i["count"] for i in early.legend[0]["items"]}
+    # C1 consulted, C2 designed, C3 tendered, C4-C6 no report yet
+    assert counts == {"征求意见": 1, "设计公示": 1, "招标": 1, "无进度记录": 3}
+
+
+def test_progress_time_slider_has_month_ends_up_to_the_status_date(prog):
+    page = maps.render_html(maps.progress_map(prog, as_of="2023-06-30"))
+    call = re.search(r'gisplan.timeSlider\([^,]+, (\{.*?\})\);', page, re.S)
+    assert call is not None
+    dates = re.search(r'"dates": \[(.*?)\]', call.group(1)).group(1)
+    assert dates.replace('"', "").split(", ") == [
+        "2023-02-28", "2023-03-31", "2023-04-30", "2023-05-31", "2023-06-30"]
+
+
+def test_stage_history_is_one_character_per_snapshot():
+    hist = np.array([[-1, 1, 4], [0, 0, 0]], dtype=np.int8)
+    assert maps._encode_history(hist) == ["-14", "000"]
+
+
+def _coords(page: str) -> list[str]:
+    return re.findall(r"\[(-?\d+\.\d+),(-?\d+\.\d+)\]", page)
+
+
+def test_coordinates_are_rounded_to_six_decimals(prog):
+    compounds = prog["compounds"]
+    compounds.geometry = compounds.geometry.translate(1.23456789e-9, 0)
+    page = maps.render_html(maps.progress_map(prog))
+    decimals = [len(x.split(".")[1]) for pair in _coords(page) for x in pair]
+    assert decimals and max(decimals) <= 6
+
+
+def test_outlines_are_simplified_in_metres(prog):
+    compounds = prog["compounds"]
+    round_one = shapely.Point(106.2705, 36.0105).buffer(0.0004, quad_segs=256)
+    compounds.loc[0, "geometry"] = round_one
+    fine = maps.progress_map(prog, tolerance_m=0)
+    coarse = maps.progress_map(prog, tolerance_m=2.0)
+    n_fine = len(_coords(maps.render_html(fine)))
+    n_coarse = len(_coords(maps.render_html(coarse)))
+    assert n_coarse < n_fine - 500
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(prog):
+    wgs = maps.progress_map(prog)
+    gcj = maps.progress_map(prog, basemap="amap")
+    (s0, w0), _ = _bounds(wgs)
+    (s1, w1), _ = _bounds(gcj)
+    lon, lat = wgs84_to_gcj02(np.array([w0]), np.array([s0]))
+    assert w1 == pytest.approx(float(lon[0]), abs=1e-6)
+    assert s1 == pytest.approx(float(lat[0]), abs=1e-6)
+    assert abs(w1 - w0) > 1e-3  # hundreds of metres, not noise
+    assert "autonavi.com" in maps.render_html(gcj)
+
+
+def _bounds(m):
+    page = maps.render_html(m)
+    found = re.search(r"fitBounds\(\s*\[\[([\d.]+), ([\d.]+)\], \[([\d.]+), ([\d.]+)\]\]", page)
+    assert found is not None
+    a, b, c, d = map(float, found.groups())
+    return (a, b), (c, d)
+
+
+def test_tianditu_without_key_says_how_to_fix(prog, monkeypatch):
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(InputError, match="TIANDITU_KEY"):
+        maps.progress_map(prog, basemap="tianditu")
+
+
+def test_tianditu_key_comes_from_the_environment(prog, monkeypatch):
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    page = maps.render_html(maps.utilities_map(prog, basemap="tianditu"))
+    assert "tianditu.gov.cn/vec_w" in page and "tk=abc123" in page
+
+
+def test_utilities_map_needs_a_utilities_layer(prog):
+    del prog["utilities"]
+    with pytest.raises(InputError, match="layer 'utilities'"):
+        maps.utilities_map(prog)
+
+
+def test_utilities_by_network_with_age(prog):
+    m = maps.utilities_map(prog, as_of_year=2023)
+    nets = {i["label"]: i["count"] for i in m.legend[1]["items"]}
+    assert nets == {"供水": 1, "排水": 1, "供电": 1, "燃气": 1, "供热": 1, "通信": 1}
+    # 1985, 1990 and 1998 are at least 20 years old in 2023
+    assert {k for k in m.feature_counts if k.endswith("_old")} == {
+        "utilities_water_supply_old", "utilities_drainage_old", "utilities_gas_old"}
+
+
+def test_bundles_map_lists_members_and_standalone(prog):
+    m = maps.bundles_map(prog)
+    items = {i["label"]: i["count"] for i in m.legend[0]["items"]}
+    assert items == {"B0001": 3, "B0002": 1, "未打包": 2}
+
+
+def test_gaps_map_has_one_radio_layer_per_facility_type(prog):
+    m = maps.gaps_map(prog, facility_types=["kindergarten", "market"])
+    radio = [c.layer_name for c in m._children.values()
+             if isinstance(c, maps._Layer) and not c.overlay]
+    assert [re.sub(r" \(\d+\)$", "", n) for n in radio] == ["幼儿园", "菜市场"]
+
+
+def test_gaps_map_rejects_an_unknown_facility_type(prog):
+    with pytest.raises(InputError, match="no_such_type"):
+        maps.gaps_map(prog, facility_types=["no_such_type"])
+
+
+def test_large_maps_use_the_canvas_renderer(prog):
+    assert '"preferCanvas": false' in maps.render_html(maps.progress_map(prog))
+    page = maps.render_html(maps.progress_map(prog, renderer="canvas"))
+    assert '"preferCanvas": true' in page
+
+
+def test_city_of_5000_compounds_stays_under_5_mb(tmp_path):
+    from gisplan.synth import synth_city
+
+    city = synth_city(compounds=5000, seed=3)
+    path = maps.save_map(maps.progress_map(city), tmp_path / "city.html")
+    assert path.stat().st_size < 5_000_000
+
+
+def test_cli_writes_the_map_and_reports_counts(prog, tmp_path):
+    from gisplan.cli import cli
+    from gisplan.store import Project
+
+    layers = {k: v for k, v in prog.items() if k != "programme"}
+    gpkg = tmp_path / "p.gpkg"
+    Project.create(gpkg, meta=prog["programme"], layers=layers)
+    out = tmp_path / "maps" / "p.html"
+    result = CliRunner().invoke(cli, ["map", str(gpkg), "--kind", "utilities", "--out",
+                                      str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "features drawn" in result.output
+    assert external_resources(out.read_text(encoding="utf-8")) == []
