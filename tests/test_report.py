@@ -1,0 +1,127 @@
+"""Excel and CSV reports written to disk and read back with openpyxl."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+import shapely
+
+from gisplan.report import write_report
+from gisplan.store import Project
+
+GUYUAN_BUDGET = [
+    {"source": "central_regional", "zh": "中央、自治区补助资金", "amount_wan_yuan": 9381.269},
+    {"source": "local", "zh": "地方配套资金", "amount_wan_yuan": 8427.411},
+]
+
+
+@pytest.fixture
+def programme(tmp_path) -> Path:
+    gdf = gpd.GeoDataFrame(
+        {"compound_id": ["A", "B", "C"], "name": ["梅园小区", "德福小区", "电信小区"],
+         "county": ["魏都区", "魏都区", "建安区"], "district": ["西片", "西片", "东片"],
+         "households": [100, 300, 200], "built_year": [1990, 1995, 1998], "categories": ["基础类", "基础类;提升类", "基础类"],
+         "planned_items": ["供水、供电、供气、弱电、安防、消防、垃圾分类", "供水", None]},
+        geometry=[shapely.box(i, 0, i + 0.5, 0.5) for i in range(3)], crs=4326)
+    log = pd.DataFrame({
+        "compound_id": ["A", "B"], "date": ["2023-05-01", "2023-05-02"],
+        "stage": ["started", "started"], "consent_rate": [0.9, 0.6],
+        "structures_removed": [True, True], "design_posted": [True, True],
+        "contract_signed": [True, True], "crew_on_site": [True, True],
+        "county": ["魏都区", "魏都区"], "compound_name": ["梅园小区", "德福小区"],
+        "entered_at": ["2023-05-03 10:00:00"] * 2})
+    meta = {"name": "测试市2023年老旧小区改造", "year": 2023,
+            "budget": GUYUAN_BUDGET, "budget_total_wan_yuan": 17808.68,
+            "milestones": [{"key": "all_started", "zh": "全部开工", "date": "2023-06-30",
+                            "measure": "started_compounds", "target": 1.0}]}
+    path = tmp_path / "p.gpkg"
+    Project.create(path, meta=meta, layers={"compounds": gdf, "progress_log": log})
+    return path
+
+
+def test_workbook_has_a_sheet_per_table(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["进度汇总", "片区进度", "里程碑", "问题清单", "设计缺项", "资金来源"]
+
+
+def test_progress_sheet_has_title_headers_frozen_and_rates(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023年6月30日")
+    ws = openpyxl.load_workbook(out)["进度汇总"]
+    assert ws["A1"].value == "测试市2023年老旧小区改造进度汇总表"
+    assert "A1:M1" in {str(r) for r in ws.merged_cells.ranges}
+    assert "截至2023年6月30日" in ws["A2"].value
+    headers = [c.value for c in ws[3]]
+    assert headers[:6] == ["序号", "县区", "计划小区数", "计划户数", "已开工小区数", "已开工户数"]
+    assert ws.freeze_panes == "B4"
+    rows = {r[1]: r for r in ws.iter_rows(min_row=4, values_only=True)}
+    assert rows["魏都区"][2:6] == (2, 400, 2, 400)
+    assert rows["建安区"][6] == 0
+    assert rows["合计"][6] == pytest.approx(2 / 3)
+    assert ws["G4"].number_format == "0.0%"
+    assert ws.column_dimensions["M"].width > 10
+
+
+def test_budget_sheet_has_guyuan_sources_in_wan_yuan(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    ws = openpyxl.load_workbook(out)["资金来源"]
+    rows = list(ws.iter_rows(min_row=4, values_only=True))
+    assert rows[0][1:4] == ("中央、自治区补助资金", "central_regional", 9381.269)
+    assert rows[1][3] == 8427.411
+    assert rows[2][1] == "合计" and rows[2][3] == pytest.approx(17808.68)
+    assert ws["D4"].number_format == "#,##0.000"
+    assert "一致" in ws["A2"].value
+
+
+def test_problems_and_design_gaps_are_listed(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    problems = list(wb["问题清单"].iter_rows(min_row=4, values_only=True))
+    assert [(r[2], r[5]) for r in problems] == [("B", "不符合开工认定标准")]
+    gaps = {r[2]: r for r in wb["设计缺项"].iter_rows(min_row=4, values_only=True)}
+    assert set(gaps) == {"B", "C"}
+    assert "养老用房" in gaps["B"][6]
+
+
+def test_milestone_sheet_marks_behind(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-07-01")
+    rows = list(openpyxl.load_workbook(out)["里程碑"].iter_rows(min_row=4, values_only=True))
+    programme_row = next(r for r in rows if r[1] == "合计")
+    assert programme_row[2] == "全部开工" and programme_row[8] == "滞后"
+
+
+def test_bundles_sheet_appears_when_the_store_has_bundles(programme, tmp_path):
+    bundles = gpd.GeoDataFrame({"bundle_id": ["B1"], "n_compounds": [2],
+                                "households": [400]},
+                               geometry=[shapely.box(0, 0, 2, 1)], crs=4326)
+    Project.open(programme).write("bundles", bundles)
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    ws = openpyxl.load_workbook(out)["连片项目"]
+    assert [c.value for c in ws[3]] == ["序号", "连片编号", "小区数", "户数"]
+    assert [c.value for c in ws[4]] == [1, "B1", 2, 400]
+
+
+def test_csv_is_utf8_with_bom_and_one_file_per_table(programme, tmp_path):
+    files = write_report(programme, tmp_path / "r.csv", as_of="2023-06-30")
+    assert files[0] == tmp_path / "r.csv"
+    assert (tmp_path / "r_资金来源.csv") in files
+    raw = files[0].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(files[0], encoding="utf-8-sig", dtype=str)
+    assert df.columns[1] == "县区"
+    assert df.set_index("县区").loc["魏都区", "开工率（按小区）"] == "100.0%"
+
+
+def test_unknown_output_format_is_refused(programme, tmp_path):
+    from gisplan._errors import InputError
+
+    with pytest.raises(InputError, match=".xlsx or .csv"):
+        write_report(programme, tmp_path / "r.pdf")
