@@ -18,7 +18,8 @@ from gisplan._errors import SchemaError
 from gisplan.progress import import_reports, read_log
 from gisplan.store import Project
 
-HEADER = "县区,小区名称,填报日期,形象进度,居民同意率,违建拆除,设计公示,签订施工合同,施工队伍进场,备注"
+HEADER = ("县区,小区名称,填报日期,形象进度,居民同意率,违建拆除,设计公示,签订施工合同,"
+          "施工队伍进场,备注")
 
 
 def make_programme(path: Path) -> Path:

@@ -22,7 +22,8 @@ def programme(tmp_path) -> Path:
     gdf = gpd.GeoDataFrame(
         {"compound_id": ["A", "B", "C"], "name": ["梅园小区", "德福小区", "电信小区"],
          "county": ["魏都区", "魏都区", "建安区"], "district": ["西片", "西片", "东片"],
-         "households": [100, 300, 200], "built_year": [1990, 1995, 1998], "categories": ["基础类", "基础类;提升类", "基础类"],
+         "households": [100, 300, 200], "built_year": [1990, 1995, 1998],
+         "categories": ["基础类", "基础类;提升类", "基础类"],
          "planned_items": ["供水、供电、供气、弱电、安防、消防、垃圾分类", "供水", None]},
         geometry=[shapely.box(i, 0, i + 0.5, 0.5) for i in range(3)], crs=4326)
     log = pd.DataFrame({
@@ -123,5 +124,5 @@ def test_csv_is_utf8_with_bom_and_one_file_per_table(programme, tmp_path):
 def test_unknown_output_format_is_refused(programme, tmp_path):
     from gisplan._errors import InputError
 
-    with pytest.raises(InputError, match=".xlsx or .csv"):
+    with pytest.raises(InputError, match=r"\.xlsx or \.csv"):
         write_report(programme, tmp_path / "r.pdf")
