@@ -47,7 +47,7 @@ import shapely
 from rapidfuzz import fuzz, process
 
 from gisplan import crs as gcrs
-from gisplan._errors import CRSError, InputError
+from gisplan._errors import CRSError, InputError, SchemaError
 from gisplan.findings import Finding, Report, Severity, add_flags
 from gisplan.schema import LayerSchema, layer_schema, layers, normalize_text, term, vocab, zh
 
@@ -662,6 +662,21 @@ def validate_project(
 
 
 def read_layers(project: Project) -> dict[str, pd.DataFrame]:
-    """Read the canonical layers present in *project* (analysis outputs are left out)."""
+    """Read the canonical layers present in *project* (analysis outputs are left out).
+
+    A layer whose values do not fit the canonical dtypes (a GeoPackage edited in QGIS,
+    with ``"1,435户"`` typed into ``households``) is read as it is stored, so that
+    validation can name every bad row instead of stopping at the first.
+    """
+    import pyogrio
+
     known = layers()
-    return {name: project.read(name) for name in project.layers() if name in known}
+    out: dict[str, pd.DataFrame] = {}
+    for name in project.layers():
+        if name not in known:
+            continue
+        try:
+            out[name] = project.read(name)
+        except SchemaError:
+            out[name] = pyogrio.read_dataframe(project.path, layer=name)
+    return out
