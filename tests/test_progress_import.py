@@ -228,3 +228,22 @@ def test_two_imports_at_once_give_the_union_without_duplicates(programme, tmp_pa
     assert len(log) == 600
     assert log["row_hash"].is_unique
     assert log["log_id"].is_unique
+
+
+def test_sample_reports_are_reproducible_and_import_back(programme, tmp_path):
+    from gisplan.progress import write_sample_reports
+
+    seed = write_csv(tmp_path / "seed.csv", [
+        "魏都区,梅园小区,2023-05-01,开工,85%,是,是,是,是,",
+        "魏都区,信和小区,2023-05-02,开工,90%,是,是,是,是,",
+        "建安区,德福小区,2023-05-03,开工,90%,是,是,是,是,",
+    ])
+    import_reports(programme, seed)
+    first = write_sample_reports(programme, tmp_path / "a", name="t")
+    again = write_sample_reports(programme, tmp_path / "b", name="t")
+    assert [p.name for p in first] == ["t_weekly_20230630.xlsx", "t_monthly_20231031.csv"]
+    assert first[1].read_bytes() == again[1].read_bytes()
+    result = import_reports(programme, first[0])
+    assert result.rows_in == 4  # three compounds and one 经开区 row
+    assert result.report.by_code("unit_without_geometry")
+    assert "fuzzy" in set(result.unmatched["match"])  # the misspelt name
