@@ -47,6 +47,7 @@ __all__ = [
     "StreetGrid",
     "street_grid",
     "synth_city",
+    "synth_planned_items",
     "synth_streets",
     "to_frame",
     "to_geoframe",
@@ -523,8 +524,25 @@ def _bitmask_strings(mask: np.ndarray, keys: Sequence[str]) -> np.ndarray:
     return texts[inverse.ravel()]
 
 
-def _planned_items(categories: np.ndarray, rng: np.random.Generator,
-                   missing_share: float) -> np.ndarray:
+def synth_planned_items(categories: np.ndarray, rng: np.random.Generator,
+                        missing_share: float) -> np.ndarray:
+    """Return ``;``-separated ``vocab.item`` keys planned for each compound.
+
+    Parameters
+    ----------
+    categories : numpy.ndarray of bool, shape (n, 3)
+        Which of basic, improvement, upgrade each compound gets.
+    rng : numpy.random.Generator
+        Random generator.
+    missing_share : float
+        Share of compounds whose design leaves out some of the items the Huai'an
+        inspection found missing (waste sorting, elderly/child care rooms, parcel
+        lockers, security, fire safety, power, water, gas, telecom).
+
+    Returns
+    -------
+    numpy.ndarray of str (object)
+    """
     items = vocab("item")
     keys = list(items)
     cat_of = np.array([items[k].extra["category"] for k in keys])
@@ -685,7 +703,7 @@ def synth_city(
     upgrade = improvement & (rng.random(n) < 0.15)
     cats = np.column_stack([np.ones(n, bool), improvement, upgrade])
     categories = _bitmask_strings(cats, ["basic", "improvement", "upgrade"])
-    planned_items = _planned_items(cats, rng, missing_items_share)
+    planned_items = synth_planned_items(cats, rng, missing_items_share)
     status = np.where(rng.random(n) < 0.01, "demolition", "planned").astype(object)
     prior = rng.random(n) < 0.02
     community_no = (bi // 2) * 7919 + (bj // 2) * 104729
