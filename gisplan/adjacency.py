@@ -3,8 +3,9 @@
 Array core: polygons in a metric CRS in, edges out. Two compounds are adjacent when they
 touch (share boundary or overlap: reason ``touching``, gap 0) or lie within ``gap_m``
 metres of each other (reason ``gap``, gap = shortest distance between the polygons).
-The default gap, 12 m, is about one local street (支路) with its footways: compounds on
-the two sides of a lane are neighbours; compounds across an arterial are not.
+The default gap, 20 m, is about one local street (支路: red line 12–20 m, carriageway and
+footways, plus the compounds' setbacks): compounds on the two sides of a local street are
+neighbours; compounds across a secondary or arterial road (30–50 m) are not.
 
 Barriers (arterial roads, rivers, railways): an edge is removed when the straight line
 between the two compounds' representative points (``shapely.point_on_surface``, always
@@ -34,8 +35,8 @@ import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
 
-#: about one local street (支路, 7–9 m carriageway) with its footways
-DEFAULT_GAP_M = 12.0
+#: about one local street (支路): red line 12–20 m (carriageway and footways)
+DEFAULT_GAP_M = 20.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def adjacency(
     ----------
     geoms : ndarray of shapely geometries
         Compound polygons in a metric CRS. Missing or empty geometries have no edges.
-    gap_m : float, default 12.0
+    gap_m : float, default 20.0
         Largest gap, in metres, between two compounds that still counts as adjacent.
     barriers : ndarray of shapely geometries, optional
         Lines (or polygons) in the same CRS that no edge may cross.

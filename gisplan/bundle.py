@@ -683,8 +683,8 @@ def bundle_compounds(
         Lines no bundle may cross (arterial roads, rivers, railways).
     level : {"pianqu", "street", "county"} or None, default "pianqu"
         Bundles stay inside one district of this level; None lets them cross districts.
-    gap_m : float, default 12.0
-        Largest gap between two adjacent compounds (about one local street).
+    gap_m : float, default 20.0
+        Largest gap between two adjacent compounds (about one local street, 支路).
     min_households, max_households : int, default 300 and 3000
         Household floor and ceiling per bundle.
     max_span_m : float, default 1000.0
@@ -755,7 +755,7 @@ def bundle_compounds(
     jd = None
     if level is not None:
         if districts is not None and len(districts):
-            jd = joinmod.join_districts(metric, districts, report=report)
+            jd = joinmod.join_districts(comp, districts, report=report, metric=metric)
             col = f"{level}_id"
             if col in jd:
                 dist_key = jd[col].astype(object)
@@ -789,7 +789,7 @@ def bundle_compounds(
     shared_w = np.zeros(len(adj))
     ju = sl = None
     if utilities is not None and len(utilities):
-        ju, sl, incidence = joinmod.join_utilities(metric, utilities, margin_m=utility_margin_m,
+        ju, sl, incidence = joinmod.join_utilities(comp, utilities, metric=metric, margin_m=utility_margin_m,
                                                    report=report, return_incidence=True)
         shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
 
@@ -1005,7 +1005,8 @@ def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int,
 
     Members that do not overlap form a polygonal coverage, for which GEOS's coverage union
     is several times faster than a general union; bundles with an overlapping member
-    (flagged ``overlaps_compound``) use ``shapely.union_all``.
+    (flagged ``overlaps_compound``) or whose shared edges are not noded alike use
+    ``shapely.union_all``.
     """
     import shapely
 
@@ -1018,7 +1019,14 @@ def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int,
     out = np.empty(k, dtype=object)
     cover, union = shapely.coverage_union_all, shapely.union_all
     for b, flag in enumerate(general.tolist()):
-        out[b] = (union if flag else cover)(g[starts[b]:starts[b + 1]])
+        part = g[starts[b]:starts[b + 1]]
+        if flag:
+            out[b] = union(part)
+            continue
+        try:
+            out[b] = cover(part)
+        except shapely.errors.GEOSException:  # touching but not noded alike: general union
+            out[b] = union(part)
     return out
 
 
@@ -1074,6 +1082,5 @@ def bundle_project(project: Any, *, barrier_classes: tuple[str, ...] = ("arteria
     kw.update(options)
     result = bundle_compounds(compounds, **kw)
     if write:
-        p.write_many(result.layers())
-        p.set_meta(bundle_options=result.options)
+        p.write_many(result.layers(), meta_updates={"bundle_options": result.options})
     return result

@@ -172,6 +172,7 @@ def join_districts(
     *,
     split_share: float = SPLIT_SHARE,
     report: Report | None = None,
+    metric: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Assign each compound to a district of every level present, by largest overlap.
 
@@ -187,6 +188,8 @@ def join_districts(
         ``split_across_districts``.
     report : Report, optional
         Receives findings and the rows in/out count.
+    metric : geopandas.GeoDataFrame, optional
+        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
@@ -202,11 +205,11 @@ def join_districts(
         if col not in districts:
             raise SchemaError(f"the districts layer has no '{col}' column", layer="districts",
                               column=col, hint="see the districts layer in schema.toml")
-    crs = metric_crs_for(compounds) if compounds.crs is not None else None
-    if crs is None:
+    if compounds.crs is None:
         raise CRSError("the compounds layer has no coordinate reference system",
                        layer="compounds", hint="set it when importing")
-    cm = project_to(compounds, crs)
+    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
+    crs = cm.crs
     _note_crs(districts, compounds, layer="districts", report=rep)
     dm = to_crs_checked(districts, crs, layer="districts", report=rep)
     level = districts["level"].map(lambda v: term("district_level", v)).to_numpy(dtype=object)
@@ -291,6 +294,7 @@ def join_utilities(
     margin_m: float = 10.0,
     report: Report | None = None,
     return_incidence: bool = False,
+    metric: gpd.GeoDataFrame | None = None,
 ) -> Any:
     """Measure the utility lines of every compound, per network type.
 
@@ -308,6 +312,8 @@ def join_utilities(
     return_incidence : bool, default False
         Also return the compound × line incidence matrix (``scipy.sparse``, lines within
         the margin), used for the shared-line weights of bundling.
+    metric : geopandas.GeoDataFrame, optional
+        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
@@ -328,8 +334,8 @@ def join_utilities(
     if "utility_id" not in utilities:
         raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
                           column="utility_id", hint="add a unique 管线编号 per line")
-    crs = metric_crs_for(compounds)
-    cm = project_to(compounds, crs)
+    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
+    crs = cm.crs
     _note_crs(utilities, compounds, layer="utilities", report=rep)
     um = to_crs_checked(utilities, crs, layer="utilities", report=rep)
     cgeoms = cm.geometry.to_numpy()
@@ -433,6 +439,7 @@ def join_facilities(
     *,
     margin_m: float = 50.0,
     report: Report | None = None,
+    metric: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """List the facilities inside or within *margin_m* of each compound.
 
@@ -447,6 +454,8 @@ def join_facilities(
         coverage module's business).
     report : Report, optional
         Receives findings.
+    metric : geopandas.GeoDataFrame, optional
+        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
@@ -456,8 +465,8 @@ def join_facilities(
         (0 inside); sorted by compound, distance, facility.
     """
     rep = report if report is not None else Report()
-    crs = metric_crs_for(compounds)
-    cm = project_to(compounds, crs)
+    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
+    crs = cm.crs
     _note_crs(facilities, compounds, layer="facilities", report=rep)
     fm = to_crs_checked(facilities, crs, layer="facilities", report=rep)
     cgeoms = cm.geometry.to_numpy()
