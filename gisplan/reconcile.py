@@ -36,8 +36,8 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cache
-from types import SimpleNamespace
 from importlib import resources
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
