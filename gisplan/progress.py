@@ -1083,6 +1083,8 @@ def progress_summary(
         out["completion_rate"] = out["compounds_completed"] / out["compounds_planned"]
         out["completion_rate_households"] = (out["households_completed"]
                                              / out["households_planned"])
+    for c in ("households_planned", "households_started", "households_completed"):
+        out[c] = out[c].round().astype("Int64")  # NA where a unit reported no households
     return out[["unit", "compounds_planned", "households_planned", "compounds_started",
                 "households_started", "start_rate", "start_rate_households",
                 "compounds_completed", "households_completed", "completion_rate",
