@@ -33,7 +33,7 @@ def _show(frame: pd.DataFrame, *, title: str | None = None) -> None:
     for col in frame.columns:
         table.add_column(str(col), overflow="fold")
     for row in frame.itertuples(index=False, name=None):
-        table.add_row(*["" if v is None or (isinstance(v, float) and v != v) else
+        table.add_row(*["" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else
                         (f"{v:.1%}" if isinstance(v, float) and 0 <= v <= 1.5 and "率" in str(c)
                          else str(v)) for v, c in zip(row, frame.columns, strict=True)])
     Console(width=200).print(table)
