@@ -104,12 +104,12 @@ def _fmt(value: float, measure: str) -> str:
 # ----------------------------------------------------------------------------- totals
 
 
-def _planned(compounds: pd.DataFrame) -> pd.DataFrame:
-    """Keep the compounds counted in the plan's figures (status planned or not given)."""
+def _not_planned(compounds: pd.DataFrame) -> int:
+    """Count the compounds whose status is given and is not 纳入计划 (planned)."""
     if "status" not in compounds.columns:
-        return compounds
+        return 0
     status = compounds["status"].map(lambda v: term("compound_status", v) if _present(v) else None)
-    return compounds[status.isin(_IN_PLAN).to_numpy(dtype=bool)]
+    return int((~status.isin(_IN_PLAN)).sum())
 
 
 def stated_vs_parts(
@@ -123,8 +123,9 @@ def stated_vs_parts(
     Two kinds of parts: the child units of ``plan_targets`` (rows whose ``parent`` is
     the unit; a county or 片区 without a parent belongs to the single programme row),
     and the compounds of the unit in the compounds layer (``county``, ``street`` or
-    ``district`` column by level; all compounds for the programme; only compounds whose
-    ``status`` is planned or empty).
+    ``district`` column by level; all compounds for the programme). Every compound of
+    the layer counts, whatever its ``status``: a plan's figures include the compounds
+    that the eligibility check may later exclude.
 
     Parameters
     ----------
@@ -141,11 +142,11 @@ def stated_vs_parts(
         One row per unit × measure × kind of parts that can be compared: ``level``,
         ``unit``, ``measure``, ``stated``, ``parts`` (``plan_targets`` or ``compounds``),
         ``n_parts``, ``part_names``, ``part_values``, ``sum_of_parts``, ``missing_parts``
-        (parts without a value; then ``sum_of_parts`` is NaN) and ``difference``
-        (stated − sum of parts).
+        (parts without a value; then ``sum_of_parts`` is NaN), ``not_planned`` (compounds
+        whose status is not planned) and ``difference`` (stated − sum of parts).
     """
     cols = ["level", "unit", "measure", "stated", "parts", "n_parts", "part_names",
-            "part_values", "sum_of_parts", "missing_parts", "difference"]
+            "part_values", "sum_of_parts", "missing_parts", "not_planned", "difference"]
     t = plan_targets.reset_index(drop=True)
     if t.empty or "unit" not in t.columns:
         return pd.DataFrame(columns=cols)
@@ -156,7 +157,7 @@ def stated_vs_parts(
     parent = parent.where(level != "programme", None)
     parent_key = parent.map(lambda v: _unit_key(v) if _present(v) else None)
     unit_key = t["unit"].map(_unit_key)
-    comp = _planned(compounds) if compounds is not None else None
+    comp = compounds
     rows: list[dict[str, Any]] = []
     for i in range(len(t)):
         lvl, unit = level.iloc[i], t["unit"].iloc[i]
@@ -172,7 +173,7 @@ def stated_vs_parts(
                              "part_names": children["unit"].tolist(),
                              "part_values": vals.tolist(),
                              "sum_of_parts": float(vals.sum()) if vals.notna().all() else np.nan,
-                             "missing_parts": int(vals.isna().sum())})
+                             "missing_parts": int(vals.isna().sum()), "not_planned": 0})
             if comp is None:
                 continue
             if lvl == "programme":
@@ -193,7 +194,8 @@ def stated_vs_parts(
                          "parts": "compounds", "n_parts": len(mine), "part_names": [],
                          "part_values": [],
                          "sum_of_parts": float(vals.sum()) if vals.notna().all() else np.nan,
-                         "missing_parts": int(vals.isna().sum())})
+                         "missing_parts": int(vals.isna().sum()),
+                         "not_planned": _not_planned(mine)})
     out = pd.DataFrame(rows, columns=cols)
     out["difference"] = out["stated"] - out["sum_of_parts"]
     return out
@@ -227,8 +229,10 @@ def _total_findings(table: pd.DataFrame, *, area_tolerance_m2: float,
                    f"difference {_fmt(r.difference, measure)}")
             hint = "correct the total or the part that is wrong in the plan document"
         else:
+            note = (f" ({r.not_planned} of them with a status other than 纳入计划 planned)"
+                    if r.not_planned else "")
             msg = (f"{what} states {_fmt(r.stated, measure)} {measure} {label} but its "
-                   f"{r.n_parts} planned compounds in the compounds layer sum to "
+                   f"{r.n_parts} compounds in the compounds layer{note} sum to "
                    f"{_fmt(r.sum_of_parts, measure)}; difference {_fmt(r.difference, measure)}")
             hint = "check the per-compound figures against the plan, or the plan's total"
         out.append(Finding("warning", "total_mismatch", msg, file=file, layer="plan_targets",
