@@ -351,7 +351,7 @@ def coverage(
     study_margin_m: float = 5000.0,
     node_roads: bool = False,
     check_noding_below: int = 50_000,
-    capacity: bool = True,
+    capacity: bool = False,
     bundles: pd.Series | None = None,
 ) -> CoverageResult:
     """Distance from every compound to the nearest facility of each type, and gaps.
@@ -385,7 +385,7 @@ def coverage(
         Split roads at intersections first (for un-noded road data).
     check_noding_below : int, default 50000
         Check road layers up to this many lines for crossings without a shared vertex.
-    capacity : bool, default True
+    capacity : bool, default False
         Compute 2SFCA access (``fca_per_household``) for types whose facilities carry a
         ``capacity``.
     bundles : pandas.Series, optional
@@ -496,15 +496,14 @@ def coverage(
     straight = np.full((len(types), n), np.inf)
     straight_fac = np.full((len(types), n), -1, dtype=np.int64)
     has_poly = np.flatnonzero(~no_geom)
+    near = _PolygonNearest(poly[has_poly]) if len(has_poly) else None
     for k, t in enumerate(types):
         sel = np.flatnonzero(usable & (fac_key == t))
-        if len(sel) == 0 or len(has_poly) == 0:
+        if len(sel) == 0 or near is None:
             continue
-        tree = shapely.STRtree(fpts[sel])
-        (qi, fi), d = tree.query_nearest(poly[has_poly], all_matches=False,
-                                         return_distance=True)
-        straight[k, has_poly[qi]] = d
-        straight_fac[k, has_poly[qi]] = sel[fi]
+        d, fi = near.query(fpts[sel])
+        straight[k, has_poly] = d
+        straight_fac[k, has_poly] = sel[fi]
 
     # network ---------------------------------------------------------------------
     roads = layers.get("roads")
@@ -634,6 +633,45 @@ def coverage(
                           method_used, info)
 
 
+class _PolygonNearest:
+    """Exact nearest point to each polygon, by k-d tree candidates from the centroid.
+
+    A point ``p`` is at least ``|c - p| - R`` from a polygon with centroid ``c`` and
+    radius ``R`` (farthest vertex from ``c``); the *k* points nearest the centroid are
+    measured exactly and a polygon whose candidates cannot prove the nearest falls back
+    to STRtree ``query_nearest``.
+    """
+
+    def __init__(self, poly: NDArray[np.object_]) -> None:
+        self.poly = poly
+        self.cen = shapely.get_coordinates(shapely.centroid(poly))
+        vxy, vidx = shapely.get_coordinates(shapely.boundary(poly), return_index=True)
+        r = np.hypot(*(vxy - self.cen[vidx]).T)
+        self.radius = np.zeros(len(poly))
+        np.maximum.at(self.radius, vidx, r)
+
+    def query(self, pts: NDArray[np.object_], k: int = 4
+              ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        from scipy.spatial import cKDTree
+
+        kq = min(k, len(pts))
+        dc, ic = cKDTree(shapely.get_coordinates(pts)).query(self.cen, k=kq)
+        dc = np.asarray(dc).reshape(len(self.poly), kq)
+        ic = np.asarray(ic).reshape(len(self.poly), kq)
+        d = shapely.distance(np.repeat(self.poly, kq), pts[ic.reshape(-1)]).reshape(-1, kq)
+        best = np.argmin(d, axis=1)
+        r = np.arange(len(self.poly))
+        bd, bi = d[r, best], ic[r, best].astype(np.int64)
+        unsure = (dc[:, -1] - self.radius <= bd) & (kq < len(pts))
+        if unsure.any():
+            w = np.flatnonzero(unsure)
+            (qi, fi), dd = shapely.STRtree(pts).query_nearest(
+                self.poly[w], all_matches=False, return_distance=True)
+            bd[w[qi]] = dd
+            bi[w[qi]] = fi
+        return bd, bi
+
+
 def _straight_pairs(pts: NDArray[np.object_], poly: NDArray[np.object_], limit: float
                     ) -> sp.csr_matrix:
     """Sparse (facilities × compounds) straight-line distances within *limit*."""
@@ -747,7 +785,7 @@ def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, An
         "facility_type": long["facility_type"].to_numpy(),
         "covered": long["covered"].to_numpy(),
         "households": np.tile(np.nan_to_num(hh), k),
-        "hh_known": np.tile(np.isfinite(hh), k),
+        "hh_unknown": np.tile(~np.isfinite(hh), k).astype(np.int64),
     })
     units: dict[str, pd.Series | None] = {
         "programme": pd.Series("all", index=wide.index),
@@ -765,14 +803,14 @@ def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, An
         g = b.groupby(["unit", "facility_type"], observed=True, sort=True).agg(
             compounds=("covered", "size"), compounds_covered=("covered", "sum"),
             households=("households", "sum"), households_covered=("hh_covered", "sum"),
-            households_unknown=("hh_known", lambda s: int((~s).sum())))
+            households_unknown=("hh_unknown", "sum"))
         g = g.reset_index()
         g.insert(0, "level", level)
         frames.append(g)
     out = pd.concat(frames, ignore_index=True)
     out["facility_type"] = out["facility_type"].astype(object)
-    out.insert(3, "facility_zh", out["facility_type"].map(std.zh))
-    out["standard_m"] = out["facility_type"].map(std.walk_m)
+    out.insert(3, "facility_zh", out["facility_type"].map({t: std.zh(t) for t in types}))
+    out["standard_m"] = out["facility_type"].map({t: std.walk_m(t) for t in types})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_compounds"] = out["compounds_covered"] / out["compounds"]
         out["share_households"] = np.where(out["households"] > 0,

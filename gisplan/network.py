@@ -113,6 +113,12 @@ class Network:
         """Spatial index over the edges."""
         return shapely.STRtree(self.edge_geom)
 
+    def _pieces(self, piece_m: float) -> _PieceIndex:
+        cache = self.__dict__.setdefault("_piece_cache", {})
+        if piece_m not in cache:
+            cache[piece_m] = _piece_index(self, piece_m)
+        return cache[piece_m]
+
     @cached_property
     def components(self) -> tuple[int, IntArray]:
         """Number of connected components and the component label of each node."""
@@ -279,14 +285,61 @@ class Snap:
         return self.edge >= 0
 
 
-def snap_points(net: Network, points: Any) -> Snap:
-    """Snap points to their nearest edge (vectorised STRtree ``query_nearest``).
+@dataclass(frozen=True, eq=False)
+class _PieceIndex:
+    """Edges cut into short straight pieces, indexed by a k-d tree of piece midpoints."""
+
+    a: FloatArray  # segment start, (n_seg, 2)
+    d: FloatArray  # segment vector, (n_seg, 2)
+    seg_len: FloatArray
+    seg_off: FloatArray  # offset of the segment start along its edge
+    seg_edge: IntArray
+    piece_seg: IntArray
+    t0: FloatArray
+    t1: FloatArray
+    half: float  # half of the longest piece
+    tree: Any
+
+
+def _piece_index(net: Network, piece_m: float) -> _PieceIndex:
+    from scipy.spatial import cKDTree
+
+    xy, idx = shapely.get_coordinates(net.edge_geom, return_index=True)
+    same = idx[1:] == idx[:-1]
+    a = xy[:-1][same]
+    d = xy[1:][same] - a
+    e = idx[:-1][same].astype(np.int64)
+    seg_len = np.hypot(d[:, 0], d[:, 1])
+    start = np.cumsum(seg_len) - seg_len
+    first = np.r_[True, e[1:] != e[:-1]]
+    seg_off = start - np.maximum.accumulate(np.where(first, start, 0.0))
+    k = np.maximum(1, np.ceil(seg_len / piece_m)).astype(np.int64)
+    piece_seg = np.repeat(np.arange(len(e)), k)
+    j = np.arange(len(piece_seg)) - np.repeat(np.cumsum(k) - k, k)
+    kk = k[piece_seg]
+    t0, t1 = j / kk, (j + 1) / kk
+    mid = a[piece_seg] + ((t0 + t1) / 2)[:, None] * d[piece_seg]
+    half = float((seg_len / k).max()) / 2 if len(k) else 0.0
+    return _PieceIndex(a, d, seg_len, seg_off, e, piece_seg, t0, t1, half,
+                       cKDTree(mid, balanced_tree=False, compact_nodes=False))
+
+
+def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 12) -> Snap:
+    """Snap points to their nearest edge, with the offset along it.
+
+    Edges are cut into straight pieces of at most *piece_m*; a k-d tree of piece
+    midpoints gives the *k* nearest candidates, whose exact point-segment distances
+    are computed with numpy. A point whose candidates cannot prove the nearest (the
+    *k*-th midpoint is closer than best distance + half a piece) falls back to the
+    exact STRtree ``query_nearest``. The result is exact either way.
 
     Parameters
     ----------
     net : Network
     points : array-like of shapely.Point, or ndarray of shape (n, 2)
         In the network's CRS.
+    piece_m, k
+        Tuning of the candidate search (not of the result).
 
     Returns
     -------
@@ -304,11 +357,40 @@ def snap_points(net: Network, points: Any) -> Snap:
     if net.n_edges == 0 or not ok.any():
         return Snap(edge, offset, dist)
     where = np.flatnonzero(ok)
-    (qi, ei), d = net.tree.query_nearest(pts[where], all_matches=False, return_distance=True)
-    target = where[qi]
-    edge[target] = ei
-    dist[target] = d
-    offset[target] = shapely.line_locate_point(net.edge_geom[ei], pts[target])
+    pxy = shapely.get_coordinates(pts[where])
+    ix = net._pieces(piece_m)
+    kq = min(k, len(ix.piece_seg))
+    dmid, cand = ix.tree.query(pxy, k=kq)
+    dmid = dmid.reshape(len(pxy), kq)
+    cand = cand.reshape(len(pxy), kq)
+    seg = ix.piece_seg[cand]
+    pa = ix.a[seg] + ix.t0[cand][..., None] * ix.d[seg]
+    pv = (ix.t1 - ix.t0)[cand][..., None] * ix.d[seg]
+    plen2 = (pv**2).sum(-1)
+    rel = pxy[:, None, :] - pa
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(plen2 > 0, (rel * pv).sum(-1) / plen2, 0.0), 0.0, 1.0)
+    gap = rel - t[..., None] * pv
+    dd = np.hypot(gap[..., 0], gap[..., 1])
+    best = np.argmin(dd, axis=1)
+    r = np.arange(len(pxy))
+    bd = dd[r, best]
+    bseg = seg[r, best]
+    bt = ix.t0[cand[r, best]] + t[r, best] * (ix.t1 - ix.t0)[cand[r, best]]
+    edge[where] = ix.seg_edge[bseg]
+    dist[where] = bd
+    offset[where] = np.minimum(ix.seg_off[bseg] + bt * ix.seg_len[bseg],
+                               net.edge_len[ix.seg_edge[bseg]])
+    unsure = dmid[:, -1] <= bd + ix.half + 1e-9
+    if kq == len(ix.piece_seg):
+        unsure[:] = False
+    if unsure.any():
+        w = where[unsure]
+        (qi, ei), d = net.tree.query_nearest(pts[w], all_matches=False, return_distance=True)
+        target = w[qi]
+        edge[target] = ei
+        dist[target] = d
+        offset[target] = shapely.line_locate_point(net.edge_geom[ei], pts[target])
     return Snap(edge, offset, dist)
 
 

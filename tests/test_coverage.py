@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,7 +23,7 @@ def grid_roads(n: int = 11, step: float = 100.0) -> gpd.GeoDataFrame:
     xs = np.arange(n) * step
     lines = []
     for y in xs:
-        for a, b in zip(xs[:-1], xs[1:], strict=True):
+        for a, b in itertools.pairwise(xs):
             lines.append(shapely.LineString([(a, y), (b, y)]))
             lines.append(shapely.LineString([(y, a), (y, b)]))
     return gpd.GeoDataFrame({"road_id": [f"R{i}" for i in range(len(lines))]},
@@ -225,7 +226,7 @@ def test_two_step_fca_by_hand() -> None:
 
 def test_capacity_gives_fca_per_household(city) -> None:
     city["facilities"]["capacity"] = [120.0, np.nan]
-    res = coverage(city, types=["kindergarten", "market"])
+    res = coverage(city, types=["kindergarten", "market"], capacity=True)
     fca = res.compounds.set_index("compound_id")["fca_kindergarten"]
     covered = res.compounds.set_index("compound_id")["covered_kindergarten"]
     # every covered compound shares the 120 places with the others covered

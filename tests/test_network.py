@@ -188,3 +188,14 @@ def test_group_min_returns_minimum_and_its_payload() -> None:
     best, arg = group_min(vals, owner, 4, payload=np.array([10, 11, 12, 13, 14]))
     assert best.tolist() == [2.0, np.inf, 1.0, np.inf]
     assert arg.tolist() == [11, -1, 14, -1]
+
+
+def test_kd_snapping_equals_the_exact_strtree_nearest() -> None:
+    lines = _random_street_grid(9)
+    net = build_network(lines)
+    pts = shapely.points(np.random.default_rng(9).uniform(-200, 1300, (400, 2)))
+    fast = snap_points(net, pts, piece_m=40.0, k=4)
+    (qi, _), d = net.tree.query_nearest(pts, all_matches=False, return_distance=True)
+    assert fast.dist[qi] == pytest.approx(d, abs=1e-6)
+    exact_off = shapely.line_locate_point(net.edge_geom[fast.edge], pts)
+    assert fast.offset == pytest.approx(exact_off, abs=1e-6)

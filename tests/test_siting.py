@@ -78,7 +78,7 @@ def grid_city() -> dict[str, gpd.GeoDataFrame]:
     xs = np.arange(11) * 100.0
     lines = []
     for y in xs:
-        for a, b in zip(xs[:-1], xs[1:], strict=True):
+        for a, b in itertools.pairwise(xs):
             lines += [shapely.LineString([(a, y), (b, y)]), shapely.LineString([(y, a), (y, b)])]
     roads = gpd.GeoDataFrame({"road_id": [f"R{i}" for i in range(len(lines))]},
                              geometry=lines, crs=CRS)

@@ -31,10 +31,12 @@ _LEVELS = {"programme": "全部", "county": "县区", "district": "片区", "bun
               help="Split roads at intersections first (un-noded road data).")
 @click.option("--level", type=click.Choice(list(_LEVELS)), default="district",
               show_default=True, help="Roll-up level shown 汇总层级.")
+@click.option("--capacity", is_flag=True,
+              help="Capacity-aware access 供需比 (2SFCA) where facilities have a capacity.")
 @click.option("--no-write", is_flag=True, help="Do not write results into the programme.")
 def coverage(project: Path, method: str, standard_path: Path | None, types: tuple[str, ...],
              boundary_step_m: float, max_snap_m: float, search_limit_m: float,
-             node_roads: bool, level: str, no_write: bool) -> None:
+             node_roads: bool, level: str, capacity: bool, no_write: bool) -> None:
     """Facility coverage and gaps by walking distance 设施覆盖与缺口分析.
 
     For every compound 小区 and facility type of the life-circle standard 生活圈标准:
@@ -62,7 +64,7 @@ def coverage(project: Path, method: str, standard_path: Path | None, types: tupl
             keys.append(k)
     res = run(project, standard=std, method=method, types=keys,  # type: ignore[arg-type]
               boundary_step_m=boundary_step_m or None, max_snap_m=max_snap_m,
-              search_limit_m=search_limit_m, node_roads=node_roads)
+              search_limit_m=search_limit_m, node_roads=node_roads, capacity=capacity)
     con = Console()
     for f in res.report:
         con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
