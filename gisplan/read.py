@@ -325,55 +325,52 @@ def _grid_to_raw(
 
     data = grid[bottom + 1:]
     rows = np.arange(bottom + 2, bottom + 2 + len(data))
-    findings: list[Finding] = []
-    keep: list[int] = []
-    blank_rows: list[int] = []
-    for i, line in enumerate(data):
-        row_cells = [v for v in line if not _is_blank_cell(v)]
-        if not row_cells:
-            blank_rows.append(int(rows[i]))
+    body = pd.DataFrame(data, columns=pd.RangeIndex(width), dtype=object)
+    blank = np.zeros((len(body), width), dtype=bool)
+    total: np.ndarray = np.zeros(len(body), dtype=bool)
+    for c in range(width):  # loop over columns; each column is handled vectorised
+        col = body[c]
+        blank[:, c] = col.isna().to_numpy(dtype=bool)
+        if not any(isinstance(v, str) for v in col.to_numpy()):
             continue
-        words = {normalize_text(v) for v in row_cells if isinstance(v, str)}
-        if words & _TOTAL_WORDS:
-            findings.append(Finding(
-                "info", "total_row_skipped",
-                "a total row (合计) is a stated figure, not a record; not read",
-                file=file, layer=where, row=int(rows[i]),
-                value="; ".join(f"{headers[c] or _col_letter(c)}={line[c]}" for c in range(width)
-                                if not _is_blank_cell(line[c])),
-                hint="keep stated totals in the plan targets (计划指标), not in the list",
-            ))
-            continue
-        keep.append(i)
-    trailing = [b for b in blank_rows if b > (rows[keep[-1]] if keep else 0)]
-    inner = len(blank_rows) - len(trailing)
+        stripped = col.str.strip()
+        blank[:, c] |= stripped.eq("").to_numpy(dtype=bool)
+        total |= stripped.str.replace(r"[\s:：]+", "", regex=True).isin(_TOTAL_WORDS) \
+            .to_numpy(dtype=bool)
+    empty_row = np.asarray(blank.all(axis=1), dtype=bool)
+    total &= ~empty_row
+    findings: list[Finding] = [
+        Finding(
+            "info", "total_row_skipped",
+            "a total row (合计) is a stated figure, not a record; not read",
+            file=file, layer=where, row=int(rows[i]),
+            value="; ".join(f"{headers[c] or _col_letter(c)}={data[i][c]}"
+                            for c in range(width) if not blank[i, c]),
+            hint="keep stated totals in the plan targets (计划指标), not in the list",
+        )
+        for i in np.flatnonzero(total)
+    ]
+    keep = ~empty_row & ~total
+    kept = np.flatnonzero(keep)
+    inner = int(empty_row[: kept[-1]].sum()) if len(kept) else 0
     if inner:
         findings.append(Finding(
             "info", "blank_rows_skipped", f"{inner} blank row(s) inside the table not read",
             file=file, layer=where,
         ))
-    body = [data[i] for i in keep]
-    cols = []
-    names = []
-    for c, h in enumerate(headers):
-        column = [r[c] for r in body]
-        if not h and all(_is_blank_cell(v) for v in column):
-            continue  # an empty, unnamed column (Excel's formatting reaches further right)
-        names.append(h or f"列{_col_letter(c)}")
-        cols.append(column)
-    names = _unique_headers(names)
-    frame = pd.DataFrame(
-        {n: pd.Series(col, dtype=object) for n, col in zip(names, cols, strict=True)},
-        index=pd.RangeIndex(len(body)),
-    )
+    body = body[keep]
+    # an empty, unnamed column (Excel's formatting reaches further right) is not a column
+    used = [c for c, h in enumerate(headers) if h or not blank[keep, c].all()]
+    frame = body[used].reset_index(drop=True)
+    frame.columns = _unique_headers([headers[c] or f"列{_col_letter(c)}" for c in used])
+    frame = frame.where(~blank[keep][:, used], None)
     if top > 0:
         findings.append(Finding(
             "info", "header_row", f"header found in row {top + 1}"
             + (f"–{bottom + 1}" if bottom > top else "") + "; rows above it are titles",
             file=file, layer=where, row=top + 1,
         ))
-    return _Raw(frame, rows[keep] if keep else np.array([], dtype=int), where,
-                findings=findings)
+    return _Raw(frame, rows[keep], where, findings=findings)
 
 
 def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
@@ -382,6 +379,20 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
         dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    try:  # the C parser, when every record is one line of the same width
+        cells = pd.read_csv(io.StringIO(text), header=None, dtype=object,
+                            keep_default_na=False, skip_blank_lines=False,
+                            sep=dialect.delimiter, quotechar=dialect.quotechar)
+        multiline = cells.apply(lambda c: c.str.contains("\n", regex=False).any()).any()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        cells, multiline = None, True
+    if cells is not None and not multiline:
+        grid_np = cells.to_numpy(dtype=object)
+        grid_np[np.vectorize(lambda v: not v.strip(), otypes=[bool])(grid_np)] = None
+        raw = _grid_to_raw(grid_np.tolist(), layer_kind, where=None, file=str(path))
+        if guessed:
+            raw.findings.append(_encoding_finding(path, enc))
+        return raw
     grid: list[list[Any]] = []
     line_of: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
