@@ -1106,7 +1106,7 @@ _MEASURE_ZH = {
 
 
 def milestone_state(value: np.ndarray, target: np.ndarray, *, as_of: np.datetime64,
-                    due: np.ndarray, start: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+                    due: np.ndarray, start: Any) -> tuple[np.ndarray, np.ndarray]:
     """Classify milestone progress: met, on track or behind (array core).
 
     A milestone is ``met`` when the value reaches the target. Before the due date it is
@@ -1122,8 +1122,8 @@ def milestone_state(value: np.ndarray, target: np.ndarray, *, as_of: np.datetime
         The day of the status.
     due : ndarray of datetime64
         Due dates.
-    start : numpy.datetime64
-        Programme start (the pace starts at 0 there).
+    start : numpy.datetime64 or ndarray of datetime64
+        Where the pace starts at 0 (one date, or one per milestone).
 
     Returns
     -------
@@ -1136,7 +1136,7 @@ def milestone_state(value: np.ndarray, target: np.ndarray, *, as_of: np.datetime
     due = np.asarray(due, dtype="datetime64[D]")
     t0 = np.asarray(start, dtype="datetime64[D]")
     span = (due - t0).astype(float)
-    elapsed = float((np.asarray(as_of, dtype="datetime64[D]") - t0).astype(float))
+    elapsed = (np.asarray(as_of, dtype="datetime64[D]") - t0).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.clip(np.where(span > 0, elapsed / span, 1.0), 0.0, 1.0)
     expected = target * frac
@@ -1168,7 +1168,8 @@ def milestone_status(
         The day of the status.
     start : date-like, optional
         Programme start for the linear pace; by default 1 January of the year of the
-        earliest milestone (the programme metadata ``start_date`` when given).
+        earliest milestone (the programme metadata ``start_date`` when given). A
+        completion milestone is paced from the latest start milestone due before it.
     by : {"county", "district", None}, default "county"
         Also mark each unit; None for the programme only.
 
@@ -1191,6 +1192,12 @@ def milestone_status(
     ms["due"] = _parse_dates(ms["date"])
     t0 = (pd.Timestamp(_parse_dates(pd.Series([start])).iloc[0]) if start is not None
           else pd.Timestamp(year=int(ms["due"].min().year), month=1, day=1))
+    # completion is paced from the last start milestone due before it (works cannot
+    # complete before they start): Xuchang's 70 % by 31 Oct is paced from 30 June
+    starts = ms.loc[ms["measure"].str.startswith("started"), "due"]
+    ms["pace_from"] = [
+        max([d for d in starts if d < due], default=t0) if m.startswith("completed") else t0
+        for m, due in zip(ms["measure"], ms["due"], strict=True)]
     summary = progress_summary(compounds, log, as_of=asof, by=by or "county", total=True)
     units = summary if by else summary[summary["unit"] == "合计"]
     rows = units.merge(ms, how="cross")
@@ -1205,7 +1212,7 @@ def milestone_status(
     state, expected = milestone_state(value, rows["target"].to_numpy(dtype=float),
                                       as_of=np.datetime64(asof.date()),
                                       due=rows["due"].to_numpy(dtype="datetime64[D]"),
-                                      start=np.datetime64(t0.date()))
+                                      start=rows["pace_from"].to_numpy(dtype="datetime64[D]"))
     out = pd.DataFrame({
         "unit": rows["unit"], "key": rows["key"],
         "milestone_zh": rows["zh"] if "zh" in rows else rows["key"],

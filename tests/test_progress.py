@@ -170,15 +170,18 @@ def test_xuchang_start_milestone_missed_after_its_date_is_behind():
     assert ms.loc["all_started", "state"] == "behind"
 
 
-def test_xuchang_completion_on_track_in_august_by_linear_pace():
-    # 31 Aug: expected 0.7 * 242/303 = 0.559 of households complete
+def test_xuchang_completion_paced_from_the_start_deadline():
+    # 31 Aug: 62 of the 123 days from 30 June to 31 Oct gone: 0.7 * 62/123 = 0.353 expected
     log = _xuchang_log([("D", "2023-05-01", "started"), ("D", "2023-08-20", "completed"),
                         ("A", "2023-05-01", "started")])
     ms = milestone_status(compounds_frame(), log, XUCHANG_MILESTONES, as_of="2023-08-31",
                           by="county")
     prog = ms[ms["unit"] == "合计"].set_index("key")
+    assert prog.loc["hh70_complete", "expected"] == pytest.approx(0.7 * 62 / 123)
     assert prog.loc["hh70_complete", "value"] == pytest.approx(400 / 1000)
-    assert prog.loc["hh70_complete", "state"] == "behind"
+    assert prog.loc["hh70_complete", "state"] == "on_track"
+    weidu = ms[ms["unit"] == "魏都区"].set_index("key")
+    assert weidu.loc["hh70_complete", "state"] == "behind"
     jianan = ms[ms["unit"] == "建安区"].set_index("key")
     assert jianan.loc["hh70_complete", "value"] == pytest.approx(400 / 600)
     assert jianan.loc["hh70_complete", "state"] == "on_track"
