@@ -246,25 +246,33 @@ def _total_findings(table: pd.DataFrame, *, area_tolerance_m2: float,
 # ----------------------------------------------------------------------------- names
 
 
-def _one_edit_candidates(norms: Sequence[str]) -> set[tuple[int, int]]:
-    """Pairs of positions in *norms* (distinct strings) at Levenshtein distance 1.
+def _one_edit_candidates(norms: Sequence[str], marks: frozenset[str]) -> set[tuple[int, int]]:
+    """Pairs of positions in *norms* (distinct strings) one edit apart, not only in a mark.
 
     Exact, in O(n × length) by blocking: a substitution at position k leaves the same
-    string with k masked; an insertion leaves the shorter string when k is deleted.
+    string with k masked; an insertion leaves the shorter string when k is deleted. Edits
+    of segment marks alone (南/北, A/C, 1/2) are left out here, so that a city of
+    numbered compounds does not produce a candidate for every pair of numbers.
     """
-    masked: dict[str, list[int]] = defaultdict(list)
+    other: dict[str, list[int]] = defaultdict(list)  # masked char is not a mark
+    marked: dict[str, list[int]] = defaultdict(list)  # masked char is a mark
     whole = {s: i for i, s in enumerate(norms)}
     pairs: set[tuple[int, int]] = set()
     for i, s in enumerate(norms):
         for k in range(len(s)):
-            masked[s[:k] + "\x00" + s[k + 1:]].append(i)
+            key = s[:k] + "\x00" + s[k + 1:]
+            if s[k] in marks:
+                marked[key].append(i)
+                continue
+            other[key].append(i)
             j = whole.get(s[:k] + s[k + 1:])
             if j is not None:
                 pairs.add((min(i, j), max(i, j)))
-    for members in masked.values():
+    for key, members in other.items():
+        pool = members + marked.get(key, [])
         for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                pairs.add((min(members[a], members[b]), max(members[a], members[b])))
+            for b in range(a + 1, len(pool)):
+                pairs.add((min(members[a], pool[b]), max(members[a], pool[b])))
     return pairs
 
 
@@ -315,7 +323,7 @@ def near_duplicate_pairs(names: Iterable[str]) -> pd.DataFrame:
                 rows.append((x, y, "", fuzz.ratio(x, y)))
     keys = list(by_norm)
     marks = _marks()
-    for i, j in sorted(_one_edit_candidates(keys)):
+    for i, j in sorted(_one_edit_candidates(keys, marks)):
         left, right = _differing_chars(keys[i], keys[j])
         if set(left + right) <= marks:
             continue
@@ -573,6 +581,10 @@ def reconcile_frames(
         Findings only; reconciliation reads layers and changes none.
     """
     report = Report()
+    # positions, not labels: frames glued together may repeat index labels
+    compounds, plan_targets, plan_lists, districts, progress_log = (
+        None if f is None else f.reset_index(drop=True)
+        for f in (compounds, plan_targets, plan_lists, districts, progress_log))
     if plan_targets is not None and not plan_targets.empty:
         table = stated_vs_parts(plan_targets, compounds)
         report.extend(_total_findings(table, area_tolerance_m2=area_tolerance_m2, file=file))
