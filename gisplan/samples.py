@@ -490,9 +490,9 @@ def _build_guyuan(spec: dict[str, Any], counties: gpd.GeoDataFrame) -> dict[str,
                       pianqu_per_street=1, arterial_every=3, county_names=["原州区"],
                       prefix="GY-", owners=spec["owners"], missing_items_share=0.15)
     comp = city["compounds"]
-    # 西关 = the west side (17 westmost compounds; 西关北街 its 3 northmost), 南城路 the rest
+    # 西关 = the west side (西关北街 its 3 northmost compounds), 南城路 the south-east
     c = shapely.get_coordinates(shapely.centroid(comp.geometry.to_numpy()))
-    by_x = np.argsort(c[:, 0], kind="stable")
+    by_x = np.argsort(c[:, 0] - c[:, 1], kind="stable")
     n_xg = len(pianqu[0]["compounds"]) + len(pianqu[1]["compounds"])
     west, south = by_x[:n_xg], by_x[n_xg:]
     west = west[np.argsort(-c[west, 1], kind="stable")]
