@@ -896,10 +896,11 @@ def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_
     link = mem["linked_to"].astype(object)
     has = link.notna().to_numpy()
     lk = link.fillna("").astype(str)
-    gap = mem["link_gap_m"].fillna(0).map("{:g}".format)
+    gap = pd.Series([f"{v:g}" for v in mem["link_gap_m"].fillna(0).tolist()], index=mem.index,
+                    dtype=object)
     touching = (mem["link_reason"] == "touching").to_numpy()
     sh = mem["shared_lines_with_link"].fillna(0).astype(int)
-    sh_s = sh.astype(str)
+    sh_s = sh.astype(str).astype(object)
     role = mem["role"].astype(str)
     zh = pd.Series(np.where(touching, "与" + lk + "相接", "与" + lk + "相距" + gap + "米"),
                    index=mem.index)

@@ -39,9 +39,15 @@ LEVELS = ("pianqu", "street", "county")
 
 # ------------------------------------------------------------------------------- CRS helpers
 def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> Any:
-    """Return the metric CRS to measure *gdf* in (:func:`gisplan.crs.metric_crs`)."""
+    """Return the metric CRS to measure *gdf* in (:func:`gisplan.crs.metric_crs`).
+
+    A layer without any coordinates (no rows, or only empty geometries) keeps its own CRS:
+    there is nothing to measure.
+    """
     from gisplan.crs import metric_crs
 
+    if not np.isfinite(np.asarray(gdf.total_bounds, dtype=float)).all():
+        return gdf.crs
     return metric_crs(gdf)
 
 
