@@ -583,6 +583,12 @@ class ImportResult:
 
     def summary(self) -> str:
         """One line: rows in = appended + already in the log + repeated in the file."""
+        new = int(self.log["import_status"].eq("new").sum()) if "import_status" in self.log \
+            else 0
+        if new:
+            return (f"{self.file}: {self.rows_in} rows read = {new} new (dry run, not "
+                    f"written) + {self.already_in_log} already in the log + "
+                    f"{self.duplicates_in_file} repeated in the file")
         return (f"{self.file}: {self.rows_in} rows read = {self.appended} appended + "
                 f"{self.already_in_log} already in the log + {self.duplicates_in_file} "
                 f"repeated in the file")
@@ -595,17 +601,17 @@ def _units(meta: dict[str, Any], compounds: pd.DataFrame,
     if "county" in compounds:
         units += [str(c) for c in compounds["county"].dropna().unique()]
     units = list(dict.fromkeys(units))
+    # a unit has geometry when it has a county boundary (where the programme has county
+    # boundaries at all), else when any of its compounds has a shape
     with_geo: set[str] = set()
-    if "county" in compounds and "geometry" in compounds and len(compounds):
-        geom = compounds.geometry
-        has = ~(geom.isna() | geom.is_empty)
-        with_geo |= {str(c) for c in compounds.loc[has.to_numpy(), "county"].dropna()}
     if districts is not None and len(districts) and "level" in districts:
         lvl = districts["level"].map(lambda v: term("district_level", v))
         county_rows = districts[lvl.eq("county").to_numpy()]
-        for col in ("name", "county"):
-            if col in county_rows:
-                with_geo |= {str(c) for c in county_rows[col].dropna()}
+        with_geo |= {str(c) for c in county_rows.get("name", pd.Series()).dropna()}
+    if not with_geo and "county" in compounds and "geometry" in compounds and len(compounds):
+        geom = compounds.geometry
+        has = ~(geom.isna() | geom.is_empty)
+        with_geo |= {str(c) for c in compounds.loc[has.to_numpy(), "county"].dropna()}
     return units, [u for u in units if u not in with_geo]
 
 
