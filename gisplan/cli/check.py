@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections import Counter
@@ -127,7 +128,8 @@ def _render_text(report: Report, project: Path, *, limit: int, to_file: bool) ->
     from rich.table import Table
 
     wide = to_file or not sys.stdout.isatty()  # files and pipes: wide enough for tables
-    console = Console(record=True, width=140 if wide else None, quiet=to_file)
+    console = Console(record=True, width=140 if wide else None,
+                      file=io.StringIO() if to_file else None)
     counts = Table(title=f"{project.name}: rows per layer 各图层行数", title_justify="left")
     for col in ("layer 图层", "rows in 读入", "rows out 输出", "flagged 标记", "repaired 修复",
                 "kept all 行数一致"):
