@@ -236,7 +236,7 @@ class GisplanMap(folium.Map):
         self.basemap: str = "none"
         self.legend: list[dict[str, Any]] = []
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
         figure = self.get_root()
         assert isinstance(figure, Figure)
@@ -248,7 +248,7 @@ class GisplanMap(folium.Map):
         ]
         for i, (name, text) in enumerate(assets):
             figure.header.add_child(Element(text), name=name, index=i)
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class _Layer(folium.map.Layer):
@@ -439,7 +439,7 @@ def _column_values(s: pd.Series) -> list[Any]:
         s = s.round(3)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         s = s.dt.strftime("%Y-%m-%d")
-    arr = s.to_numpy(dtype=object, na_value=None, copy=True)
+    arr = np.array(s.astype(object).tolist(), dtype=object)
     arr[pd.isna(arr)] = None
     kinds = (str, int, float, bool, type(None))
     if not all(isinstance(v, kinds) for v in arr[:50]):
@@ -719,7 +719,7 @@ def _programme_total(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date
         return {}
     summary = progress_summary(compounds, log, as_of=as_of, by="county", total=True)
     total = summary[summary["unit"] == "合计"]
-    return total.iloc[0].to_dict() if len(total) else {}
+    return {str(k): v for k, v in total.iloc[0].items()} if len(total) else {}
 
 
 def _pct(value: Any) -> str:
@@ -964,7 +964,7 @@ def gaps_map(
         if f"covered_{ftype}" in dist.columns:
             judged = dist[f"covered_{ftype}"].astype("boolean")
         else:
-            judged = (walk <= limit).astype("boolean").where(walk.notna(), pd.NA)
+            judged = (walk <= limit).astype("boolean").mask(walk.isna())
         status = np.where(judged.isna(), "n", np.where(judged.fillna(False), "c", "g"))
         props[f"walk_m_{ftype}"] = walk.round(0).to_numpy()
         props[f"_cov_{ftype}"] = status
@@ -989,7 +989,7 @@ def gaps_map(
         limit = constants[f"standard_m_{ftype}"]
         label = _v("facility_type", ftype, lang)
         parts = []
-        if fac_type is not None:
+        if fac_type is not None and fac is not None:
             sel = fac[(fac_type == ftype).to_numpy()]
             if len(sel):
                 fprops = pd.DataFrame(index=sel.index)
@@ -1176,7 +1176,8 @@ def utilities_map(
                       n_features=_count_geoms(util, comp), title=title, subtitle=None)
     _context_layers(m, frames, ctx, compounds=True)
     network = util["network"].astype(object)
-    installed = pd.to_numeric(util.get("install_year"), errors="coerce")
+    installed = pd.to_numeric(util["install_year"] if "install_year" in util.columns
+                              else pd.Series(np.nan, index=util.index), errors="coerce")
     age = (year - installed).where(installed.notna())
     items = []
     for net in [*vocab("network"), *sorted(set(network.dropna()) - set(vocab("network")))]:

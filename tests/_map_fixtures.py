@@ -41,7 +41,8 @@ def programme() -> dict[str, object]:
     utilities = gpd.GeoDataFrame({
         "utility_id": [f"U{i}" for i in range(1, 7)],
         "network": nets,
-        "owner": ["市自来水公司", "市排水公司", "国网供电公司", "市燃气公司", "市热力公司", "中国电信"],
+        "owner": ["市自来水公司", "市排水公司", "国网供电公司", "市燃气公司", "市热力公司",
+                  "中国电信"],
         "install_year": pd.array([1985, 1990, 2010, 1998, 2015, 2005], dtype="Int64"),
         "material": ["铸铁", "混凝土", None, "钢", "钢", None],
         "diameter_mm": [200.0, 400.0, None, 100.0, 150.0, None],
@@ -53,7 +54,8 @@ def programme() -> dict[str, object]:
         "facility_type": ["kindergarten", "幼儿园", "菜市场"],
         "name": ["第一幼儿园", None, "西关菜市场"],
         "capacity": [180.0, 90.0, None],
-    }, geometry=[shapely.Point(X0 + 0.0004, Y0 - 0.0003), shapely.Point(X0 + 0.003, Y0 + 0.0014),
+    }, geometry=[shapely.Point(X0 + 0.0004, Y0 - 0.0003),
+                 shapely.Point(X0 + 0.003, Y0 + 0.0014),
                  shapely.Point(X0 + 0.0015, Y0 + 0.0016)], crs=4326)
     roads = gpd.GeoDataFrame({
         "road_id": ["R1", "R2"], "name": ["西关街", "南城路"],
@@ -84,7 +86,8 @@ def programme() -> dict[str, object]:
         "n_compounds": [3, 1], "households": [350, 60],
         "utility_owners": ["市自来水公司;" + XSS, "中国电信"],
     }, geometry=[shapely.union_all([geoms[0], geoms[1], geoms[3]]), geoms[4]], crs=4326)
-    return {"compounds": compounds, "bundles": bundles, "bundle_members": members, "districts": districts, "utilities": utilities,
+    return {"compounds": compounds, "bundles": bundles, "bundle_members": members,
+            "districts": districts, "utilities": utilities,
             "facilities": facilities, "roads": roads, "progress_log": log,
             "programme": {"name": "原州区2023年老旧小区改造", "name_en": "Yuanzhou 2023",
                           "year": 2023}}

@@ -132,7 +132,8 @@
       }
     });
     layer.addData(features);
-    G.layers[key] = {layer: layer, count: features.length, opts: opts, map: map};
+    G.layers[key] = {layer: layer, count: layer.getLayers().length, rows: features.length,
+                     opts: opts, map: map};
     return layer;
   };
 
@@ -151,7 +152,7 @@
     var out = {};
     Object.keys(G.layers).forEach(function (k) {
       var L0 = G.layers[k];
-      out[k] = {count: L0.count, onMap: L0.map.hasLayer(L0.layer)};
+      out[k] = {count: L0.count, rows: L0.rows, onMap: L0.map.hasLayer(L0.layer)};
     });
     return out;
   };
