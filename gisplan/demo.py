@@ -14,8 +14,12 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from gisplan.maps import MapKind
 
 SAMPLE_FILES = ("guyuan_2022.gpkg", "xuchang_2023.gpkg", "huaian_2023.gpkg")
 
@@ -114,23 +118,24 @@ def _progress(project: Any) -> str:
     return f"as of {as_of}: {states or 'no milestones'}"
 
 
-def _report(project: Any, out: Path) -> tuple[str, list[Path]]:
+def _report(project: Any, out: Path, result: DemoResult) -> str:
     from gisplan.report import write_report
 
-    files = write_report(project, out)
-    return f"wrote {out}", files
+    result.files.extend(write_report(project, out))
+    return f"wrote {out}"
 
 
-def _maps(project: Any, out_dir: Path, stem: str) -> tuple[str, list[Path]]:
+def _maps(project: Any, out_dir: Path, stem: str, result: DemoResult) -> str:
     from gisplan.maps import KINDS, make_map, save_map
 
     files = []
     for kind in KINDS:
         path = out_dir / f"{stem}_{kind}.html"
-        save_map(make_map(project, kind), path)
+        save_map(make_map(project, cast("MapKind", kind)), path)
         files.append(path)
+    result.files.extend(files)
     size = sum(p.stat().st_size for p in files) / 1e6
-    return f"{len(files)} maps in {out_dir}/ ({size:.1f} MB, offline)", files
+    return f"{len(files)} maps in {out_dir}/ ({size:.1f} MB, offline)"
 
 
 def run_demo(
@@ -177,22 +182,15 @@ def run_demo(
         shutil.copyfile(layers_dir / name, work)
         project = Project.open(work)
         echo(f"{stem}: {project.meta.get('name', stem)}")
-        _timed(result, stem, "check", lambda p=project: _check(p), echo)
-        _timed(result, stem, "join", lambda p=project: _join(p), echo)
-        _timed(result, stem, "bundle", lambda p=project: _bundle(p), echo)
-        _timed(result, stem, "coverage", lambda p=project: _coverage(p), echo)
-        _timed(result, stem, "progress", lambda p=project: _progress(p), echo)
-
-        def report_step(p: Any = project, s: str = stem) -> str:
-            summary, files = _report(p, reports_dir / f"{s}_report.xlsx")
-            result.files.extend(files)
-            return summary
-
-        def maps_step(p: Any = project, s: str = stem) -> str:
-            summary, files = _maps(p, maps_dir, s)
-            result.files.extend(files)
-            return summary
-
-        _timed(result, stem, "report", report_step, echo)
-        _timed(result, stem, "maps", maps_step, echo)
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("check", partial(_check, project)),
+            ("join", partial(_join, project)),
+            ("bundle", partial(_bundle, project)),
+            ("coverage", partial(_coverage, project)),
+            ("progress", partial(_progress, project)),
+            ("report", partial(_report, project, reports_dir / f"{stem}_report.xlsx", result)),
+            ("maps", partial(_maps, project, maps_dir, stem, result)),
+        ]
+        for step, fn in steps:
+            _timed(result, stem, step, fn, echo)
     return result

@@ -36,5 +36,5 @@ def demo(layers_dir: Path, work_dir: Path, maps_dir: Path, reports_dir: Path) ->
     for f in result.files:
         click.echo(f"  {f}")
     if failed:
-        raise click.ClickException(
-            f"{len(failed)} step(s) failed: " + ", ".join(f"{s.programme}/{s.step}" for s in failed))
+        names = ", ".join(f"{s.programme}/{s.step}" for s in failed)
+        raise click.ClickException(f"{len(failed)} step(s) failed: {names}")
