@@ -81,6 +81,8 @@ BASEMAPS: tuple[str, ...] = ("none", "osm", "tianditu", "amap")
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
 #: above this many drawn features the map uses Leaflet's canvas renderer
 CANVAS_ABOVE = 3000
+#: above this many local roads and paths, the offline basemap draws main roads only
+MAX_MINOR_ROADS = 20000
 
 # ---------------------------------------------------------------- labels
 
@@ -597,6 +599,9 @@ def _context_layers(m: GisplanMap, frames: _Frames, ctx: _Ctx, *,
     if isinstance(roads, gpd.GeoDataFrame) and len(roads):
         rc = roads.get("road_class", pd.Series("local", index=roads.index)).astype(object)
         weights = {"arterial": 3.0, "secondary": 2.0, "local": 1.2, "path": 0.8}
+        minor = int((~rc.isin(["arterial", "secondary"])).sum())
+        if minor > MAX_MINOR_ROADS:  # a city-wide map: main roads carry the orientation
+            weights = {"arterial": 3.0, "secondary": 2.0}
         parts = []
         for cls, w in weights.items():
             sel = roads[rc == cls] if cls != "local" else roads[~rc.isin(

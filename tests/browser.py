@@ -102,7 +102,8 @@ class OfflinePage:
         return path
 
 
-def open_offline(context: Any, path: Path, *, settle_ms: int = 300) -> OfflinePage:
+def open_offline(context: Any, path: Path, *, settle_ms: int = 300,
+                 timeout_ms: float = 30_000) -> OfflinePage:
     """Open *path* (a local HTML file) in a new page of *context* with the network cut."""
     page = context.new_page()
     result = OfflinePage(page)
@@ -121,7 +122,8 @@ def open_offline(context: Any, path: Path, *, settle_ms: int = 300) -> OfflinePa
     page.on("pageerror", lambda e: result.page_errors.append(str(e)))
     page.on("dialog", lambda d: (result.page_errors.append(f"dialog opened: {d.message}"),
                                  d.dismiss()))
-    page.goto(Path(path).resolve().as_uri(), wait_until="load")
-    page.wait_for_function("() => window.gisplan && Object.keys(window.gisplan.layers).length")
+    page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+    page.wait_for_function("() => window.gisplan && Object.keys(window.gisplan.layers).length",
+                           timeout=timeout_ms)
     page.wait_for_timeout(settle_ms)
     return result
