@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from gisplan import maps  # noqa: E402
-from gisplan.synth import synth_city  # noqa: E402
+from gisplan import maps
+from gisplan.synth import synth_city
 
 
 def main(sizes: list[int]) -> None:
@@ -48,7 +48,7 @@ def main(sizes: list[int]) -> None:
                 ok = not page.problems()
                 drawn = page.drawn()["compounds"]["count"]
             line += f", open {first:5.1f} s, pan {pan:5.2f} s, drawn {drawn}, clean {ok}"
-        except Exception as exc:  # noqa: BLE001 - benchmark keeps going without a browser
+        except Exception as exc:
             line += f" (browser: {exc})"
         print(line, flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
