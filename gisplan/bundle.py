@@ -36,6 +36,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +47,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gisplan._errors import ConstraintError
 from gisplan.adjacency import DEFAULT_GAP_M, Adjacency
+from gisplan.join import _pick
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -124,7 +126,7 @@ class _Bundler:
     def __init__(self, *, households: NDArray[np.float64], xy: NDArray[np.float64],
                  bounds: NDArray[np.float64], status: NDArray[np.int8],
                  indptr: list[int], indices: list[int], shared: list[float],
-                 min_h: float, max_h: float, max_span: float) -> None:
+                 min_h: float, max_h: float, max_span: float, target_h: float) -> None:
         n = len(households)
         self.n = n
         self.h = households
@@ -136,6 +138,7 @@ class _Bundler:
         self.status = status.tolist()
         self.indptr, self.indices, self.shared = indptr, indices, shared
         self.min_h, self.max_h, self.max_span = min_h, max_h, max_span
+        self.target_h = target_h
         self.label = [-1] * n
         self.role = [""] * n
         self.lab_h: list[float] = []
@@ -200,7 +203,7 @@ class _Bundler:
         label, status, hl, bl = self.label, self.status, self.hl, self.bl
         indptr, indices, shared = self.indptr, self.indices, self.shared
         x, y = self.x, self.y
-        max_h, max_span2 = self.max_h, self.max_span ** 2
+        max_h, max_span2, target = self.max_h, self.max_span ** 2, self.target_h
         heappush, heappop = heapq.heappush, heapq.heappop
         inf = float("inf")
         for seed in nodes:
@@ -214,7 +217,7 @@ class _Bundler:
             heap: list[tuple[float, int]] = []
             tried: set[int] = set()
             v = seed
-            while True:
+            while self.lab_h[lab] < target:
                 # push the unassigned neighbours of v (new member or the seed)
                 s0, e0 = indptr[v], indptr[v + 1]
                 for u, w in zip(indices[s0:e0], shared[s0:e0], strict=True):
@@ -312,7 +315,7 @@ class _Bundler:
                     if m != -1 and self.lab_h[m] >= self.min_h:
                         options[m] = options.get(m, 0.0) + shared[k] + 1e-9
                 choice = None
-                for m, s in sorted(options.items(), key=lambda t: (-t[1], t[0])):
+                for m, _ in sorted(options.items(), key=lambda t: (-t[1], t[0])):
                     if not self.fits(m, self.hl[v], self.bl[v]):
                         continue
                     if status[v] == 2 and not self.has_eligible_neighbour_in(v, m):
@@ -329,17 +332,18 @@ class _Bundler:
 
 
 def bundle_core(
-    households: NDArray[np.float64],
-    xy: NDArray[np.float64],
-    bounds: NDArray[np.float64],
+    households: NDArray[Any],
+    xy: NDArray[Any],
+    bounds: NDArray[Any],
     adjacency: Adjacency,
     *,
-    status: NDArray[np.int8],
-    district: NDArray[np.int64] | None = None,
-    shared: NDArray[np.float64] | None = None,
+    status: NDArray[Any],
+    district: NDArray[Any] | None = None,
+    shared: NDArray[Any] | None = None,
     min_households: float = 300,
     max_households: float = 3000,
     max_span_m: float = 1000.0,
+    target_households: float | None = None,
     household_cap: float | None = 0.15,
 ) -> CoreResult:
     """Partition candidate compounds into bundles (array core).
@@ -366,6 +370,10 @@ def bundle_core(
         Household floor and ceiling per bundle.
     max_span_m : float
         Largest bounding-box diagonal of a bundle, metres.
+    target_households : float, optional
+        A bundle stops growing once it has this many households (default: grow up to
+        ``max_households``). Set it to the floor for as many bundles as possible (the
+        max-p objective); bundles left below the floor are still merged up to the ceiling.
     household_cap : float or None, default 0.15
         Largest share of bundled households in 2001–2005 compounds; None for no cap.
 
@@ -380,6 +388,8 @@ def bundle_core(
             f"({max_households}); lower the floor or raise the ceiling")
     if max_span_m <= 0:
         raise ConstraintError(f"max_span_m must be positive, got {max_span_m}")
+    target = float(max_households if target_households is None
+                   else min(max(target_households, min_households), max_households))
     h = np.asarray(households, dtype=float)
     status = np.asarray(status, dtype=np.int8).copy()
     xy = np.asarray(xy, dtype=float)
@@ -420,10 +430,10 @@ def bundle_core(
         cond = cond[priority]
         if household_cap is not None and len(cond):
             budget = household_cap / (1.0 - household_cap) * h0[status == 1].sum()
-            used = 0.0
+            used_h = 0.0
             for v in cond.tolist():
-                if used + h0[v] <= budget + 1e-9:
-                    used += h0[v]
+                if used_h + h0[v] <= budget + 1e-9:
+                    used_h += h0[v]
                 else:
                     reason[v] = "household_cap_2001_2005"
                     status[v] = 0
@@ -447,7 +457,7 @@ def bundle_core(
     b = _Bundler(households=h0, xy=np.nan_to_num(xy), bounds=np.nan_to_num(bounds),
                  status=status, indptr=indptr, indices=cols.tolist(), shared=wdir.tolist(),
                  min_h=float(min_households), max_h=float(max_households),
-                 max_span=float(max_span_m))
+                 max_span=float(max_span_m), target_h=target)
 
     graph = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
@@ -463,16 +473,18 @@ def bundle_core(
     np.maximum.at(cb[:, 2], comp_a, bounds[act, 2])
     np.maximum.at(cb[:, 3], comp_a, bounds[act, 3])
     n_elig_comp = np.bincount(comp_a, weights=(status[act] == 1), minlength=ncomp)
-    ok = (ch <= max_households) & (_bbox_diag(cb) <= max_span_m) & (n_elig_comp > 0)
+    ok = (ch <= target) & (_bbox_diag(cb) <= max_span_m) & (n_elig_comp > 0)
 
     # whole components within the limits: one bundle each (vectorised labelling)
     whole = act[ok[comp_a]]
     grp_order = np.lexsort((rank[whole], comp[whole]))
     gw = whole[grp_order]
-    starts = np.flatnonzero(np.r_[True, comp[gw][1:] != comp[gw][:-1]]) if len(gw) else []
-    bounds_list = np.r_[starts, len(gw)].astype(int).tolist() if len(gw) else [0]
+    bounds_list: list[int] = [0]
+    if len(gw):
+        starts = np.flatnonzero(np.r_[True, comp[gw][1:] != comp[gw][:-1]])
+        bounds_list = np.r_[starts, len(gw)].astype(int).tolist()
     gwl = gw.tolist()
-    for s, e in zip(bounds_list[:-1], bounds_list[1:], strict=True):
+    for s, e in pairwise(bounds_list):
         b.new_label(gwl[s:e], "component")
 
     # components that break a limit: region growing
@@ -483,7 +495,7 @@ def bundle_core(
         st = np.flatnonzero(np.r_[True, comp[gb][1:] != comp[gb][:-1]])
         edges_b = np.r_[st, len(gb)].tolist()
         gbl = gb.tolist()
-        for s, e in zip(edges_b[:-1], edges_b[1:], strict=True):
+        for s, e in pairwise(edges_b):
             b.grow_component(gbl[s:e], rank)
         leftover = [v for v in gbl if b.label[v] == -1]
         b.absorb(leftover)
@@ -544,7 +556,7 @@ def bundle_core(
         "candidates": int(((reason != "not_candidate")).sum()),
         "bundled": int((label >= 0).sum()),
         "standalone": int(((label < 0) & (reason != "not_candidate")).sum()),
-        "bundles": int(len(used)),
+        "bundles": len(used),
     }
     return CoreResult(label=label, reason=reason, role=role, link=link, link_edge=link_edge,
                       stats=stats)
@@ -659,6 +671,7 @@ def bundle_compounds(
     min_households: int = 300,
     max_households: int = 3000,
     max_span_m: float = 1000.0,
+    target_households: int | None = None,
     utility_margin_m: float = 10.0,
     rules: str | None = None,
     household_cap: float | None = None,
@@ -689,6 +702,9 @@ def bundle_compounds(
         Household floor and ceiling per bundle.
     max_span_m : float, default 1000.0
         Largest span of a bundle (bounding-box diagonal), metres: a 15-minute life circle.
+    target_households : int, optional
+        Households at which a growing bundle stops (default: the ceiling); smaller values
+        give more, smaller bundles.
     utility_margin_m : float, default 10.0
         Margin around each compound within which a utility line counts as serving it.
     rules : str, optional
@@ -705,13 +721,13 @@ def bundle_compounds(
     -------
     BundleResult
     """
+    import geopandas as gpd
+    import shapely
+
     from gisplan import join as joinmod
     from gisplan.adjacency import adjacency as build_adjacency
     from gisplan.eligibility import CODE, classify, load_rules
     from gisplan.findings import Finding, Report
-
-    import geopandas as gpd
-    import shapely
 
     if level is not None and level not in LEVELS:
         raise ConstraintError(f"level must be one of {', '.join(LEVELS)} or None, got {level!r}")
@@ -774,7 +790,7 @@ def bundle_compounds(
                                column=_LEVEL_COLUMN[level]))
     dist_key = pd.Series(dist_key, index=comp.index).where(
         pd.Series(dist_key, index=comp.index).notna(), None)
-    codes, uniques = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
+    codes, _ = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
     district_code = codes.astype(np.int64)  # -1 where outside every district
 
     # barriers in the metric CRS
@@ -789,8 +805,9 @@ def bundle_compounds(
     shared_w = np.zeros(len(adj))
     ju = sl = None
     if utilities is not None and len(utilities):
-        ju, sl, incidence = joinmod.join_utilities(comp, utilities, metric=metric, margin_m=utility_margin_m,
-                                                   report=report, return_incidence=True)
+        ju, sl, incidence = joinmod.join_utilities(
+            comp, utilities, metric=metric, margin_m=utility_margin_m, report=report,
+            return_incidence=True)
         shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
 
     ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -803,19 +820,19 @@ def bundle_compounds(
                        district=district_code if level is not None else None,
                        shared=shared_w, min_households=min_households,
                        max_households=max_households, max_span_m=max_span_m,
+                       target_households=target_households,
                        household_cap=cap)
     label = core.label
     bundle_ids = np.array([f"B{k + 1:04d}" for k in range(core.n_bundles)], dtype=object)
-    bid = np.where(label >= 0, bundle_ids[np.maximum(label, 0)] if len(bundle_ids) else "",
-                   None)
+    bid = _pick(bundle_ids, label)
 
     # ------------------------------------------------------------ members
     names = comp["name"].astype(str).to_numpy() if "name" in comp else ids
     eg = elig["eligibility"].to_numpy()
-    link_id = np.where(core.link >= 0, ids[np.maximum(core.link, 0)], None)
+    link_id = _pick(ids, core.link)
     le = core.link_edge
     has_link = le >= 0
-    link_reason = np.where(has_link, adj.reason[np.maximum(le, 0)] if len(adj) else "", None)
+    link_reason = _pick(adj.reason, le)
     link_gap = np.where(has_link, adj.gap_m[np.maximum(le, 0)] if len(adj) else 0.0, np.nan)
     link_shared = np.where(has_link, shared_w[np.maximum(le, 0)] if len(adj) else 0.0, 0.0)
     inb = label >= 0
@@ -885,6 +902,7 @@ def bundle_compounds(
         raise AssertionError("bundling lost or duplicated compounds")
     options = {"level": level, "gap_m": gap_m, "min_households": min_households,
                "max_households": max_households, "max_span_m": max_span_m,
+               "target_households": target_households,
                "utility_margin_m": utility_margin_m, "rules": r.name,
                "household_cap": cap, "missing_households": missing_households}
     return BundleResult(bundles=bundles, members=mem, standalone=standalone,
@@ -893,33 +911,32 @@ def bundle_compounds(
 
 def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
     """Why each member is in its bundle, in Chinese and English (vectorised strings)."""
-    link = mem["linked_to"].astype(object)
-    has = link.notna().to_numpy()
-    lk = link.fillna("").astype(str)
-    gap = pd.Series([f"{v:g}" for v in mem["link_gap_m"].fillna(0).tolist()], index=mem.index,
-                    dtype=object)
-    touching = (mem["link_reason"] == "touching").to_numpy()
-    sh = mem["shared_lines_with_link"].fillna(0).astype(int)
-    sh_s = sh.astype(str).astype(object)
-    role = mem["role"].astype(str)
-    zh = pd.Series(np.where(touching, "与" + lk + "相接", "与" + lk + "相距" + gap + "米"),
-                   index=mem.index)
-    en = pd.Series(np.where(touching, "touches " + lk, gap + " m from " + lk), index=mem.index)
+    n = len(mem)
+    if n == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
+    obj = np.asarray
+    lk = obj(mem["linked_to"].astype(object).fillna("").astype(str).tolist(), dtype=object)
+    has = obj(mem["linked_to"].notna().to_numpy(), dtype=bool)
+    gap = obj([f"{v:g}" for v in mem["link_gap_m"].fillna(0).tolist()], dtype=object)
+    touching = (mem["link_reason"] == "touching").to_numpy(dtype=bool)
+    sh = mem["shared_lines_with_link"].fillna(0).astype(int).to_numpy()
+    sh_s = obj([str(v) for v in sh.tolist()], dtype=object)
+    role = obj(mem["role"].astype(str).tolist(), dtype=object)
+    role_zh = obj([ROLE_ZH.get(r, r) for r in role.tolist()], dtype=object)
+    zh = np.where(touching, "与" + lk + "相接", "与" + lk + "相距" + gap + "米")
+    en = np.where(touching, "touches " + lk, gap + " m from " + lk)
     zh = zh + np.where(sh > 0, "，共用管线" + sh_s + "条", "")
     en = en + np.where(sh > 0, ", shares " + sh_s + " utility line(s)", "")
-    zh = pd.Series(np.where(has, zh, "单独成片（户数达到下限）"), index=mem.index)
-    en = pd.Series(np.where(has, en, "a bundle on its own (meets the household floor)"),
-                   index=mem.index)
-    zh = role.map(ROLE_ZH).fillna(role) + "：" + zh
-    en = role + ": " + en
-    cond = (mem["eligibility"] == "conditional_2001_2005").to_numpy()
-    zh = zh + np.where(cond, "；2001—2005年建成，随相邻符合条件小区联动改造", "")
-    en = en + np.where(cond, "; built 2001–2005, joins with eligible neighbours", "")
-    return zh.to_numpy(dtype=object), en.to_numpy(dtype=object)
+    zh = np.where(has, zh, "单独成片（户数达到下限）")
+    en = np.where(has, en, "a bundle on its own (meets the household floor)")
+    cond = (mem["eligibility"] == "conditional_2001_2005").to_numpy(dtype=bool)
+    zh = role_zh + "：" + zh + np.where(cond, "；2001—2005年建成，随相邻符合条件小区联动改造", "")
+    en = role + ": " + en + np.where(cond, "; built 2001–2005, joins with eligible neighbours", "")
+    return zh.astype(object), en.astype(object)
 
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
-                  bundle_ids: NDArray[np.object_], h: NDArray[np.float64],
+                  bundle_ids: NDArray[np.object_], h: NDArray[Any],
                   eg: NDArray[np.object_], dist_key: pd.Series, ju: pd.DataFrame | None,
                   sl: pd.DataFrame | None, adj: Adjacency, shared_w: NDArray[np.float64],
                   *, dissolve: bool) -> Any:
@@ -935,7 +952,7 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         if col not in comp:
             return np.full(k, np.nan)
         v = pd.to_numeric(comp[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        return np.bincount(lab, weights=np.nan_to_num(v[inb]), minlength=k)
+        return np.bincount(lab, weights=np.nan_to_num(v[inb]), minlength=k).astype(float)
 
     geoms_m = metric.geometry.to_numpy()[inb]
     bb = shapely.bounds(geoms_m)
@@ -946,15 +963,12 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
     span = np.hypot(*(maxs - mins).T) if k else np.zeros(0)
     area = np.bincount(lab, weights=shapely.area(geoms_m), minlength=k)
     cond_h = np.bincount(lab, weights=hh * (eg[inb] == "conditional_2001_2005"), minlength=k)
-    ids = comp["compound_id"].astype(str).to_numpy()[inb]
-    frame = pd.DataFrame({"bundle_id": bundle_ids[lab], "lab": lab, "compound_id": ids})
-    if "categories" in comp:
-        frame["categories"] = comp["categories"].to_numpy(dtype=object)[inb]
-    frame["district"] = dist_key.to_numpy(dtype=object)[inb]
-    g = frame.groupby("lab", sort=True)
+    ids = comp["compound_id"].astype(str).to_numpy(dtype=object)[inb]
+    district = np.full(k, None, dtype=object)
+    district[lab] = dist_key.to_numpy(dtype=object)[inb]
     out = pd.DataFrame({
         "bundle_id": bundle_ids,
-        "district": g["district"].first().reindex(range(k)).to_numpy(),
+        "district": district,
         "n_compounds": np.bincount(lab, minlength=k),
         "households": np.bincount(lab, weights=hh, minlength=k).astype(int),
         "households_2001_2005": cond_h.astype(int),
@@ -962,16 +976,14 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         "floor_area_m2": _sum("floor_area_m2"),
         "land_area_m2": np.round(area, 1),
         "span_m": np.round(span, 1),
-        "compound_ids": g["compound_id"].agg(";".join).reindex(range(k)).to_numpy(),
+        "compound_ids": _group_join(lab, ids, k, unique=False),
     })
-    if "categories" in frame:
-        cats = (frame.assign(categories=frame["categories"].fillna("").astype(str)
-                             .str.split(r"[;；,，、]"))
-                .explode("categories"))
-        cats = cats[cats["categories"].str.strip() != ""]
-        agg = cats.groupby("lab")["categories"].agg(
-            lambda s: ";".join(sorted(set(x.strip() for x in s))))
-        out["categories"] = agg.reindex(range(k)).fillna("").to_numpy()
+    if "categories" in comp:
+        cats = pd.Series(comp["categories"].to_numpy(dtype=object)[inb]).fillna("").astype(str)
+        parts = cats.str.split(r"[;；,，、]", regex=True)
+        rep = np.array([len(p) for p in parts.tolist()], dtype=np.int64)
+        flat = np.array([x.strip() for p in parts.tolist() for x in p], dtype=object)
+        out["categories"] = _group_join(np.repeat(lab, rep), flat, k)
     # shared lines inside bundles
     if len(adj):
         same = inb[adj.i] & (label[adj.i] == label[adj.j])
@@ -979,16 +991,21 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
                                                minlength=k).astype(int)
     if ju is not None and len(ju):
         id2lab = pd.Series(label, index=comp["compound_id"].astype(str).to_numpy())
-        u = ju.assign(lab=id2lab.reindex(ju["compound_id"].astype(str)).to_numpy())
-        u = u[u["lab"] >= 0]
-        owners = (u.assign(owners=u["owners"].fillna("").str.split(";")).explode("owners"))
-        owners = owners[owners["owners"].fillna("") != ""]
-        own = owners.groupby("lab")["owners"].agg(lambda s: ";".join(sorted(set(s))))
-        nets = u.groupby("lab")["network"].agg(lambda s: ";".join(sorted(set(s))))
-        out["utility_networks"] = nets.reindex(range(k)).fillna("").to_numpy()
-        out["utility_owners"] = own.reindex(range(k)).fillna("").to_numpy()
-        out["oldest_install_year"] = (u.groupby("lab")["oldest_install_year"].min()
-                                      .reindex(range(k)).to_numpy())
+        ulab = id2lab.reindex(ju["compound_id"].astype(str)).to_numpy()
+        keep = ulab >= 0
+        ulab = ulab[keep]
+        owners = ju["owners"].fillna("").astype(str).to_numpy(dtype=object)[keep]
+        split = [o.split(";") for o in owners.tolist()]
+        flat = np.array([x for p in split for x in p], dtype=object)
+        out["utility_networks"] = _group_join(
+            ulab, ju["network"].astype(str).to_numpy(dtype=object)[keep], k)
+        out["utility_owners"] = _group_join(np.repeat(ulab, [len(p) for p in split]), flat, k)
+        year = pd.to_numeric(ju["oldest_install_year"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)[keep]
+        oldest = np.full(k, np.inf)
+        np.minimum.at(oldest, ulab, np.where(np.isnan(year), np.inf, year))
+        out["oldest_install_year"] = pd.array(np.where(np.isinf(oldest), np.nan, oldest),
+                                              dtype="Float64").astype("Int64")
     if dissolve and k:
         from gisplan.findings import has_flag
         overl = has_flag(comp, "overlaps_compound").to_numpy(dtype=bool)[inb]
@@ -998,6 +1015,24 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         cent = gpd.GeoSeries(shapely.points((mins + maxs) / 2) if k else [], crs=metric.crs)
         geometry = cent.to_crs(comp.crs)
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=comp.crs)
+
+
+def _group_join(lab: NDArray[np.int64], values: NDArray[np.object_], k: int, *,
+                unique: bool = True) -> NDArray[np.object_]:
+    """``;``-join the text *values* of each group 0..k-1 (sorted and unique by default)."""
+    v = np.asarray(values, dtype=object)
+    keep = np.array([bool(x) for x in v.tolist()], dtype=bool) if len(v) else np.zeros(0, bool)
+    lab, v = np.asarray(lab)[keep], v[keep].astype(str)
+    if unique:
+        frame = pd.DataFrame({"lab": lab, "v": v}).drop_duplicates()
+        frame = frame.sort_values(["lab", "v"])
+        lab, v = frame["lab"].to_numpy(), frame["v"].to_numpy(dtype=object)
+    else:
+        order = np.argsort(lab, kind="stable")
+        lab, v = lab[order], v[order]
+    starts = np.searchsorted(lab, np.arange(k + 1)).tolist()
+    vl = v.tolist()
+    return np.array([";".join(vl[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
 
 
 def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int,

@@ -171,6 +171,14 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
     return comp, metric
 
 
+def _pick(values: NDArray[Any], pos: NDArray[Any]) -> NDArray[np.object_]:
+    """``values[pos]`` where ``pos >= 0``, None elsewhere (object array)."""
+    out = np.full(len(pos), None, dtype=object)
+    ok = pos >= 0
+    out[ok] = values[pos[ok]]
+    return out
+
+
 # ------------------------------------------------------------------------------- districts
 def join_districts(
     compounds: gpd.GeoDataFrame,
@@ -268,8 +276,8 @@ def join_districts(
         best_d[c[first]] = d[first]
         best_s[c[first]] = np.minimum(s[first], 1.0)
         has = best_d >= 0
-        out[f"{lv}_id"] = np.where(has, did[np.maximum(best_d, 0)], None)
-        out[f"{lv}_name"] = np.where(has, dname[np.maximum(best_d, 0)], None)
+        out[f"{lv}_id"] = _pick(did, best_d)
+        out[f"{lv}_name"] = _pick(dname, best_d)
         out[f"{lv}_share"] = np.round(best_s, 4)
         outside_any |= ~has
         split_any |= has & (best_s < split_share)
@@ -426,7 +434,7 @@ def join_utilities(
 
 def shared_counts(incidence: sp.csr_array, i: NDArray[np.int64], j: NDArray[np.int64]
                   ) -> NDArray[np.float64]:
-    """Number of utility lines serving both compounds of each pair (i[k], j[k]).
+    """Count the utility lines serving both compounds of each pair (i[k], j[k]).
 
     Computed as the row-wise dot product of the compound × line incidence matrix, without
     forming the full compound × compound product.
@@ -505,7 +513,7 @@ def join_facilities(
 # ------------------------------------------------------------------------------- store
 def join_project(project: Any, *, utility_margin_m: float = 10.0,
                  facility_margin_m: float = 50.0, split_share: float = SPLIT_SHARE,
-                 write: bool = True) -> dict[str, pd.DataFrame]:
+                 write: bool = True) -> dict[str, Any]:
     """Run the joins on a programme store and write the tables back.
 
     Writes (in one atomic step) the tables ``join_districts``, ``join_utilities``,

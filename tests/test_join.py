@@ -74,7 +74,7 @@ def test_districts_in_another_crs_give_the_same_answer_and_a_warning(compounds, 
 
 
 def test_districts_without_a_crs_are_an_error_that_says_how_to_fix(compounds, districts):
-    with pytest.raises(CRSError, match="districts.*EPSG"):
+    with pytest.raises(CRSError, match=r"districts.*EPSG"):
         join_districts(compounds, districts.set_crs(None, allow_override=True))
 
 
@@ -167,7 +167,7 @@ def test_invalid_polygon_is_repaired_and_flagged():
     bow = shapely.Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
     gdf = gpd.GeoDataFrame({"compound_id": ["A"]}, geometry=[bow], crs=CRS)
     rep = Report()
-    comp, metric = prepare_compounds(gdf, report=rep)
+    comp, _ = prepare_compounds(gdf, report=rep)
     assert comp.geometry.is_valid.all()
     assert comp.geometry.area.iloc[0] == pytest.approx(5000.0)
     assert has_flag(comp, "invalid_geometry_repaired").all()

@@ -77,9 +77,9 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
         t2.add_column("compounds 小区", justify="right")
         t2.add_column("households 户数", justify="right")
         g = st.groupby(["reason", "reason_zh"], sort=True).agg(
-            n=("compound_id", "size"), h=("households", "sum"))
-        for (code, zh), r in g.iterrows():
-            t2.add_row(f"{code} {zh}", str(r["n"]), f"{r['h']:.0f}")
+            n=("compound_id", "size"), h=("households", "sum")).reset_index()
+        for r in g.itertuples(index=False):
+            t2.add_row(f"{r.reason} {r.reason_zh}", str(r.n), f"{r.h:.0f}")
         con.print(t2)
     counts = res.report.counts_frame()
     con.print("rows in = rows out: " + ", ".join(
