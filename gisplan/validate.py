@@ -88,12 +88,15 @@ _GEOM_ZH = {"Point": "点", "MultiPoint": "多点", "LineString": "线", "MultiL
 # ----------------------------------------------------------------------------- helpers
 
 
+_BLANK_TEXT = np.frompyfunc(lambda v: isinstance(v, str) and not v.strip(), 1, 1)
+
+
 def _is_blank(series: pd.Series) -> np.ndarray:
     """Return True where a value is missing: None, NaN, NA or a blank string."""
     isna = series.isna().to_numpy(dtype=bool)
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        blank = series.astype("string").str.strip().eq("").fillna(False)
-        return np.asarray(isna | blank.to_numpy(dtype=bool), dtype=bool)
+        blank = _BLANK_TEXT(series.to_numpy(dtype=object)).astype(bool)
+        return np.asarray(isna | blank, dtype=bool)
     return np.asarray(isna, dtype=bool)
 
 
