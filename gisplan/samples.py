@@ -125,11 +125,12 @@ def allocate(total: int, weights: Sequence[float] | np.ndarray, *, minimum: int 
     return base + floor_min
 
 
-def _shared_dir() -> Path:
+def _counties_file() -> Path:
+    """Return the county boundaries file: under ``$GISPLAN_SHARED`` if set, else packaged."""
     env = os.environ.get("GISPLAN_SHARED")
     if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared"
+        return Path(env) / "data" / _COUNTIES_FILE
+    return Path(__file__).resolve().parent / "data" / "counties" / _COUNTIES_FILE
 
 
 def county_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
@@ -138,8 +139,9 @@ def county_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoData
     Parameters
     ----------
     path : path-like, optional
-        The GeoJSON; default ``shared/data/seed-city-counties.geojson`` beside the
-        repository (or under ``$GISPLAN_SHARED``).
+        The GeoJSON; default the copy shipped in ``gisplan/data/counties/`` (the
+        project's ``shared/data/seed-city-counties.geojson``), or
+        ``$GISPLAN_SHARED/data/seed-city-counties.geojson`` when that is set.
 
     Returns
     -------
@@ -148,18 +150,18 @@ def county_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoData
         polygons repaired with :func:`shapely.make_valid` are flagged
         ``invalid_geometry_repaired``. Every row of the file is returned.
     """
-    p = Path(path) if path is not None else _shared_dir() / "data" / _COUNTIES_FILE
+    p = Path(path) if path is not None else _counties_file()
     if not p.exists():
         raise InputError(
             "county boundaries not found", file=str(p),
-            hint="put shared/ beside the repository, set GISPLAN_SHARED, or pass the path "
-                 "of seed-city-counties.geojson",
+            hint="pass the path of seed-city-counties.geojson or set GISPLAN_SHARED to the "
+                 "folder that holds data/seed-city-counties.geojson",
         )
     raw = gpd.read_file(p)
     for col in ("county", "adcode"):
         if col not in raw.columns:
             raise InputError(f"column '{col}' missing", file=str(p), column=col,
-                             hint="use the seed-city-counties.geojson shipped in shared/data")
+                             hint="use the seed-city-counties.geojson in gisplan/data/counties")
     geoms = raw.geometry.to_numpy()
     invalid = ~shapely.is_valid(geoms)
     fixed = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
@@ -693,7 +695,7 @@ def build_samples(out_dir: str | os.PathLike[str] = "layers", *,
         Folder for ``guyuan_2022.gpkg``, ``xuchang_2023.gpkg``, ``huaian_2023.gpkg``
         (created if missing; existing files are replaced).
     counties_path : path-like, optional
-        ``seed-city-counties.geojson``; default ``shared/data`` beside the repository.
+        ``seed-city-counties.geojson``; default the copy shipped in ``gisplan/data/counties``.
     programmes : sequence of str
         Which programmes to build (keys of :data:`PROGRAMMES`).
 
