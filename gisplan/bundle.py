@@ -47,7 +47,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gisplan._errors import ConstraintError
 from gisplan.adjacency import DEFAULT_GAP_M, Adjacency
-from gisplan.join import _pick
+from gisplan.join import _pick, group_join
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -803,11 +803,10 @@ def bundle_compounds(
     adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars)
 
     shared_w = np.zeros(len(adj))
-    ju = sl = None
+    ulinks = None
     if utilities is not None and len(utilities):
-        ju, sl, incidence = joinmod.join_utilities(
-            comp, utilities, metric=metric, margin_m=utility_margin_m, report=report,
-            return_incidence=True)
+        ulinks, incidence = _utility_links(metric, utilities, margin_m=utility_margin_m,
+                                           report=report)
         shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
 
     ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -873,7 +872,7 @@ def bundle_compounds(
     })
 
     # ------------------------------------------------------------ bundles
-    bundles = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key, ju, sl,
+    bundles = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key, ulinks,
                             adj, shared_w, dissolve=dissolve)
 
     # ------------------------------------------------------------ adjacency layer
@@ -937,8 +936,8 @@ def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
                   bundle_ids: NDArray[np.object_], h: NDArray[Any],
-                  eg: NDArray[np.object_], dist_key: pd.Series, ju: pd.DataFrame | None,
-                  sl: pd.DataFrame | None, adj: Adjacency, shared_w: NDArray[np.float64],
+                  eg: NDArray[np.object_], dist_key: pd.Series, ulinks: pd.DataFrame | None,
+                  adj: Adjacency, shared_w: NDArray[np.float64],
                   *, dissolve: bool) -> Any:
     import geopandas as gpd
     import shapely
@@ -976,32 +975,27 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         "floor_area_m2": _sum("floor_area_m2"),
         "land_area_m2": np.round(area, 1),
         "span_m": np.round(span, 1),
-        "compound_ids": _group_join(lab, ids, k, unique=False),
+        "compound_ids": group_join(lab, ids, k, unique=False),
     })
     if "categories" in comp:
         cats = pd.Series(comp["categories"].to_numpy(dtype=object)[inb]).fillna("").astype(str)
         parts = cats.str.split(r"[;；,，、]", regex=True)
         rep = np.array([len(p) for p in parts.tolist()], dtype=np.int64)
         flat = np.array([x.strip() for p in parts.tolist() for x in p], dtype=object)
-        out["categories"] = _group_join(np.repeat(lab, rep), flat, k)
+        out["categories"] = group_join(np.repeat(lab, rep), flat, k)
     # shared lines inside bundles
     if len(adj):
         same = inb[adj.i] & (label[adj.i] == label[adj.j])
         out["shared_line_pairs"] = np.bincount(label[adj.i][same], weights=shared_w[same] > 0,
                                                minlength=k).astype(int)
-    if ju is not None and len(ju):
-        id2lab = pd.Series(label, index=comp["compound_id"].astype(str).to_numpy())
-        ulab = id2lab.reindex(ju["compound_id"].astype(str)).to_numpy()
+    if ulinks is not None:
+        ulab = label[ulinks["c"].to_numpy()]
         keep = ulab >= 0
         ulab = ulab[keep]
-        owners = ju["owners"].fillna("").astype(str).to_numpy(dtype=object)[keep]
-        split = [o.split(";") for o in owners.tolist()]
-        flat = np.array([x for p in split for x in p], dtype=object)
-        out["utility_networks"] = _group_join(
-            ulab, ju["network"].astype(str).to_numpy(dtype=object)[keep], k)
-        out["utility_owners"] = _group_join(np.repeat(ulab, [len(p) for p in split]), flat, k)
-        year = pd.to_numeric(ju["oldest_install_year"], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan)[keep]
+        out["utility_networks"] = group_join(ulab, ulinks["network"].to_numpy(dtype=object)[keep],
+                                             k)
+        out["utility_owners"] = group_join(ulab, ulinks["owner"].to_numpy(dtype=object)[keep], k)
+        year = ulinks["install_year"].to_numpy(dtype=float)[keep]
         oldest = np.full(k, np.inf)
         np.minimum.at(oldest, ulab, np.where(np.isnan(year), np.inf, year))
         out["oldest_install_year"] = pd.array(np.where(np.isinf(oldest), np.nan, oldest),
@@ -1017,22 +1011,31 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=comp.crs)
 
 
-def _group_join(lab: NDArray[np.int64], values: NDArray[np.object_], k: int, *,
-                unique: bool = True) -> NDArray[np.object_]:
-    """``;``-join the text *values* of each group 0..k-1 (sorted and unique by default)."""
-    v = np.asarray(values, dtype=object)
-    keep = np.array([bool(x) for x in v.tolist()], dtype=bool) if len(v) else np.zeros(0, bool)
-    lab, v = np.asarray(lab)[keep], v[keep].astype(str)
-    if unique:
-        frame = pd.DataFrame({"lab": lab, "v": v}).drop_duplicates()
-        frame = frame.sort_values(["lab", "v"])
-        lab, v = frame["lab"].to_numpy(), frame["v"].to_numpy(dtype=object)
-    else:
-        order = np.argsort(lab, kind="stable")
-        lab, v = lab[order], v[order]
-    starts = np.searchsorted(lab, np.arange(k + 1)).tolist()
-    vl = v.tolist()
-    return np.array([";".join(vl[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
+def _utility_links(metric: Any, utilities: Any, *, margin_m: float, report: Report
+                   ) -> tuple[pd.DataFrame, sp.csr_array]:
+    """Lines within the margin of each compound (for shared-line weights and owners)."""
+    from gisplan import join as joinmod
+
+    if "utility_id" not in utilities:
+        from gisplan._errors import SchemaError
+        raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
+                          column="utility_id", hint="add a unique 管线编号 per line")
+    joinmod._note_crs(utilities, metric, layer="utilities", report=report)
+    um = joinmod.to_crs_checked(utilities, metric.crs, layer="utilities", report=report)
+    ci, uj, _ = joinmod.utility_pairs(metric.geometry.to_numpy(), um.geometry.to_numpy(),
+                                      margin_m=margin_m)
+    m = len(utilities)
+    net_raw = (utilities["network"] if "network" in utilities
+               else pd.Series(None, index=utilities.index, dtype=object))
+    network = joinmod.network_keys(net_raw)
+    owner = (utilities["owner"].astype(object).where(utilities["owner"].notna(), None)
+             .to_numpy(dtype=object) if "owner" in utilities else np.full(m, None, object))
+    year = (pd.to_numeric(utilities["install_year"], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan) if "install_year" in utilities else np.full(m, np.nan))
+    links = pd.DataFrame({"c": ci, "u": uj, "network": network[uj], "owner": owner[uj],
+                          "install_year": year[uj]})
+    inc = sp.csr_array((np.ones(len(ci)), (ci, uj)), shape=(len(metric), m))
+    return links, inc
 
 
 def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int,

@@ -211,7 +211,9 @@ def classify(compounds: pd.DataFrame, *, rules: Rules | str | None = None) -> pd
     demol = np.zeros(n, dtype=bool)
     excl = np.zeros(n, dtype=bool)
     if "status" in compounds:
-        status = compounds["status"].map(lambda v: term("compound_status", v))
+        raw = compounds["status"].astype(object)
+        table = {v: term("compound_status", v) for v in pd.unique(raw.to_numpy(dtype=object))}
+        status = raw.map(table)
         bad = set(r.excluded_statuses)
         demol = (status == "demolition").to_numpy() & ("demolition" in bad)
         excl = status.isin(bad - {"demolition"}).to_numpy()

@@ -171,6 +171,16 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
     return comp, metric
 
 
+def _valid(geoms: NDArray[np.object_], present: NDArray[np.bool_]) -> NDArray[np.object_]:
+    """Return *geoms* with the invalid ones among the *present* repaired (``make_valid``)."""
+    bad = present & ~shapely.is_valid(geoms)
+    if not bad.any():
+        return geoms
+    out = geoms.copy()
+    out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    return out
+
+
 def _pick(values: NDArray[Any], pos: NDArray[Any]) -> NDArray[np.object_]:
     """``values[pos]`` where ``pos >= 0``, None elsewhere (object array)."""
     out = np.full(len(pos), None, dtype=object)
@@ -237,19 +247,23 @@ def join_districts(
                         hint="use 片区 / 街道 / 县区 (pianqu / street / county)"))
     dgeoms = dm.geometry.to_numpy()
     dvalid = ~(shapely.is_missing(dgeoms) | shapely.is_empty(dgeoms)) & ~bad_level
-    dgeoms = np.where(shapely.is_valid(dgeoms) | ~dvalid, dgeoms,
-                      shapely.make_valid(dgeoms, method="structure", keep_collapsed=False))
+    dgeoms = _valid(dgeoms, dvalid)
     cgeoms = cm.geometry.to_numpy()
     cvalid = ~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms))
-    cgeoms = np.where(shapely.is_valid(cgeoms) | ~cvalid, cgeoms,
-                      shapely.make_valid(cgeoms, method="structure", keep_collapsed=False))
+    cgeoms = _valid(cgeoms, cvalid)
     carea = np.where(cvalid, shapely.area(cgeoms), np.nan)
 
     didx = np.flatnonzero(dvalid)
     tree = shapely.STRtree(dgeoms[didx])
     ci, dj = tree.query(np.where(cvalid, cgeoms, None), predicate="intersects")
     dj = didx[dj]
-    inter = shapely.area(shapely.intersection(cgeoms[ci], dgeoms[dj]))
+    # most compounds lie wholly inside their district: a prepared `contains` settles them,
+    # the overlay (intersection area) runs only for the others
+    shapely.prepare(dgeoms[didx])
+    inside = shapely.contains(dgeoms[dj], cgeoms[ci])
+    inter = carea[ci].copy()
+    part = ~inside
+    inter[part] = shapely.area(shapely.intersection(cgeoms[ci[part]], dgeoms[dj[part]]))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(carea[ci] > 0, inter / carea[ci], 1.0)
     pos = inter > 0
@@ -342,7 +356,7 @@ def join_utilities(
     incidence : scipy.sparse.csr_array, optional
         Only when *return_incidence*.
     """
-    from gisplan.schema import term, zh
+    from gisplan.schema import zh
 
     rep = report if report is not None else Report()
     if "utility_id" not in utilities:
@@ -354,16 +368,14 @@ def join_utilities(
     um = to_crs_checked(utilities, crs, layer="utilities", report=rep)
     cgeoms = cm.geometry.to_numpy()
     cvalid = ~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms))
-    cgeoms = np.where(shapely.is_valid(cgeoms) | ~cvalid, cgeoms,
-                      shapely.make_valid(cgeoms, method="structure", keep_collapsed=False))
+    cgeoms = _valid(cgeoms, cvalid)
     ugeoms = um.geometry.to_numpy()
     uvalid = ~(shapely.is_missing(ugeoms) | shapely.is_empty(ugeoms))
     n, m = len(cgeoms), len(ugeoms)
 
     net_raw = (utilities["network"] if "network" in utilities
                else pd.Series(None, index=utilities.index))
-    network = net_raw.map(lambda v: term("network", v)).fillna(
-        net_raw.astype(str).where(net_raw.notna(), "unknown")).to_numpy(dtype=object)
+    network = network_keys(net_raw)
     owner = (utilities["owner"].astype(object).where(utilities["owner"].notna(), None)
              .to_numpy(dtype=object) if "owner" in utilities else np.full(m, None, object))
     year = (pd.to_numeric(utilities["install_year"], errors="coerce").to_numpy(
@@ -371,55 +383,47 @@ def join_utilities(
     uid = utilities["utility_id"].astype(str).to_numpy()
     cid = compounds["compound_id"].astype(str).to_numpy()
 
-    zone = shapely.buffer(np.where(cvalid, cgeoms, None), margin_m) if margin_m > 0 \
-        else np.where(cvalid, cgeoms, None)
-    uidx = np.flatnonzero(uvalid)
-    tree = shapely.STRtree(ugeoms[uidx])
-    ci, uj = tree.query(zone, predicate="intersects")
-    uj = uidx[uj]
+    ci, uj, _ = utility_pairs(cgeoms, ugeoms, margin_m=margin_m)
+    # lengths on the pairs only: inside the compound, and inside compound + margin
+    zone = shapely.buffer(cgeoms[ci], margin_m, quad_segs=4) if margin_m > 0 else cgeoms[ci]
     len_in = shapely.length(shapely.intersection(ugeoms[uj], cgeoms[ci]))
-    len_margin = shapely.length(shapely.intersection(ugeoms[uj], zone[ci]))
-    keep = len_margin > 0
-    ci, uj, len_in, len_margin = ci[keep], uj[keep], len_in[keep], len_margin[keep]
+    len_margin = shapely.length(shapely.intersection(ugeoms[uj], zone))
 
     inc = sp.csr_array((np.ones(len(ci)), (ci, uj)), shape=(n, m))
     n_comp = np.bincount(uj, minlength=m)
-    pairs = pd.DataFrame({
-        "c": ci, "compound_id": cid[ci], "network": network[uj], "owner": owner[uj],
-        "install_year": year[uj], "length_in_m": len_in, "length_margin_m": len_margin,
-        "shared": n_comp[uj] >= 2,
+    # groups: compound × network, in compound order then network name
+    net_codes, net_names = pd.factorize(network[uj], sort=True)
+    key = ci.astype(np.int64) * max(len(net_names), 1) + net_codes
+    keys, grp = np.unique(key, return_inverse=True)
+    k = len(keys)
+    g_c = keys // max(len(net_names), 1)
+    g_net = np.asarray(net_names, dtype=object)[keys % max(len(net_names), 1)]
+    oldest = np.full(k, np.inf)
+    np.minimum.at(oldest, grp, np.where(np.isnan(year[uj]), np.inf, year[uj]))
+    per = pd.DataFrame({
+        "compound_id": cid[g_c],
+        "network": g_net,
+        "network_zh": [zh("network", x) for x in g_net.tolist()],
+        "n_lines": np.bincount(grp, minlength=k),
+        "length_in_m": np.round(np.bincount(grp, weights=len_in, minlength=k), 1),
+        "length_margin_m": np.round(np.bincount(grp, weights=len_margin, minlength=k), 1),
+        "owners": group_join(grp, owner[uj], k),
+        "oldest_install_year": pd.array(np.where(np.isinf(oldest), np.nan, oldest),
+                                        dtype="Float64").astype("Int64"),
+        "shared_lines": np.bincount(grp, weights=n_comp[uj] >= 2, minlength=k).astype(int),
     })
-    g = pairs.groupby(["c", "network"], sort=True)
-    per = g.agg(compound_id=("compound_id", "first"),
-                n_lines=("length_margin_m", "size"),
-                length_in_m=("length_in_m", "sum"),
-                length_margin_m=("length_margin_m", "sum"),
-                oldest_install_year=("install_year", "min"),
-                shared_lines=("shared", "sum")).reset_index()
-    own = (pairs.dropna(subset=["owner"]).drop_duplicates(["c", "network", "owner"])
-           .sort_values(["c", "network", "owner"])
-           .groupby(["c", "network"])["owner"].agg(";".join))
-    per = per.merge(own.rename("owners").reset_index(), on=["c", "network"], how="left")
-    per["owners"] = per["owners"].fillna("")
-    per["network_zh"] = [zh("network", k) for k in per["network"]]
-    per["length_in_m"] = per["length_in_m"].round(1)
-    per["length_margin_m"] = per["length_margin_m"].round(1)
-    per["oldest_install_year"] = per["oldest_install_year"].astype("Int64")
-    per = per[["compound_id", "network", "network_zh", "n_lines", "length_in_m",
-               "length_margin_m", "owners", "oldest_install_year", "shared_lines"]]
 
     multi = np.flatnonzero(n_comp >= 2)
-    comp_list = (pd.DataFrame({"u": uj[pairs["shared"].to_numpy()],
-                               "compound_id": pairs.loc[pairs["shared"], "compound_id"]})
-                 .sort_values(["u", "compound_id"]).groupby("u")["compound_id"].agg(";".join))
+    upos = np.full(m, -1)
+    upos[multi] = np.arange(len(multi))
+    sel = upos[uj] >= 0
     shared = pd.DataFrame({
         "utility_id": uid[multi],
         "network": network[multi],
         "owner": owner[multi],
-        "install_year": pd.array(np.where(np.isnan(year[multi]), np.nan, year[multi]),
-                                 dtype="Float64").astype("Int64"),
+        "install_year": pd.array(year[multi], dtype="Float64").astype("Int64"),
         "n_compounds": n_comp[multi],
-        "compound_ids": comp_list.reindex(multi).to_numpy(),
+        "compound_ids": group_join(upos[uj][sel], cid[ci][sel], len(multi)),
         "length_m": np.round(shapely.length(ugeoms[multi]), 1),
     })
     missing = ~uvalid
@@ -430,6 +434,73 @@ def join_utilities(
     if return_incidence:
         return per, shared, inc
     return per, shared
+
+
+def network_keys(values: pd.Series) -> NDArray[np.object_]:
+    """Canonical network keys (``vocab.network``) of *values*; unknown names kept as given."""
+    from gisplan.schema import term
+
+    raw = values.astype(object).where(values.notna(), None)
+    uniq = pd.unique(raw.to_numpy(dtype=object))
+    table = {v: (term("network", v) or str(v)) if v is not None else "unknown" for v in uniq}
+    return np.asarray([table[v] for v in raw.tolist()], dtype=object)
+
+
+def utility_pairs(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object_], *,
+                  margin_m: float = 10.0
+                  ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Return the (compound, line) pairs within *margin_m* metres, and their distance.
+
+    Array core: bounding boxes grown by the margin find candidates in an STRtree of the
+    lines, ``shapely.distance`` on the candidate pairs decides. Missing or empty
+    geometries have no pairs.
+
+    Returns
+    -------
+    ci, uj : ndarray of int
+        Positions of the compound and of the line, sorted by compound then line.
+    distance_m : ndarray of float
+    """
+    cgeoms = np.asarray(cgeoms, dtype=object)
+    ugeoms = np.asarray(ugeoms, dtype=object)
+    cok = np.flatnonzero(~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms)))
+    uok = np.flatnonzero(~(shapely.is_missing(ugeoms) | shapely.is_empty(ugeoms)))
+    if len(cok) == 0 or len(uok) == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e.copy(), np.zeros(0)
+    bb = shapely.bounds(cgeoms[cok])
+    env = shapely.box(bb[:, 0] - margin_m, bb[:, 1] - margin_m, bb[:, 2] + margin_m,
+                      bb[:, 3] + margin_m)
+    a, b = shapely.STRtree(ugeoms[uok]).query(env)
+    ci, uj = cok[a].astype(np.int64), uok[b].astype(np.int64)
+    dist = shapely.distance(cgeoms[ci], ugeoms[uj])
+    near = dist <= margin_m
+    ci, uj, dist = ci[near], uj[near], dist[near]
+    order = np.lexsort((uj, ci))
+    return ci[order], uj[order], dist[order]
+
+
+def group_join(lab: NDArray[Any], values: NDArray[Any], k: int, *,
+               unique: bool = True) -> NDArray[np.object_]:
+    """``;``-join the text *values* of each group ``0..k-1``.
+
+    Empty and missing values are skipped; with *unique* the values of a group are
+    de-duplicated and sorted, otherwise kept in the order given (stable by group).
+    """
+    v = np.asarray(values, dtype=object)
+    lab = np.asarray(lab)
+    keep = np.array([isinstance(x, str) and x != "" for x in v.tolist()], dtype=bool)
+    lab, v = lab[keep], v[keep]
+    if unique:
+        frame = pd.DataFrame({"lab": lab, "v": v}).drop_duplicates()
+        frame = frame.sort_values(["lab", "v"], kind="stable")
+        lab, v = frame["lab"].to_numpy(), frame["v"].to_numpy(dtype=object)
+    else:
+        order = np.argsort(lab, kind="stable")
+        lab, v = lab[order], v[order]
+    starts = np.searchsorted(lab, np.arange(k + 1)).tolist()
+    vl = v.tolist()
+    return np.array([";".join(vl[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
 
 
 def shared_counts(incidence: sp.csr_array, i: NDArray[np.int64], j: NDArray[np.int64]
