@@ -10,6 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 
+def format_location(
+    file: str | None = None,
+    layer: str | None = None,
+    row: Any = None,
+    column: str | None = None,
+) -> str:
+    """Return ``file, layer 'x', row 3, column '户数'`` for the parts that are known."""
+    parts = []
+    if file:
+        parts.append(str(file))
+    if layer:
+        parts.append(f"layer '{layer}'")
+    if row is not None:
+        parts.append(f"row {row}")
+    if column:
+        parts.append(f"column '{column}'")
+    return ", ".join(parts)
+
+
 class GisplanError(Exception):
     """Base class of every error gisplan raises on purpose."""
 
@@ -56,16 +75,7 @@ class InputError(GisplanError):
 
     def location(self) -> str:
         """Return ``file, layer 'x', row 3, column '户数'`` for the parts that are known."""
-        parts = []
-        if self.file:
-            parts.append(str(self.file))
-        if self.layer:
-            parts.append(f"layer '{self.layer}'")
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column:
-            parts.append(f"column '{self.column}'")
-        return ", ".join(parts)
+        return format_location(self.file, self.layer, self.row, self.column)
 
     def __str__(self) -> str:
         loc = self.location()

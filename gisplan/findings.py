@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from gisplan._errors import format_location
+
 Severity = Literal["error", "warning", "info"]
 
 
@@ -46,16 +48,7 @@ class Finding:
 
     def location(self) -> str:
         """Return the known parts of the place, comma separated."""
-        parts = []
-        if self.file:
-            parts.append(str(self.file))
-        if self.layer:
-            parts.append(f"layer '{self.layer}'")
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column:
-            parts.append(f"column '{self.column}'")
-        return ", ".join(parts)
+        return format_location(self.file, self.layer, self.row, self.column)
 
     def __str__(self) -> str:
         text = f"[{self.severity}] {self.code}: "

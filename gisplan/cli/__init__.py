@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city 合成城市"),
     "import": ("gisplan.cli.load", "import_layer", "Read a file into a programme 导入图层"),
     "check": ("gisplan.cli.check", "check", "Validate a programme 数据检查"),
-    "join": ("gisplan.cli.join", "join", "Join compounds to districts, utilities, facilities 空间关联"),
+    "join": ("gisplan.cli.join", "join",
+             "Join compounds to districts, utilities, facilities 空间关联"),
     "bundle": ("gisplan.cli.bundle", "bundle", "Group adjacent compounds into bundles 连片打包"),
     "coverage": ("gisplan.cli.coverage", "coverage", "Facility coverage and gaps 设施覆盖"),
     "site": ("gisplan.cli.site", "site", "Propose sites for new facilities 设施选址"),
@@ -36,9 +37,11 @@ class LazyGroup(click.Group):
     """A click group that imports a command's module only when the command runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the command names in the order of :data:`COMMANDS`."""
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return command *cmd_name* (a stand-in that explains if it is missing)."""
         if cmd_name not in COMMANDS:
             return None
         module, attr, short = COMMANDS[cmd_name]
