@@ -159,12 +159,23 @@ def adjacency(
     )
 
 
-def overlapping_pairs(geoms: NDArray[np.object_], *, min_area_m2: float = 1.0
+def overlapping_pairs(geoms: NDArray[np.object_], *, min_area_m2: float = 1.0,
+                      candidates: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
                       ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Return pairs of polygons that overlap by more than *min_area_m2* (``i < j``).
 
     Compounds drawn over each other are a data error (double-counted land and
     households); callers flag them (``overlaps_compound``) and keep both rows.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        Polygons in a metric CRS.
+    min_area_m2 : float, default 1.0
+        Smaller overlaps (digitising slivers) are ignored.
+    candidates : (ndarray, ndarray), optional
+        Pairs ``(i, j)`` to test, e.g. the touching edges of an :class:`Adjacency` (saves
+        a spatial query); by default every intersecting pair.
 
     Returns
     -------
@@ -176,10 +187,12 @@ def overlapping_pairs(geoms: NDArray[np.object_], *, min_area_m2: float = 1.0
     if len(geoms) == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy(), np.zeros(0)
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    i, j = left[keep], right[keep]
+    if candidates is not None:
+        i, j = candidates
+    else:
+        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+        keep = left < right
+        i, j = left[keep], right[keep]
     # touching pairs are the common case; test interiors only where they may overlap
     interior = ~shapely.touches(geoms[i], geoms[j])
     i, j = i[interior], j[interior]

@@ -726,6 +726,7 @@ def bundle_compounds(
 
     from gisplan import join as joinmod
     from gisplan.adjacency import adjacency as build_adjacency
+    from gisplan.adjacency import overlapping_pairs
     from gisplan.eligibility import CODE, classify, load_rules
     from gisplan.findings import Finding, Report
 
@@ -737,7 +738,7 @@ def bundle_compounds(
     report = Report()
     r = load_rules(rules)
     cap = r.household_cap_2001_2005 if household_cap is None else household_cap
-    comp, metric = joinmod.prepare_compounds(compounds, report=report)
+    comp, metric = joinmod.prepare_compounds(compounds, report=report, check_overlaps=False)
     n = len(comp)
     ids = comp["compound_id"].astype(str).to_numpy()
     geoms = metric.geometry.to_numpy()
@@ -801,6 +802,11 @@ def bundle_compounds(
                                       report=report).to_numpy()
 
     adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars)
+    # compounds drawn over each other: among the touching pairs (blocked ones included)
+    touch = adj.gap_m <= 0
+    cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
+    joinmod.flag_overlaps(comp, metric, *overlapping_pairs(geoms, candidates=cand),
+                          report=report)
 
     shared_w = np.zeros(len(adj))
     ulinks = None
@@ -1001,8 +1007,9 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         out["oldest_install_year"] = pd.array(np.where(np.isinf(oldest), np.nan, oldest),
                                               dtype="Float64").astype("Int64")
     if dissolve and k:
-        from gisplan.findings import has_flag
-        overl = has_flag(comp, "overlaps_compound").to_numpy(dtype=bool)[inb]
+        flags = comp["flags"].fillna("").astype(str) if "flags" in comp else pd.Series("")
+        overl = flags.str.contains("overlaps_compound", regex=False).to_numpy(dtype=bool)
+        overl = overl[inb] if len(overl) == len(inb) else np.zeros(int(inb.sum()), bool)
         geometry = gpd.GeoSeries(_dissolve(comp.geometry.to_numpy()[inb], lab, k, overl),
                                  crs=comp.crs)
     else:

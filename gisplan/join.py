@@ -156,19 +156,26 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
     if metric is comp:
         metric = comp.copy()
     if check_overlaps:
-        i, j, area = overlapping_pairs(metric.geometry.to_numpy())
-        if len(i):
-            mask = np.zeros(len(comp), bool)
-            mask[i] = mask[j] = True
-            add_flags(comp, mask, "overlaps_compound")
-            add_flags(metric, mask, "overlaps_compound")
-            for a, b, ar in zip(i[:50].tolist(), j[:50].tolist(), area[:50].tolist(),
-                                strict=True):
-                rep.add(Finding("warning", "overlaps_compound",
-                                f"overlaps compound '{ids.iloc[b]}' by {ar:.0f} m²",
-                                layer="compounds", row=ids.iloc[a], column="geometry",
-                                hint="correct the outlines so that compounds do not overlap"))
+        flag_overlaps(comp, metric, *overlapping_pairs(metric.geometry.to_numpy()),
+                      report=rep)
     return comp, metric
+
+
+def flag_overlaps(comp: gpd.GeoDataFrame, metric: gpd.GeoDataFrame, i: NDArray[np.int64],
+                  j: NDArray[np.int64], area: NDArray[np.float64], *, report: Report) -> None:
+    """Flag compounds drawn over each other (``overlaps_compound``) in both frames."""
+    if not len(i):
+        return
+    ids = comp["compound_id"].astype(str).to_numpy()
+    mask = np.zeros(len(comp), bool)
+    mask[i] = mask[j] = True
+    add_flags(comp, mask, "overlaps_compound")
+    add_flags(metric, mask, "overlaps_compound")
+    for a, b, ar in zip(i[:50].tolist(), j[:50].tolist(), area[:50].tolist(), strict=True):
+        report.add(Finding("warning", "overlaps_compound",
+                           f"overlaps compound '{ids[b]}' by {ar:.0f} m²",
+                           layer="compounds", row=ids[a], column="geometry",
+                           hint="correct the outlines so that compounds do not overlap"))
 
 
 def _valid(geoms: NDArray[np.object_], present: NDArray[np.bool_]) -> NDArray[np.object_]:
@@ -255,8 +262,9 @@ def join_districts(
 
     didx = np.flatnonzero(dvalid)
     tree = shapely.STRtree(dgeoms[didx])
-    ci, dj = tree.query(np.where(cvalid, cgeoms, None), predicate="intersects")
-    dj = didx[dj]
+    cidx = np.flatnonzero(cvalid)
+    ci, dj = tree.query(cgeoms[cidx], predicate="intersects")
+    ci, dj = cidx[ci], didx[dj]
     # most compounds lie wholly inside their district: a prepared `contains` settles them,
     # the overlay (intersection area) runs only for the others
     shapely.prepare(dgeoms[didx])
@@ -489,7 +497,8 @@ def group_join(lab: NDArray[Any], values: NDArray[Any], k: int, *,
     """
     v = np.asarray(values, dtype=object)
     lab = np.asarray(lab)
-    keep = np.array([isinstance(x, str) and x != "" for x in v.tolist()], dtype=bool)
+    keep = np.asarray(pd.notna(v), dtype=bool)
+    keep[keep] = v[keep] != ""
     lab, v = lab[keep], v[keep]
     if unique:
         frame = pd.DataFrame({"lab": lab, "v": v}).drop_duplicates()
