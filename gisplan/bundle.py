@@ -769,6 +769,7 @@ def bundle_compounds(
 
     # district codes
     dist_key = pd.Series(pd.NA, index=comp.index, dtype=object)
+    dist_name = None
     jd = None
     if level is not None:
         if districts is not None and len(districts):
@@ -776,6 +777,7 @@ def bundle_compounds(
             col = f"{level}_id"
             if col in jd:
                 dist_key = jd[col].astype(object)
+                dist_name = jd[f"{level}_name"].astype(object)
             else:
                 report.add(Finding("warning", "district_level_missing",
                                    f"the districts layer has no '{level}' districts; "
@@ -791,6 +793,8 @@ def bundle_compounds(
                                column=_LEVEL_COLUMN[level]))
     dist_key = pd.Series(dist_key, index=comp.index).where(
         pd.Series(dist_key, index=comp.index).notna(), None)
+    if dist_name is None:
+        dist_name = dist_key
     codes, _ = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
     district_code = codes.astype(np.int64)  # -1 where outside every district
 
@@ -811,7 +815,8 @@ def bundle_compounds(
     shared_w = np.zeros(len(adj))
     ulinks = None
     if utilities is not None and len(utilities):
-        ulinks, incidence = _utility_links(metric, utilities, margin_m=utility_margin_m,
+        ulinks, incidence = _utility_links(metric, utilities, ref=comp,
+                                           margin_m=utility_margin_m,
                                            report=report)
         shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
 
@@ -878,7 +883,7 @@ def bundle_compounds(
     })
 
     # ------------------------------------------------------------ bundles
-    bundles = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key, ulinks,
+    bundles = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key, dist_name, ulinks,
                             adj, shared_w, dissolve=dissolve)
 
     # ------------------------------------------------------------ adjacency layer
@@ -942,7 +947,8 @@ def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
                   bundle_ids: NDArray[np.object_], h: NDArray[Any],
-                  eg: NDArray[np.object_], dist_key: pd.Series, ulinks: pd.DataFrame | None,
+                  eg: NDArray[np.object_], dist_key: pd.Series, dist_name: pd.Series,
+                  ulinks: pd.DataFrame | None,
                   adj: Adjacency, shared_w: NDArray[np.float64],
                   *, dissolve: bool) -> Any:
     import geopandas as gpd
@@ -971,9 +977,12 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
     ids = comp["compound_id"].astype(str).to_numpy(dtype=object)[inb]
     district = np.full(k, None, dtype=object)
     district[lab] = dist_key.to_numpy(dtype=object)[inb]
+    district_name = np.full(k, None, dtype=object)
+    district_name[lab] = pd.Series(dist_name).to_numpy(dtype=object)[inb]
     out = pd.DataFrame({
         "bundle_id": bundle_ids,
         "district": district,
+        "district_name": district_name,
         "n_compounds": np.bincount(lab, minlength=k),
         "households": np.bincount(lab, weights=hh, minlength=k).astype(int),
         "households_2001_2005": cond_h.astype(int),
@@ -1018,7 +1027,7 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=comp.crs)
 
 
-def _utility_links(metric: Any, utilities: Any, *, margin_m: float, report: Report
+def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, report: Report
                    ) -> tuple[pd.DataFrame, sp.csr_array]:
     """Lines within the margin of each compound (for shared-line weights and owners)."""
     from gisplan import join as joinmod
@@ -1027,7 +1036,7 @@ def _utility_links(metric: Any, utilities: Any, *, margin_m: float, report: Repo
         from gisplan._errors import SchemaError
         raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
                           column="utility_id", hint="add a unique 管线编号 per line")
-    joinmod._note_crs(utilities, metric, layer="utilities", report=report)
+    joinmod._note_crs(utilities, ref, layer="utilities", report=report)
     um = joinmod.to_crs_checked(utilities, metric.crs, layer="utilities", report=report)
     ci, uj, _ = joinmod.utility_pairs(metric.geometry.to_numpy(), um.geometry.to_numpy(),
                                       margin_m=margin_m)

@@ -277,9 +277,28 @@ def test_cli_bundle_prints_bundles_and_reasons(store):
 
 def test_cli_join_writes_the_tables(store):
     from gisplan.cli import cli
+    from gisplan.store import Project
 
     out = CliRunner().invoke(cli, ["join", str(store.path)])
     assert out.exit_code == 0, out.output
+    # the store has compounds only: nothing to join, nothing written, no error
+    assert "join_districts" not in Project.open(store.path).layers()
+
+
+def test_guyuan_sample_end_to_end(sample_copy):
+    from gisplan.store import Project
+
+    path = sample_copy("guyuan")
+    p = Project.open(path)
+    n = len(p.read("compounds"))
+    res = bundle_project(p)
+    assert len(res.members) + len(res.standalone) == n
+    assert res.bundles["households"].between(300, 3000).all()
+    # bundles stay in one 片区 and name the utility owners to bring to the table
+    assert res.bundles["district"].notna().all()
+    assert res.bundles["utility_owners"].str.len().gt(0).all()
+    back = Project.open(path).read("bundle_members")
+    assert sorted(back["compound_id"]) == sorted(res.members["compound_id"])
 
 
 def test_flags_of_the_input_are_kept_on_a_copy_not_the_input():

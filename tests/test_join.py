@@ -172,3 +172,15 @@ def test_invalid_polygon_is_repaired_and_flagged():
     assert comp.geometry.area.iloc[0] == pytest.approx(5000.0)
     assert has_flag(comp, "invalid_geometry_repaired").all()
     assert pd.Series([f.code for f in rep]).eq("invalid_geometry_repaired").any()
+
+
+def test_join_project_on_the_guyuan_sample_keeps_every_compound(sample_copy):
+    from gisplan.store import Project
+
+    p = Project.open(sample_copy("guyuan"))
+    out = join_project(p)
+    n = len(p.read("compounds"))
+    assert len(out["join_districts"]) == n
+    assert out["report"].counts["join_districts"].balanced
+    assert set(out["join_utilities"]["network"]) <= {
+        "water_supply", "drainage", "power", "gas", "heating", "telecom"}
