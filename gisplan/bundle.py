@@ -388,6 +388,10 @@ def bundle_core(
             f"({max_households}); lower the floor or raise the ceiling")
     if max_span_m <= 0:
         raise ConstraintError(f"max_span_m must be positive, got {max_span_m}")
+    if household_cap is not None and not 0.0 <= household_cap <= 1.0:
+        raise ConstraintError(f"household_cap must be a share between 0 and 1, got {household_cap}")
+    if household_cap is not None and household_cap >= 1.0:
+        household_cap = None  # no cap
     target = float(max_households if target_households is None
                    else min(max(target_households, min_households), max_households))
     h = np.asarray(households, dtype=float)
@@ -516,7 +520,8 @@ def bundle_core(
             removed = 0.0
             touched = set()
             for v in victims.tolist():
-                if removed >= excess * (1 + household_cap):
+                # removing r conditional households meets the cap once r >= excess / (1 - cap)
+                if removed >= excess / (1.0 - household_cap):
                     break
                 lv = b.label[v]
                 b.members[lv].remove(v)
@@ -710,7 +715,7 @@ def bundle_compounds(
     rules : str, optional
         Rule set of ``rules.toml`` (default: Guyuan 2022).
     household_cap : float, optional
-        2001–2005 household cap; default from the rule set (0.15).
+        2001–2005 household cap; default from the rule set (0.15); 1.0 switches it off.
     missing_households : {"standalone", "zero"}, default "standalone"
         A compound without households is listed standalone (``households_missing``), or
         bundled as if it had none (flagged ``missing_households``).

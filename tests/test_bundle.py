@@ -306,3 +306,22 @@ def test_flags_of_the_input_are_kept_on_a_copy_not_the_input():
     gdf.loc[1, "households"] = None
     bundle_compounds(gdf, min_households=100)
     assert not has_flag(gdf, "missing_households").any()
+
+
+def test_the_array_core_partitions_a_row_into_pairs():
+    from gisplan.adjacency import adjacency
+    from gisplan.bundle import bundle_core
+
+    g = shapely.box(np.arange(4) * 100.0, 0, np.arange(4) * 100.0 + 100, 100)
+    res = bundle_core(np.full(4, 100.0), shapely.get_coordinates(shapely.centroid(g)),
+                      shapely.bounds(g), adjacency(g), status=np.ones(4, np.int8),
+                      min_households=200, max_households=200)
+    assert res.label.tolist() == [0, 0, 1, 1]
+    assert res.reason.tolist() == ["", "", "", ""]
+
+
+def test_a_cap_of_one_switches_the_2001_2005_cap_off():
+    gdf = pd.concat([row(4, households=250),
+                     row(4, households=100, built_year=2003, y=108, prefix="N")])
+    res = bundle_compounds(gdf, min_households=100, max_households=5000, household_cap=1.0)
+    assert res.standalone.empty
