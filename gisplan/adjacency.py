@@ -193,7 +193,13 @@ def overlapping_pairs(geoms: NDArray[np.object_], *, min_area_m2: float = 1.0,
         left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
         keep = left < right
         i, j = left[keep], right[keep]
-    # touching pairs are the common case; test interiors only where they may overlap
+    # interiors can overlap by more than min_area_m2 only where the bounding boxes do;
+    # neighbours that merely share an edge are dropped here without a GEOS call
+    bb = shapely.bounds(geoms)
+    w = np.minimum(bb[i, 2], bb[j, 2]) - np.maximum(bb[i, 0], bb[j, 0])
+    h = np.minimum(bb[i, 3], bb[j, 3]) - np.maximum(bb[i, 1], bb[j, 1])
+    maybe = (w > 0) & (h > 0) & (w * h > min_area_m2)
+    i, j = i[maybe], j[maybe]
     interior = ~shapely.touches(geoms[i], geoms[j])
     i, j = i[interior], j[interior]
     area = shapely.area(shapely.intersection(geoms[i], geoms[j]))

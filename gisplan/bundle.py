@@ -59,6 +59,8 @@ ROLES = ("component", "seed", "grown", "merged", "absorbed")
 ROLE_ZH = {"component": "整个相邻片组", "seed": "起始小区", "grown": "相邻扩展",
            "merged": "小片合并", "absorbed": "就近并入"}
 
+CONDITIONAL_KEY = "conditional_2001_2005"
+
 #: standalone reasons: code -> (zh, en)
 STANDALONE_REASONS: dict[str, tuple[str, str]] = {
     "not_candidate": ("不在候选范围", "not a candidate"),
@@ -741,7 +743,7 @@ def bundle_compounds(
     from gisplan import join as joinmod
     from gisplan.adjacency import adjacency as build_adjacency
     from gisplan.adjacency import overlapping_pairs
-    from gisplan.eligibility import CODE, classify, load_rules
+    from gisplan.eligibility import CODE, CONDITIONAL, ELIGIBLE, classify, load_rules
     from gisplan.findings import Finding, Report
 
     if level is not None and level not in LEVELS:
@@ -865,10 +867,10 @@ def bundle_compounds(
         "compound_id": ids[inb],
         "name": names[inb],
         "households": h[inb],
-        "eligibility": eg[inb],
-        "role": core.role[inb],
+        "eligibility": pd.Categorical(eg[inb], categories=[ELIGIBLE, CONDITIONAL]),
+        "role": pd.Categorical(core.role[inb], categories=list(ROLES)),
         "linked_to": link_id[inb],
-        "link_reason": link_reason[inb],
+        "link_reason": pd.Categorical(link_reason[inb], categories=["touching", "gap"]),
         "link_gap_m": np.round(link_gap[inb].astype(float), 1),
         "shared_lines_with_link": link_shared[inb],
     })
@@ -936,29 +938,29 @@ def bundle_compounds(
 
 
 def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-    """Why each member is in its bundle, in Chinese and English (vectorised strings)."""
-    n = len(mem)
-    if n == 0:
-        return np.zeros(0, dtype=object), np.zeros(0, dtype=object)
-    obj = np.asarray
-    lk = obj(mem["linked_to"].astype(object).fillna("").astype(str).tolist(), dtype=object)
-    has = obj(mem["linked_to"].notna().to_numpy(), dtype=bool)
-    gap = obj([f"{v:g}" for v in mem["link_gap_m"].fillna(0).tolist()], dtype=object)
-    touching = (mem["link_reason"] == "touching").to_numpy(dtype=bool)
-    sh = mem["shared_lines_with_link"].fillna(0).astype(int).to_numpy()
-    sh_s = obj([str(v) for v in sh.tolist()], dtype=object)
-    role = obj(mem["role"].astype(str).tolist(), dtype=object)
-    role_zh = obj([ROLE_ZH.get(r, r) for r in role.tolist()], dtype=object)
-    zh = np.where(touching, "与" + lk + "相接", "与" + lk + "相距" + gap + "米")
-    en = np.where(touching, "touches " + lk, gap + " m from " + lk)
-    zh = zh + np.where(sh > 0, "，共用管线" + sh_s + "条", "")
-    en = en + np.where(sh > 0, ", shares " + sh_s + " utility line(s)", "")
-    zh = np.where(has, zh, "单独成片（户数达到下限）")
-    en = np.where(has, en, "a bundle on its own (meets the household floor)")
-    cond = (mem["eligibility"] == "conditional_2001_2005").to_numpy(dtype=bool)
-    zh = role_zh + "：" + zh + np.where(cond, "；2001—2005年建成，随相邻符合条件小区联动改造", "")
-    en = role + ": " + en + np.where(cond, "; built 2001–2005, joins with eligible neighbours", "")
-    return zh.astype(object), en.astype(object)
+    """Why each member is in its bundle, in Chinese and English."""
+    zh_out: list[str] = []
+    en_out: list[str] = []
+    cond_zh = "；2001—2005年建成，随相邻符合条件小区联动改造"
+    cond_en = "; built 2001–2005, joins with eligible neighbours"
+    rows = zip(mem["role"].astype(str).tolist(), mem["linked_to"].astype(object).tolist(),
+               mem["link_reason"].astype(object).tolist(),
+               mem["link_gap_m"].fillna(0).tolist(),
+               mem["shared_lines_with_link"].fillna(0).astype(int).tolist(),
+               (mem["eligibility"] == CONDITIONAL_KEY).tolist(), strict=True)
+    for role, link, reason, gap, sh, cond in rows:
+        if link is None or link != link:  # None or NaN: alone in its bundle
+            zh, en = "单独成片（户数达到下限）", "a bundle on its own (meets the household floor)"
+        elif reason == "touching":
+            zh, en = f"与{link}相接", f"touches {link}"
+        else:
+            zh, en = f"与{link}相距{gap:g}米", f"{gap:g} m from {link}"
+        if sh > 0:
+            zh += f"，共用管线{sh}条"
+            en += f", shares {sh} utility line{'s' if sh > 1 else ''}"
+        zh_out.append(f"{ROLE_ZH.get(role, role)}：{zh}{cond_zh if cond else ''}")
+        en_out.append(f"{role}: {en}{cond_en if cond else ''}")
+    return np.asarray(zh_out, dtype=object), np.asarray(en_out, dtype=object)
 
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],

@@ -196,7 +196,7 @@ def classify(compounds: pd.DataFrame, *, rules: Rules | str | None = None) -> pd
     -------
     pandas.DataFrame
         Same index as *compounds*; columns ``eligibility``, ``eligibility_reason`` (code),
-        ``reason_zh``, ``reason_en``.
+        ``reason_zh``, ``reason_en`` (categoricals).
     """
     r = rules if isinstance(rules, Rules) else load_rules(rules)
     n = len(compounds)
@@ -220,12 +220,15 @@ def classify(compounds: pd.DataFrame, *, rules: Rules | str | None = None) -> pd
     elig, reason = classify_core(year, prior_central_funding=funded, demolition=demol,
                                  excluded=excl, rules=r)
     texts = reasons()
+    # categoricals: a city's 200,000 compounds share a handful of classes and reasons
+    codes = list(texts)
+    reason_cat = pd.Categorical(reason, categories=codes)
     return pd.DataFrame(
         {
-            "eligibility": elig,
-            "eligibility_reason": reason,
-            "reason_zh": [texts[c]["zh"] for c in reason],
-            "reason_en": [texts[c]["en"] for c in reason],
+            "eligibility": pd.Categorical(elig, categories=[ELIGIBLE, CONDITIONAL, INELIGIBLE]),
+            "eligibility_reason": reason_cat,
+            "reason_zh": reason_cat.rename_categories({c: texts[c]["zh"] for c in codes}),
+            "reason_en": reason_cat.rename_categories({c: texts[c]["en"] for c in codes}),
         },
         index=compounds.index,
     )
