@@ -269,6 +269,85 @@ def _score_row(row: Sequence[Any], layer_kind: str) -> int:
     return len(hits)
 
 
+def _looks_like_data(cells: Sequence[Any]) -> bool:
+    """Tell whether a row holds values rather than headers: a number, date or rate."""
+    filled = [v for v in cells if not _is_blank_cell(v)]
+    if any(not isinstance(v, str) for v in filled):  # Excel numbers, dates, booleans
+        return True
+    return any(parser(filled).values.notna().any()
+               for parser in (parse_number, parse_date, parse_rate))
+
+
+def _is_value_of(cell: Any, header: Any, layer_kind: str) -> bool:
+    """Tell whether *cell* reads as a value of the column that *header* names.
+
+    ``设计公示`` under ``形象进度`` is a stage (``designed``), not the header of
+    ``design_posted``: a cell that parses as a value of the column above it is data.
+    Text columns take any value and say nothing.
+    """
+    if _is_blank_cell(cell) or _is_blank_cell(header):
+        return False
+    canonical = _match_header(str(header), layer_kind)
+    if canonical is None or canonical.startswith("__"):
+        return False
+    parser, what = _parser_for(layer_kind, canonical, layer_schema(layer_kind)
+                               .column(canonical).dtype)
+    if what == "text":
+        return False
+    return bool(parser([cell]).values.notna().any())
+
+
+def _completes_header(upper: Sequence[Any], lower: Sequence[Any], layer_kind: str, *,
+                      extra: Sequence[Any]) -> bool:
+    """Tell whether row *extra* (one of *upper*/*lower*) completes a header without merges.
+
+    A CSV export of a two-row header keeps the group labels (``规模``, ``坐标``) in one
+    row and the column names (``户数``, ``经度``) in the other. *extra* joins the header
+    when it looks like a header (text only: no number, date or rate), no cell of it is a
+    value of the column named in the other row (a stage ``设计公示`` under ``形象进度``),
+    and it names a column where the other row names none.
+    """
+    other = upper if extra is lower else lower
+    if not any(not _is_blank_cell(v) for v in extra) or _looks_like_data(extra):
+        return False
+    if any(_is_value_of(cell, head, layer_kind) for head, cell in zip(upper, lower,
+                                                                      strict=True)):
+        return False
+    found = {_match_header(v, layer_kind) for v in other if not _is_blank_cell(v)}
+    new = {
+        _match_header(v, layer_kind)
+        for v, o in zip(extra, other, strict=True)
+        if isinstance(v, str) and v.strip()
+        and (_is_blank_cell(o) or _match_header(str(o), layer_kind) is None)
+    }
+    return bool(new - found - {None})
+
+
+def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
+                  merges: Sequence[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """Return the first and last row (0-based) of the header around row *best*.
+
+    A merged range crossing the header row (Excel) makes a two-row header; without
+    merges (CSV, or Excel unmerged), the row below or above joins when
+    :func:`_completes_header` says so. A data row is never taken as a header row.
+    """
+    top = bottom = best
+    for r0, _c0, r1, _c1 in merges:  # two-row headers: a merged range crosses the header row
+        if r0 < best <= r1 and r0 >= best - 1:
+            top = min(top, best - 1)
+        if r0 <= best < r1 and r1 <= best + 1:
+            bottom = max(bottom, best + 1)
+    if top != bottom:
+        return top, bottom
+    if best + 1 < len(grid) and _completes_header(grid[best], grid[best + 1], layer_kind,
+                                                  extra=grid[best + 1]):
+        return best, best + 1
+    if best > 0 and _completes_header(grid[best - 1], grid[best], layer_kind,
+                                      extra=grid[best - 1]):
+        return best - 1, best
+    return best, best
+
+
 def _grid_to_raw(
     grid: list[list[Any]],
     layer_kind: str,
@@ -299,18 +378,7 @@ def _grid_to_raw(
             + "、".join(c.zh for c in sch.columns if c.required),
         )
     best = int(np.argmax(scores))
-    top = bottom = best
-    for r0, _c0, r1, _c1 in merges:  # two-row headers: a merged range crosses the header row
-        if r0 < best <= r1 and r0 >= best - 1:
-            top = min(top, best - 1)
-        if r0 <= best < r1 and r1 <= best + 1:
-            bottom = max(bottom, best + 1)
-    if top == bottom and best + 1 < len(grid):  # a second header row without merges (CSV)
-        nxt = grid[best + 1]
-        filled = [v for v in nxt if not _is_blank_cell(v)]
-        if filled and all(isinstance(v, str) for v in filled) and _score_row(nxt, layer_kind) \
-                and not parse_number(filled).values.notna().any():
-            bottom = best + 1
+    top, bottom = _header_block(grid, best, layer_kind, merges=merges)
 
     headers: list[str] = []
     for c in range(width):

@@ -435,3 +435,47 @@ def test_crs_given_as_text_code_and_unknown_crs_is_an_error(tmp_path):
     assert read_layer(path, "compounds", crs="4490")[0].crs.to_epsg() == 4490
     with pytest.raises(CRSError, match="unknown CRS"):
         read_layer(path, "compounds", crs="EPSG:99999999")
+
+
+# ------------------------------------------------------------------ header detection
+
+
+def test_csv_first_data_row_with_a_stage_named_like_a_header_is_data(tmp_path):
+    # 设计公示 is a stage (designed) and also an alias of the design_posted header
+    text = ("小区名称,填报日期,形象进度,居民同意率\n"
+            "东海园区,2023年6月30日,设计公示,85%\n"
+            "福平苑,2023年6月1日,已开工,90%\n")
+    df, _ = read_table(write_csv(tmp_path / "p.csv", text, "utf-8"), "progress_log")
+    assert df["stage"].tolist() == ["designed", "started"]
+    assert df["source_row"].tolist() == [2, 3]
+
+
+def test_xlsx_first_data_row_with_a_stage_named_like_a_header_is_data(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["小区名称", "填报日期", "形象进度"])
+    ws.append(["东海园区", "2023年6月30日", "设计公示"])
+    ws.append(["福平苑", "2023年6月1日", "开工"])
+    wb.save(tmp_path / "p.xlsx")
+    df, _ = read_table(tmp_path / "p.xlsx", "progress_log")
+    assert df["stage"].tolist() == ["designed", "started"]
+    assert df["source_row"].tolist() == [2, 3]
+
+
+def test_csv_two_row_header_without_merges_is_joined(tmp_path):
+    # a merged Excel header saved as CSV: group labels above, column names below
+    text = ("小区编号,小区名称,规模,,坐标,\n"
+            ",,户数,楼栋数,经度,纬度\n"
+            f"C01,东海园区,1435,35,{LON},{LAT}\n")
+    gdf, report = read_layer(write_csv(tmp_path / "two.csv", text, "utf-8"), "compounds")
+    assert gdf["compound_id"].tolist() == ["C01"]
+    assert gdf["households"].tolist() == [1435]
+    assert gdf.attrs["source_rows"].tolist() == [3]
+    mapped = {f.column: f.value for f in report.by_code("header_mapped")}
+    assert mapped["规模/户数"] == "households"
+
+
+def test_csv_header_row_above_data_rows_of_numbers_stays_one_row(tmp_path):
+    text = f"小区编号,小区名称,户数,经度,纬度\n户数,东海园区,1435,{LON},{LAT}\n"
+    gdf, _ = read_layer(write_csv(tmp_path / "one.csv", text, "utf-8"), "compounds")
+    assert gdf["compound_id"].tolist() == ["户数"]
