@@ -53,7 +53,7 @@ import pandas as pd
 
 from gisplan._errors import InputError, SchemaError
 from gisplan.findings import Finding, Report, add_flags
-from gisplan.schema import layer_schema, normalize_text, stage_order, term, zh
+from gisplan.schema import layer_schema, normalize_text, stage_order, term, vocab, zh
 
 __all__ = [
     "CONSENT_MIN",
@@ -63,7 +63,9 @@ __all__ = [
     "compound_status",
     "import_reports",
     "match_compounds",
+    "measure_zh",
     "milestone_status",
+    "parse_measure",
     "prepare_log",
     "progress_summary",
     "row_hashes",
@@ -1002,6 +1004,64 @@ def _planned(compounds: pd.DataFrame) -> pd.DataFrame:
     return comp
 
 
+def _top_category(categories: pd.Series) -> pd.Series:
+    """Highest renovation category of each compound (``basic;improvement`` → improvement).
+
+    Categories are cumulative (国办发〔2020〕23号): a 完善类 compound also gets the 基础类
+    works, so a compound is counted under the highest category it has. None where the
+    compound has no known category.
+    """
+    order = {k: i for i, k in enumerate(vocab("category"))}
+    keys = list(order)
+
+    def top(cell: Any) -> str | None:
+        ranks = [order[k] for k in str(cell).split(";") if k in order] if isinstance(
+            cell, str) else []
+        return keys[max(ranks)] if ranks else None
+
+    return categories.map(top).astype(object)
+
+
+def _progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *, as_of: Any) -> pd.DataFrame:
+    """One row per compound in the programme on *as_of*: unit, households, category, rank.
+
+    Compounds with status planned (or none), plus compounds known only from the log
+    (units without geometry, e.g. 经开区). ``rank`` is the position of the compound's
+    stage in :data:`STAGES` (-1 before any report); ``started``, ``completed`` and
+    ``flagged`` (a start that does not meet the start criteria) are bool.
+    """
+    comp = _planned(compounds)
+    status = compound_status(log, as_of=as_of)
+    base = pd.DataFrame({
+        "key": comp["compound_id"].astype(str).to_numpy(),
+        "county": comp["county"].to_numpy() if "county" in comp else None,
+        "district": comp["district"].to_numpy() if "district" in comp else None,
+        "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
+            dtype=float) if "households" in comp else np.nan,
+        "top_category": (_top_category(comp["categories"]).to_numpy()
+                         if "categories" in comp else None),
+    })
+    # compounds of units without geometry: known only from the log
+    extra_keys = status.index[status["compound_id"].isna()]
+    if len(extra_keys):
+        full = _valid(log)
+        hh = (full.groupby("key")["households"].last().reindex(extra_keys)
+              if "households" in full else pd.Series(np.nan, index=extra_keys))
+        extra = pd.DataFrame({"key": extra_keys,
+                              "county": status.loc[extra_keys, "county"].to_numpy(),
+                              "district": None,
+                              "households": pd.to_numeric(hh, errors="coerce").to_numpy(),
+                              "top_category": None})
+        base = pd.concat([base, extra], ignore_index=True)
+    st = status.reindex(base["key"])
+    base["rank"] = st["stage"].map(RANK).fillna(-1).astype(int).to_numpy()
+    base["started"] = st["started"].fillna(False).astype(bool).to_numpy()
+    base["completed"] = st["completed"].fillna(False).astype(bool).to_numpy()
+    base["flagged"] = (base["started"] & ~st["start_ok"].fillna(False).astype(bool)
+                       .to_numpy())
+    return base
+
+
 def progress_summary(
     compounds: pd.DataFrame,
     log: pd.DataFrame,
@@ -1037,31 +1097,7 @@ def progress_summary(
         criteria, or whose criteria were not reported). Compounds reported by units
         without geometry (e.g. 经开区) count under their unit.
     """
-    comp = _planned(compounds)
-    status = compound_status(log, as_of=as_of)
-    base = pd.DataFrame({
-        "key": comp["compound_id"].astype(str).to_numpy(),
-        "county": comp["county"].to_numpy() if "county" in comp else None,
-        "district": comp["district"].to_numpy() if "district" in comp else None,
-        "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
-            dtype=float) if "households" in comp else np.nan,
-    })
-    # compounds of units without geometry: known only from the log
-    extra_keys = status.index[status["compound_id"].isna()]
-    if len(extra_keys):
-        full = _valid(log)
-        hh = (full.groupby("key")["households"].last().reindex(extra_keys)
-              if "households" in full else pd.Series(np.nan, index=extra_keys))
-        extra = pd.DataFrame({"key": extra_keys,
-                              "county": status.loc[extra_keys, "county"].to_numpy(),
-                              "district": None,
-                              "households": pd.to_numeric(hh, errors="coerce").to_numpy()})
-        base = pd.concat([base, extra], ignore_index=True)
-    st = status.reindex(base["key"])
-    base["started"] = st["started"].fillna(False).astype(bool).to_numpy()
-    base["completed"] = st["completed"].fillna(False).astype(bool).to_numpy()
-    base["flagged"] = (base["started"] & ~st["start_ok"].fillna(False).astype(bool)
-                       .to_numpy())
+    base = _progress_base(compounds, log, as_of=as_of)
     hh = base["households"].fillna(0.0)
     base["hh_started"] = hh.where(base["started"], 0.0)
     base["hh_completed"] = hh.where(base["completed"], 0.0)
@@ -1097,18 +1133,57 @@ def progress_summary(
                 "completion_rate_households", "starts_flagged"]]
 
 
-_MEASURE = {
-    "started_compounds": "start_rate",
-    "started_households": "start_rate_households",
-    "completed_compounds": "completion_rate",
-    "completed_households": "completion_rate_households",
-}
-_MEASURE_ZH = {
-    "started_compounds": "开工率（按小区）",
-    "started_households": "开工率（按户数）",
-    "completed_compounds": "完工率（按小区）",
-    "completed_households": "完工率（按户数）",
-}
+#: how a milestone measure counts: by compounds (每个小区计1) or by households (按户数)
+MEASURE_BASES: dict[str, str] = {"compounds": "按小区", "households": "按户数"}
+_MEASURE_RE = re.compile(r"^(?P<stage>[a-z_]+)_(?P<per>compounds|households)$")
+
+
+def parse_measure(measure: str) -> tuple[str, str]:
+    """Split a milestone measure into (stage, basis).
+
+    A measure is ``<stage>_<compounds|households>``: the share of the programme's
+    compounds (or of their households) at or beyond *stage* (a key of
+    ``[vocab.stage]``), e.g. ``started_compounds``, ``completed_households``,
+    ``accepted_compounds`` (竣工验收).
+
+    Raises
+    ------
+    InputError
+        The measure names no stage or no basis; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> parse_measure("accepted_households")
+    ('accepted', 'households')
+    """
+    m = _MEASURE_RE.match(str(measure))
+    if m is None or m["stage"] not in RANK:
+        raise InputError(
+            f"unknown milestone measure '{measure}'", layer="programme",
+            column="milestones", value=measure,
+            hint="write <stage>_compounds or <stage>_households with a stage among "
+            + ", ".join(STAGES) + ", e.g. started_compounds, completed_households, "
+            "accepted_compounds")
+    return m["stage"], m["per"]
+
+
+def measure_zh(measure: str) -> str:
+    """Chinese name of a milestone measure: ``accepted_compounds`` → ``验收率（按小区）``."""
+    stage, per = parse_measure(measure)
+    return f"{zh('stage', stage)}率（{MEASURE_BASES[per]}）"
+
+
+def _category_scope(value: Any) -> frozenset[str] | None:
+    """Categories a milestone is restricted to (``"basic"``, ``["basic", ...]``), or None."""
+    if value is None or (isinstance(value, float) and value != value) or value == "":
+        return None
+    parts = value if isinstance(value, (list, tuple)) else re.split(r"[;,、\s]+", str(value))
+    keys = {term("category", v) for v in parts if str(v).strip()}
+    if None in keys or not keys:
+        raise InputError(f"unknown renovation category in milestone: {value!r}",
+                         layer="programme", column="milestones", value=value,
+                         hint="use basic (基础类), improvement (完善类) or upgrade (提升类)")
+    return frozenset(k for k in keys if k is not None)
 
 
 def milestone_state(value: np.ndarray, target: np.ndarray, *, as_of: np.datetime64,
@@ -1167,27 +1242,45 @@ def milestone_status(
     compounds, log : pandas.DataFrame
         As for :func:`progress_summary`.
     milestones : sequence of dict
-        ``{key, zh, date, measure, target}`` from the programme metadata, e.g. Xuchang's
-        ``{"key": "all_started", "date": "2023-06-30", "measure": "started_compounds",
-        "target": 1.0}``.
+        ``{key, zh, date, measure, target[, categories]}`` from the programme metadata,
+        e.g. Xuchang's ``{"key": "all_started", "date": "2023-06-30", "measure":
+        "started_compounds", "target": 1.0}``. The measure is
+        ``<stage>_<compounds|households>`` (:func:`parse_measure`): the share of
+        compounds, or of households, at or beyond the stage — ``started``, ``completed``,
+        ``accepted`` (竣工验收, Guyuan by 2022-11-30) or any other stage.
+        ``categories`` restricts a milestone to the compounds whose *highest* renovation
+        category is one of those given: Huai'an's "基础类改造的老旧小区 complete by
+        2023-07-31" (``categories = "basic"``) measures the compounds that get basic works
+        only, not those that also get 完善类 or 提升类 works (which take longer).
+        Compounds without a category, or known only from the log, are left out of such a
+        milestone.
     as_of : date-like
         The day of the status.
     start : date-like, optional
         Programme start for the linear pace; by default 1 January of the year of the
         earliest milestone (the programme metadata ``start_date`` when given). A
-        completion milestone is paced from the latest start milestone due before it.
+        milestone of a later stage is paced from the latest milestone of an earlier
+        stage due before it (completion from the start deadline, acceptance from the
+        completion deadline).
     by : {"county", "district", None}, default "county"
-        Also mark each unit; None for the programme only.
+        Also mark each unit; None for the programme only. A unit without compounds in a
+        milestone's scope has no row for it.
 
     Returns
     -------
     pandas.DataFrame
         ``unit`` (``合计`` for the programme), ``key``, ``milestone_zh``, ``due``,
         ``measure``, ``measure_zh``, ``target``, ``value``, ``expected``, ``state``
-        (``met``, ``on_track``, ``behind``) and ``state_zh``.
+        (``met``, ``on_track``, ``behind``), ``state_zh`` and ``n_compounds`` (compounds
+        the milestone measures in the unit).
+
+    Raises
+    ------
+    InputError
+        A measure or category is unknown, or the as-of date unreadable.
     """
     cols = ["unit", "key", "milestone_zh", "due", "measure", "measure_zh", "target", "value",
-            "expected", "state", "state_zh"]
+            "expected", "state", "state_zh", "n_compounds"]
     if not milestones:
         return pd.DataFrame(columns=cols)
     asof = pd.Timestamp(_parse_dates(pd.Series([as_of])).iloc[0])
@@ -1195,37 +1288,58 @@ def milestone_status(
         raise InputError("as-of date not recognised", value=as_of,
                          hint="write 2023-06-30 or 2023年6月30日")
     ms = pd.DataFrame(list(milestones))
+    parsed = [parse_measure(m) for m in ms["measure"]]
+    ms["stage_rank"] = [RANK[stage] for stage, _ in parsed]
+    ms["per"] = [per for _, per in parsed]
     ms["due"] = _parse_dates(ms["date"])
     t0 = (pd.Timestamp(_parse_dates(pd.Series([start])).iloc[0]) if start is not None
           else pd.Timestamp(year=int(ms["due"].min().year), month=1, day=1))
-    # completion is paced from the last start milestone due before it (works cannot
-    # complete before they start): Xuchang's 70 % by 31 Oct is paced from 30 June
-    starts = ms.loc[ms["measure"].str.startswith("started"), "due"]
+    # a later stage is paced from the last milestone of an earlier stage due before it
+    # (works cannot complete before they start): Xuchang's 70 % by 31 Oct is paced from
+    # the 30 June start deadline, Guyuan's acceptance from the completion deadline
     ms["pace_from"] = [
-        max([d for d in starts if d < due], default=t0) if m.startswith("completed") else t0
-        for m, due in zip(ms["measure"], ms["due"], strict=True)]
-    summary = progress_summary(compounds, log, as_of=asof, by=by or "county", total=True)
-    units = summary if by else summary[summary["unit"] == "合计"]
-    rows = units.merge(ms, how="cross")
-    bad = ~rows["measure"].isin(list(_MEASURE))
-    if bad.any():
-        m = rows.loc[bad, "measure"].iloc[0]
-        raise InputError(f"unknown milestone measure '{m}'", layer="programme",
-                         column="milestones", value=m,
-                         hint="use one of " + ", ".join(_MEASURE))
-    value = np.array([rows.at[i, _MEASURE[m]] for i, m in zip(rows.index, rows["measure"],
-                                                               strict=True)], dtype=float)
-    state, expected = milestone_state(value, rows["target"].to_numpy(dtype=float),
+        max(ms.loc[(ms["stage_rank"] < r).to_numpy() & (ms["due"] < due).to_numpy(), "due"],
+            default=t0)
+        for r, due in zip(ms["stage_rank"], ms["due"], strict=True)]
+
+    base = _progress_base(compounds, log, as_of=asof)
+    level = "district" if by in ("district", "pianqu", "片区") else "county"
+    base["unit"] = base[level].astype(object).where(base[level].notna(), "（未注明）")
+    order = list(dict.fromkeys(base["unit"]))
+    frames = []
+    for i, spec in enumerate(ms.to_dict("records")):
+        scope = _category_scope(spec.get("categories"))
+        sub = base if scope is None else base[base["top_category"].isin(scope).to_numpy()]
+        weight = (np.ones(len(sub)) if spec["per"] == "compounds"
+                  else sub["households"].to_numpy(dtype=float))
+        reached = sub["rank"].to_numpy() >= spec["stage_rank"]
+        parts = pd.DataFrame({"unit": sub["unit"].to_numpy(), "n": 1, "planned": weight,
+                              "done": np.where(reached, np.nan_to_num(weight), 0.0)})
+        g = parts.groupby("unit", sort=False)
+        per_unit = pd.DataFrame({"n": g["n"].sum(), "planned": g["planned"].sum(min_count=1),
+                                 "done": g["done"].sum()}) if by else pd.DataFrame()
+        per_unit.loc["合计", ["n", "planned", "done"]] = [
+            len(sub), parts["planned"].sum(min_count=1), parts["done"].sum()]
+        frames.append(per_unit.reset_index(names="unit").assign(row=i))
+    rows = pd.concat(frames, ignore_index=True)
+    # unit by unit in the order of the summary, the programme total last
+    unit_order = pd.Categorical(rows["unit"], categories=[*order, "合计"]).codes
+    rows = rows.iloc[np.lexsort((rows["row"].to_numpy(), unit_order))].reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = (rows["done"] / rows["planned"]).to_numpy(dtype=float)
+    m = ms.iloc[rows["row"].to_numpy()].reset_index(drop=True)
+    state, expected = milestone_state(value, m["target"].to_numpy(dtype=float),
                                       as_of=np.datetime64(asof.date()),
-                                      due=rows["due"].to_numpy(dtype="datetime64[D]"),
-                                      start=rows["pace_from"].to_numpy(dtype="datetime64[D]"))
+                                      due=m["due"].to_numpy(dtype="datetime64[D]"),
+                                      start=m["pace_from"].to_numpy(dtype="datetime64[D]"))
     out = pd.DataFrame({
-        "unit": rows["unit"], "key": rows["key"],
-        "milestone_zh": rows["zh"] if "zh" in rows else rows["key"],
-        "due": rows["due"].dt.strftime("%Y-%m-%d"), "measure": rows["measure"],
-        "measure_zh": rows["measure"].map(_MEASURE_ZH),
-        "target": rows["target"].astype(float), "value": value, "expected": expected,
-        "state": state, "state_zh": [MILESTONE_STATES_ZH[s] for s in state]})
+        "unit": rows["unit"], "key": m["key"],
+        "milestone_zh": m["zh"] if "zh" in m else m["key"],
+        "due": m["due"].dt.strftime("%Y-%m-%d"), "measure": m["measure"],
+        "measure_zh": m["measure"].map(measure_zh),
+        "target": m["target"].astype(float), "value": value, "expected": expected,
+        "state": state, "state_zh": [MILESTONE_STATES_ZH[s] for s in state],
+        "n_compounds": rows["n"].astype("int64")})
     return out[cols].reset_index(drop=True)
 
 

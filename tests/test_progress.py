@@ -206,3 +206,90 @@ def test_eligibility_rules_of_guyuan_are_checked():
     assert by_id.loc["B", "severity"] == "info"  # 2001-2005: conditional
     # B is 300 of 700 eligible+conditional households: above the 15 % cap
     assert "cap_2001_2005_exceeded" in set(problems["code"])
+
+
+# ------------------------------------------------------------------ category and stage milestones
+
+CATEGORIES = ["basic", "basic;improvement", "basic", "basic;upgrade"]
+
+
+def _basic_milestone(**extra):
+    return [{"key": "basic_completed", "zh": "7月份基础类基本竣工", "date": "2023-07-31",
+             "measure": "completed_compounds", "target": 1.0, **extra}]
+
+
+def test_basic_category_milestone_measures_compounds_whose_highest_category_is_basic():
+    # A and C get basic works only; B and D also get 完善类/提升类 works
+    compounds = compounds_frame().assign(categories=CATEGORIES)
+    log = _xuchang_log([("A", "2023-07-01", "completed"), ("B", "2023-07-01", "completed"),
+                        ("C", "2023-05-01", "started")])
+    ms = milestone_status(compounds, log, _basic_milestone(categories="basic"),
+                          as_of="2023-07-31", by="county").set_index("unit")
+    assert ms.loc["合计", "value"] == pytest.approx(0.5)  # A of A, C
+    assert ms.loc["合计", "n_compounds"] == 2
+    assert ms.loc["魏都区", "state"] == "met"
+    assert ms.loc["建安区", "state"] == "behind"
+
+
+def test_milestone_without_categories_measures_every_compound():
+    compounds = compounds_frame().assign(categories=CATEGORIES)
+    log = _xuchang_log([("A", "2023-07-01", "completed"), ("B", "2023-07-01", "completed")])
+    ms = milestone_status(compounds, log, _basic_milestone(), as_of="2023-07-31", by=None)
+    assert ms["value"].tolist() == pytest.approx([0.5])
+    assert ms["n_compounds"].tolist() == [4]
+
+
+def test_unit_without_compounds_of_the_category_has_no_row():
+    compounds = compounds_frame().assign(categories=["basic;improvement", "upgrade",
+                                                     "basic", "basic"])
+    ms = milestone_status(compounds, _xuchang_log([]), _basic_milestone(categories="basic"),
+                          as_of="2023-07-31", by="county")
+    assert ms["unit"].tolist() == ["建安区", "合计"]
+
+
+GUYUAN_MILESTONES = [
+    {"key": "all_completed", "zh": "9月底前竣工", "date": "2022-09-30",
+     "measure": "completed_compounds", "target": 1.0},
+    {"key": "all_accepted", "zh": "11月底前竣工验收", "date": "2022-11-30",
+     "measure": "accepted_compounds", "target": 1.0},
+]
+
+
+def test_acceptance_milestone_counts_compounds_accepted_paced_from_completion():
+    log = _xuchang_log([(c, "2022-09-01", "completed") for c in "ABCD"]
+                       + [("A", "2022-10-20", "accepted"), ("C", "2022-10-25", "handed_over")])
+    ms = milestone_status(compounds_frame(), log, GUYUAN_MILESTONES, as_of="2022-10-31",
+                          by=None).set_index("key")
+    assert ms.loc["all_accepted", "value"] == pytest.approx(0.5)  # handed over is beyond
+    assert ms.loc["all_accepted", "measure_zh"] == "验收率（按小区）"
+    # paced from 30 Sep (the completion deadline): 31 of 61 days gone
+    assert ms.loc["all_accepted", "expected"] == pytest.approx(31 / 61)
+    assert ms.loc["all_accepted", "state"] == "behind"
+
+
+def test_stage_measure_by_households():
+    log = _xuchang_log([("D", "2022-10-20", "accepted"), ("A", "2022-10-20", "completed")])
+    ms = milestone_status(compounds_frame(), log, [
+        {"key": "hh_accepted", "zh": "验收（按户）", "date": "2022-11-30",
+         "measure": "accepted_households", "target": 0.4}], as_of="2022-10-31", by=None)
+    assert ms["value"].tolist() == pytest.approx([400 / 1000])
+    assert ms["state"].tolist() == ["met"]
+    assert ms["measure_zh"].tolist() == ["验收率（按户数）"]
+
+
+def test_unknown_stage_in_a_measure_lists_the_stages():
+    from gisplan._errors import InputError
+
+    bad = [{"key": "x", "zh": "x", "date": "2023-06-30", "measure": "paid_households",
+            "target": 1}]
+    with pytest.raises(InputError, match="accepted_compounds") as info:
+        milestone_status(compounds_frame(), _xuchang_log([]), bad, as_of="2023-06-30")
+    assert "handed_over" in str(info.value)
+
+
+def test_unknown_category_of_a_milestone_names_the_fix():
+    from gisplan._errors import InputError
+
+    with pytest.raises(InputError, match="基础类"):
+        milestone_status(compounds_frame().assign(categories=CATEGORIES), _xuchang_log([]),
+                         _basic_milestone(categories="basc"), as_of="2023-06-30")

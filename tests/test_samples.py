@@ -131,9 +131,10 @@ def test_guyuan_budget_milestones_and_streets(stores):
     meta = stores["guyuan"].meta
     assert meta["budget_total_wan_yuan"] == pytest.approx(17808.68)
     assert sum(b["amount_wan_yuan"] for b in meta["budget"]) == pytest.approx(17808.68)
-    dates = {m["key"]: m["date"] for m in meta["milestones"]}
-    assert dates == {"all_started": "2022-03-15", "all_completed": "2022-09-30"}
-    assert meta["stage_deadlines"][0]["date"] == "2022-11-30"
+    dates = {m["key"]: (m["date"], m["measure"]) for m in meta["milestones"]}
+    assert dates == {"all_started": ("2022-03-15", "started_compounds"),
+                     "all_completed": ("2022-09-30", "completed_compounds"),
+                     "all_accepted": ("2022-11-30", "accepted_compounds")}
     d = stores["guyuan"].read("districts")
     assert set(d.loc[d["level"] == "street", "name"]) == {"南关街道", "北塬街道", "古雁街道"}
     assert set(d.loc[d["level"] == "pianqu", "name"]) == {"西关北街", "西关南街", "南城路"}

@@ -97,7 +97,9 @@ def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> N
 
     Per county 县区 and per 片区: counts, 开工率 and 完工率 by compounds and by households;
     each milestone of the programme marked met 已完成, on track 按进度 or behind 滞后
-    (on track: at or above the linear pace from the programme start).
+    (on track: at or above the linear pace from the programme start). A milestone
+    measures a stage (开工, 完工, 验收 ...) by compounds or households, over every compound
+    or only those of one renovation category (基础类: compounds with basic works only).
     """
     from gisplan.progress import _open, milestone_status, progress_summary, read_log
 
@@ -132,11 +134,13 @@ def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> N
         name = "县区 county" if level == "county" else "片区 district"
         _show(out[level].rename(columns=heads), title=f"{name}, as of {day:%Y-%m-%d}")
     if len(ms):
-        prog = ms[ms["unit"] == "合计"][["milestone_zh", "due", "target", "expected", "value",
-                                          "state", "state_zh"]]
-        _show(prog.rename(columns={"milestone_zh": "节点目标", "due": "截止", "target": "目标率",
-                                   "expected": "应达率", "value": "实际率", "state": "state",
-                                   "state_zh": "状态"}), title="Milestones 节点目标（全市）")
+        prog = ms[ms["unit"] == "合计"][["milestone_zh", "due", "measure_zh", "n_compounds",
+                                          "target", "expected", "value", "state", "state_zh"]]
+        _show(prog.rename(columns={"milestone_zh": "节点目标", "due": "截止",
+                                   "measure_zh": "指标", "n_compounds": "小区数",
+                                   "target": "目标率", "expected": "应达率", "value": "实际率",
+                                   "state": "state", "state_zh": "状态"}),
+              title="Milestones 节点目标（全市）")
         behind = ms[(ms["unit"] != "合计") & (ms["state"] == "behind")]
         if len(behind):
             click.echo("behind 滞后: " + "; ".join(
