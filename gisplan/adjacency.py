@@ -93,6 +93,7 @@ def adjacency(
     *,
     gap_m: float = DEFAULT_GAP_M,
     barriers: NDArray[np.object_] | None = None,
+    points: NDArray[np.float64] | None = None,
 ) -> Adjacency:
     """Build the adjacency of polygons.
 
@@ -104,6 +105,8 @@ def adjacency(
         Largest gap, in metres, between two compounds that still counts as adjacent.
     barriers : ndarray of shapely geometries, optional
         Lines (or polygons) in the same CRS that no edge may cross.
+    points : ndarray, shape (n, 2), optional
+        Representative points of the polygons if already computed (barrier test).
 
     Returns
     -------
@@ -139,9 +142,11 @@ def adjacency(
         bars = np.asarray(barriers, dtype=object)
         bars = bars[~(shapely.is_missing(bars) | shapely.is_empty(bars))]
         if len(bars):
-            rep = shapely.point_on_surface(geoms[ok])
-            xy = np.full((n, 2), np.nan)
-            xy[ok] = shapely.get_coordinates(rep)
+            if points is not None:
+                xy = np.asarray(points, dtype=float)
+            else:
+                xy = np.full((n, 2), np.nan)
+                xy[ok] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok]))
             segs = shapely.linestrings(
                 np.stack([xy[i], xy[j]], axis=1).reshape(-1, 2),
                 indices=np.repeat(np.arange(len(i)), 2),

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -783,13 +784,48 @@ def bundle_compounds(
         add_flags(comp, nonpos, "nonpositive_households")
         h = np.where(nonpos, np.nan, h)
 
+    ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    xy = np.full((n, 2), np.nan)
+    xy[ok_geom] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok_geom]))
+    bounds = np.full((n, 4), np.nan)
+    bounds[ok_geom] = shapely.bounds(geoms[ok_geom])
+
+    # barriers in the metric CRS
+    bars = None
+    if barriers is not None and len(barriers):
+        bg = barriers.geometry if hasattr(barriers, "geometry") else barriers
+        bars = joinmod.to_crs_checked(gpd.GeoSeries(bg), metric.crs, layer="barriers",
+                                      report=report).to_numpy()
+
+    # The district join and the utility links run in worker threads while this thread
+    # builds the adjacency: shapely's vectorised operations release the GIL, so the two
+    # cores of a planner's laptop both work. Each task has its own Report (merged below
+    # in a fixed order, so that the output stays deterministic) and only reads the
+    # frames; flags are written after the threads are done.
+    rep_d, rep_u = Report(), Report()
+    join_d = level is not None and districts is not None and len(districts) > 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fut_d = (pool.submit(joinmod.join_districts, comp, districts, report=rep_d,
+                             metric=metric) if join_d else None)
+        fut_u = (pool.submit(_utility_links, metric, utilities, ref=comp,
+                             margin_m=utility_margin_m, report=rep_u)
+                 if utilities is not None and len(utilities) else None)
+        adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
+        # compounds drawn over each other: among the touching pairs (blocked ones included)
+        touch = adj.gap_m <= 0
+        cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
+        overlaps = overlapping_pairs(geoms, candidates=cand)
+        jd = fut_d.result() if fut_d is not None else None
+        links = fut_u.result() if fut_u is not None else None
+    report.merge(rep_d)
+    report.merge(rep_u)
+    joinmod.flag_overlaps(comp, metric, *overlaps, report=report)
+
     # district codes
     dist_key = pd.Series(pd.NA, index=comp.index, dtype=object)
     dist_name = None
-    jd = None
     if level is not None:
-        if districts is not None and len(districts):
-            jd = joinmod.join_districts(comp, districts, report=report, metric=metric)
+        if jd is not None:
             col = f"{level}_id"
             if col in jd:
                 dist_key = jd[col].astype(object)
@@ -814,33 +850,12 @@ def bundle_compounds(
     codes, _ = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
     district_code = codes.astype(np.int64)  # -1 where outside every district
 
-    # barriers in the metric CRS
-    bars = None
-    if barriers is not None and len(barriers):
-        bg = barriers.geometry if hasattr(barriers, "geometry") else barriers
-        bars = joinmod.to_crs_checked(gpd.GeoSeries(bg), metric.crs, layer="barriers",
-                                      report=report).to_numpy()
-
-    adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars)
-    # compounds drawn over each other: among the touching pairs (blocked ones included)
-    touch = adj.gap_m <= 0
-    cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
-    joinmod.flag_overlaps(comp, metric, *overlapping_pairs(geoms, candidates=cand),
-                          report=report)
-
     shared_w = np.zeros(len(adj))
     ulinks = None
-    if utilities is not None and len(utilities):
-        ulinks, incidence = _utility_links(metric, utilities, ref=comp,
-                                           margin_m=utility_margin_m,
-                                           report=report)
+    if links is not None:
+        ulinks, incidence = links
         shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
 
-    ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    xy = np.full((n, 2), np.nan)
-    xy[ok_geom] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok_geom]))
-    bounds = np.full((n, 4), np.nan)
-    bounds[ok_geom] = shapely.bounds(geoms[ok_geom])
 
     core = bundle_core(h, xy, bounds, adj, status=status,
                        district=district_code if level is not None else None,
