@@ -147,6 +147,26 @@ def _keep_dimension(geoms: np.ndarray, dim: int) -> np.ndarray:
     return out
 
 
+def _source_rows(frame: pd.DataFrame) -> np.ndarray | None:
+    """Return the source row of each row of *frame* (``attrs["source_rows"]``), or None.
+
+    The readers (:mod:`gisplan.read`) give each record the row the user sees (the Excel
+    sheet row, the CSV line) in ``attrs["source_rows"]``, aligned with their index
+    ``0..n-1``. pandas keeps ``attrs`` through filtering and sorting, which keep the
+    index labels, so the labels (not the positions) pick the source rows. None when
+    the frame carries no source rows or its index does not fit them.
+    """
+    src = frame.attrs.get("source_rows")
+    if src is None:
+        return None
+    src = np.asarray(src)
+    labels = frame.index.to_numpy()
+    if len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer) \
+            or labels.min() < 0 or labels.max() >= len(src):
+        return None
+    return src[labels]
+
+
 @dataclass
 class _Layer:
     """The state of one layer while it is being validated."""
@@ -167,14 +187,19 @@ class _Layer:
         self._ids: np.ndarray | None = (
             self.frame[idc].to_numpy(dtype=object) if idc in self.frame.columns else None
         )
+        self._source_rows = _source_rows(self.frame)
 
     @property
     def name(self) -> str:
         return self.schema.name
 
+    def row_number(self, i: int) -> int:
+        """Return the row the user sees for position *i*: source row, else 1-based position."""
+        return int(self._source_rows[i]) if self._source_rows is not None else i + 1
+
     def row(self, i: int) -> str:
-        """Label row *i* (0-based position) by its 1-based position and its id."""
-        label = str(i + 1)
+        """Label row *i* (0-based position) by its row number and its id."""
+        label = str(self.row_number(i))
         if self._ids is not None:
             v = self._ids[i]
             if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA:
@@ -302,10 +327,11 @@ def _check_ids(st: _Layer) -> None:
     pos = np.flatnonzero(dup)
     groups = pd.Series(pos, index=ids.to_numpy()[pos]).groupby(level=0, sort=False)
     for value, rows in groups:
-        where = ", ".join(str(i + 1) for i in rows.to_numpy())
+        numbers = [st.row_number(int(i)) for i in rows.to_numpy()]
+        where = ", ".join(map(str, numbers))
         st.add("error", "duplicate_id",
                f"{len(rows)} rows share {idc} '{value}' (rows {where})",
-               row=[int(i) + 1 for i in rows.to_numpy()], column=idc, value=value,
+               row=numbers, column=idc, value=value,
                hint=f"give each row its own {idc}, or merge the duplicated rows")
 
 
@@ -543,7 +569,9 @@ def validate_layer(
     ----------
     frame : pandas.DataFrame or geopandas.GeoDataFrame
         The layer with canonical column names (as read by ``gisplan.read`` or
-        ``Project.read``). Not modified.
+        ``Project.read``). Not modified. When it carries ``attrs["source_rows"]`` (the
+        readers' sheet rows or CSV lines), findings name those rows, as the user sees
+        them in Excel; otherwise the 1-based position.
     layer : str
         Canonical layer name (``compounds``, ``districts``, ``utilities``, ...).
     file : str, optional

@@ -397,3 +397,51 @@ def test_many_compounds_validate_quickly():
     _, report = check(gdf)
     assert time.perf_counter() - t < 5.0
     assert report.ok
+
+
+# ------------------------------------------------------------------ rows as the user sees them
+
+
+def test_findings_name_source_rows_when_the_frame_carries_them():
+    gdf = compounds(3, households=pd.array([100, -5, 120], dtype="Int64"))
+    gdf.attrs["source_rows"] = np.array([4, 5, 7])  # a title, a header, a blank row above
+    _, report = validate_layer(gdf, "compounds", today=TODAY)
+    [f] = report.by_code("nonpositive_households")
+    assert f.row == "5 (compound_id=GY-002)"
+
+
+def test_source_rows_follow_the_index_after_filtering():
+    gdf = compounds(3, households=pd.array([100, 110, -5], dtype="Int64"))
+    gdf.attrs["source_rows"] = np.array([4, 5, 6])
+    _, report = validate_layer(gdf.iloc[[0, 2]], "compounds", today=TODAY)
+    assert report.by_code("nonpositive_households")[0].row == "6 (compound_id=GY-003)"
+
+
+def test_duplicate_ids_name_the_source_rows():
+    gdf = compounds(3, compound_id=["A", "B", "A"])
+    gdf.attrs["source_rows"] = np.array([3, 4, 5])
+    _, report = validate_layer(gdf, "compounds", today=TODAY)
+    assert report.by_code("duplicate_id")[0].row == [3, 5]
+
+
+def test_import_of_an_xlsx_with_a_title_row_names_the_sheet_row(tmp_path: Path):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from gisplan.cli import cli
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["原州区社区服务设施清单"])
+    ws.append(["设施编号", "设施类型", "名称", "经度", "纬度"])
+    ws.append(["F01", "幼儿园", "西关幼儿园", LON, LAT])
+    ws.append(["F02", "中水站", "南城中水站", LON + D, LAT])
+    wb.save(tmp_path / "设施.xlsx")
+    findings = tmp_path / "findings.csv"
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "p.gpkg"),
+                                      str(tmp_path / "设施.xlsx"), "--layer", "facilities",
+                                      "--findings", str(findings)])
+    assert result.exit_code == 2, result.output
+    assert "row 4 (facility_id=F02)" in result.output  # sheet row 4, not data row 2
+    table = pd.read_csv(findings, dtype=str)
+    assert table.loc[table["code"] == "unknown_value", "row"].tolist() == ["4 (facility_id=F02)"]
