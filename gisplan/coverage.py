@@ -24,8 +24,9 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,8 +37,10 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
+from pyproj import CRS
 
 from gisplan._errors import CRSError, SchemaError
+from gisplan.crs import transform_xy
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.network import (
     Network,
@@ -64,6 +67,9 @@ REACH = {
     "no_facility": "no facility of this type in the programme",
     "not_snapped": "compound has no geometry to measure from",
 }
+
+#: code of each reach value (the long table stores them as a categorical)
+_REACH_CODE = {name: np.int8(i) for i, name in enumerate(REACH)}
 
 #: store layers written by :meth:`CoverageResult.to_store`
 STORE_LAYERS = ("coverage", "coverage_gaps", "coverage_summary")
@@ -297,8 +303,24 @@ class _Net:
     labels: NDArray[np.int64]
 
 
-def _prepare_network(roads: gpd.GeoDataFrame, *, node_roads: bool, report: Report,
+def _projector(src: Any, dst: Any) -> Callable[[NDArray[np.float64]], NDArray[np.float64]] | None:
+    """Coordinate transform ``(n, 2) -> (n, 2)`` from *src* to *dst*; None if the same."""
+    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+        return None
+
+    def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = transform_xy(xy[:, 0], xy[:, 1], src=src, dst=dst)
+        return np.column_stack([x, y])
+
+    return project
+
+
+def _prepare_network(roads: gpd.GeoDataFrame, *, crs: Any, node_roads: bool, report: Report,
                      file: str | None, check_noding_below: int) -> Network:
+    """Build the walking network from the roads layer (any CRS), measured in *crs*.
+
+    Only the coordinate array of the roads is projected (no geometry is rebuilt).
+    """
     geom = roads.geometry.to_numpy()
     use = np.ones(len(roads), dtype=bool)
     if "walkable" in roads.columns:
@@ -308,7 +330,7 @@ def _prepare_network(roads: gpd.GeoDataFrame, *, node_roads: bool, report: Repor
                                f"{int((~use).sum())} roads marked not walkable are left out "
                                "of the walking network", file=file, layer="roads",
                                column="walkable"))
-    net = build_network(geom[use], node=node_roads)
+    net = build_network(geom[use], node=node_roads, project=_projector(roads.crs, crs))
     net.edge_source[:] = np.flatnonzero(use)[net.edge_source] if net.n_edges else []
     if net.info["dropped_empty"]:
         report.add(Finding("warning", "empty_geometry",
@@ -514,7 +536,7 @@ def coverage(
                           hint="import roads (道路) or use method='euclidean'")
     walk = np.full((len(types), n), np.inf)
     walk_fac = np.full((len(types), n), -1, dtype=np.int64)
-    reach = np.full((len(types), n), "", dtype=object)
+    reach = np.full((len(types), n), -1, dtype=np.int8)  # codes of REACH; -1: none
     snap_m = np.full(n, np.nan)
     fac_snap_m = np.full(len(facilities), np.nan)
     has_gate = np.zeros(n, dtype=bool)
@@ -524,9 +546,8 @@ def coverage(
         if roads.crs is None:
             raise CRSError("layer has no coordinate reference system", file=file,
                            layer="roads", hint="set the CRS when importing")
-        rm = roads.to_crs(crs)
-        net = _prepare_network(rm, node_roads=node_roads, report=report, file=file,
-                               check_noding_below=check_noding_below)
+        net = _prepare_network(roads, crs=crs, node_roads=node_roads, report=report,
+                               file=file, check_noding_below=check_noding_below)
         components = net.component_sizes()
         _, labels = net.components
         info.update(nodes=net.n_nodes, edges=net.n_edges, components=len(components))
@@ -534,6 +555,8 @@ def coverage(
         gates_m = gates.to_crs(crs).copy() if gates is not None and len(gates) else None
         pts, owner, has_gate = _demand_points(cm.geometry, gates_m, ids, boundary_step_m,
                                               report, file)
+        by_owner = np.argsort(owner, kind="stable")  # group_min is fastest on sorted owners
+        pts, owner = pts[by_owner], owner[by_owner]
         info["demand_points"] = len(pts)
         psnap = snap_points(net, pts)
         snap_m, _ = group_min(psnap.dist, owner, n)
@@ -569,7 +592,7 @@ def coverage(
         for k, t in enumerate(types):
             org = np.flatnonzero(fuse_key == t)
             if len(org) == 0:
-                reach[k] = "no_facility"
+                reach[k] = _REACH_CODE["no_facility"]
                 continue
             nd, no = og.nearest(org, limit=search_limit_m)
             pd_, pw = target_distances(og, nd, no, psnap, origins=org)
@@ -579,9 +602,10 @@ def coverage(
             walk_fac[k] = np.where(which >= 0, fuse[np.maximum(which, 0)], -1)
             same_comp = np.isin(pt_comp, np.unique(f_comp[org]))
             any_same = np.bincount(owner, weights=same_comp, minlength=n) > 0
-            reach[k] = np.where(np.isfinite(best), "reached",
-                                np.where(any_same, "beyond_limit", "unreachable"))
-        reach[:, no_geom] = "not_snapped"
+            reach[k] = np.where(np.isfinite(best), _REACH_CODE["reached"],
+                                np.where(any_same, _REACH_CODE["beyond_limit"],
+                                         _REACH_CODE["unreachable"]))
+        reach[:, no_geom] = _REACH_CODE["not_snapped"]
     else:
         info["network"] = "none"
 
@@ -593,9 +617,9 @@ def coverage(
     covered = dist <= std_m[:, None]
     if not judged_net:
         has_any = np.array([bool((usable & (fac_key == t)).any()) for t in types])
-        reach[:] = np.where(np.isfinite(straight), "reached", "")
-        reach[~has_any] = "no_facility"
-        reach[:, no_geom] = "not_snapped"
+        reach[:] = np.where(np.isfinite(straight), _REACH_CODE["reached"], -1)
+        reach[~has_any] = _REACH_CODE["no_facility"]
+        reach[:, no_geom] = _REACH_CODE["not_snapped"]
 
     # capacity-aware access ----------------------------------------------------------
     fca = np.full((len(types), n), np.nan)
@@ -623,7 +647,7 @@ def coverage(
                        with_walk=judged_net)
     wide = _wide(compounds, types, dist, straight, covered, std, has_gate, snap_m,
                  judged_net, no_geom, fca)
-    summary = _summary(wide, long, layers, types, std, bundles)
+    summary = _summary(wide, covered, layers, types, std, bundles)
     report.count("compounds", n, len(wide), flagged=int((wide["flags"].fillna("") != "").sum()))
     report.count("facilities", len(fac_in), len(facilities),
                  flagged=int((facilities["flags"].fillna("") != "").sum()))
@@ -637,38 +661,44 @@ class _PolygonNearest:
     """Exact nearest point to each polygon, by k-d tree candidates from the centroid.
 
     A point ``p`` is at least ``|c - p| - R`` from a polygon with centroid ``c`` and
-    radius ``R`` (farthest vertex from ``c``); the *k* points nearest the centroid are
-    measured exactly and a polygon whose candidates cannot prove the nearest falls back
-    to STRtree ``query_nearest``.
+    radius ``R`` (farthest vertex from ``c``). The point nearest the centroid is measured
+    exactly; where the second nearest could still be closer (``|c - p2| - R <= best``),
+    every point within ``best + R`` of the centroid is measured (a k-d ball query).
     """
 
     def __init__(self, poly: NDArray[np.object_]) -> None:
         self.poly = poly
         self.cen = shapely.get_coordinates(shapely.centroid(poly))
-        vxy, vidx = shapely.get_coordinates(shapely.boundary(poly), return_index=True)
+        vxy, vidx = shapely.get_coordinates(poly, return_index=True)
         r = np.hypot(*(vxy - self.cen[vidx]).T)
         self.radius = np.zeros(len(poly))
         np.maximum.at(self.radius, vidx, r)
 
-    def query(self, pts: NDArray[np.object_], k: int = 4
-              ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def query(self, pts: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Distance from each polygon to the nearest of *pts*, and which point."""
         from scipy.spatial import cKDTree
 
-        kq = min(k, len(pts))
-        dc, ic = cKDTree(shapely.get_coordinates(pts)).query(self.cen, k=kq)
+        tree = cKDTree(shapely.get_coordinates(pts))
+        kq = min(2, len(pts))
+        dc, ic = tree.query(self.cen, k=kq)
         dc = np.asarray(dc).reshape(len(self.poly), kq)
-        ic = np.asarray(ic).reshape(len(self.poly), kq)
-        d = shapely.distance(np.repeat(self.poly, kq), pts[ic.reshape(-1)]).reshape(-1, kq)
-        best = np.argmin(d, axis=1)
-        r = np.arange(len(self.poly))
-        bd, bi = d[r, best], ic[r, best].astype(np.int64)
-        unsure = (dc[:, -1] - self.radius <= bd) & (kq < len(pts))
-        if unsure.any():
-            w = np.flatnonzero(unsure)
-            (qi, fi), dd = shapely.STRtree(pts).query_nearest(
-                self.poly[w], all_matches=False, return_distance=True)
-            bd[w[qi]] = dd
-            bi[w[qi]] = fi
+        ic = np.asarray(ic).reshape(len(self.poly), kq).astype(np.int64)
+        bi = ic[:, 0]
+        bd = shapely.distance(self.poly, pts[bi])
+        unsure = np.flatnonzero(dc[:, -1] - self.radius <= bd) if kq > 1 else np.empty(0, int)
+        if len(unsure):
+            near = tree.query_ball_point(self.cen[unsure], bd[unsure] + self.radius[unsure]
+                                         + 1e-6)
+            counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+            cand = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64,
+                               count=int(counts.sum()))
+            owner = np.repeat(np.arange(len(unsure)), counts)
+            # ties (several points inside) go to the point nearest the centroid
+            gap = tree.data[cand] - self.cen[unsure[owner]]
+            order = np.lexsort((np.hypot(gap[:, 0], gap[:, 1]), owner))
+            owner, cand = owner[order], cand[order]
+            d = shapely.distance(self.poly[unsure[owner]], pts[cand])
+            bd[unsure], bi[unsure] = group_min(d, owner, len(unsure), payload=cand)
         return bd, bi
 
 
@@ -681,13 +711,21 @@ def _straight_pairs(pts: NDArray[np.object_], poly: NDArray[np.object_], limit: 
     return sp.csr_matrix((d, (fi, ci)), shape=(len(pts), len(poly)))
 
 
+def _repeat_cat(values: list[Any], n: int) -> pd.Categorical:
+    """Categorical of ``len(values) * n`` rows: each value repeated *n* times."""
+    cats, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(np.repeat(codes.reshape(-1), n),
+                                     categories=pd.Index(cats, dtype=object))
+
+
 def _long_table(ids: pd.Series, types: list[str], std: Standard,
                 straight: NDArray[np.float64], straight_fac: NDArray[np.int64],
                 walk: NDArray[np.float64], walk_fac: NDArray[np.int64],
                 dist: NDArray[np.float64], covered: NDArray[np.bool_],
-                reach: NDArray[np.object_], snap_m: NDArray[np.float64],
+                reach: NDArray[np.int8], snap_m: NDArray[np.float64],
                 fac_snap_m: NDArray[np.float64], fac_ids: NDArray[np.object_],
                 fca: NDArray[np.float64], method: str, *, with_walk: bool) -> pd.DataFrame:
+    """One row per compound × type; text columns are categoricals (no string per row)."""
     n, k = len(ids), len(types)
     fid_cat = pd.Categorical(pd.Series(fac_ids).astype(str))
     codes = fid_cat.codes.astype(np.int64)
@@ -708,7 +746,7 @@ def _long_table(ids: pd.Series, types: list[str], std: Standard,
                                                    categories=pd.Index(types)),
         "facility_zh": pd.Categorical.from_codes(np.repeat(np.arange(k), n),
                                                  categories=pd.Index([std.zh(t) for t in types])),
-        "circle": np.repeat(std.table.loc[types, "circle"].to_numpy(dtype=object), n),
+        "circle": _repeat_cat(std.table.loc[types, "circle"].tolist(), n),
         "standard_m": np.repeat([std.walk_m(t) for t in types], n),
         "straight_m": finite(straight),
         "straight_facility_id": fac(straight_fac),
@@ -721,19 +759,29 @@ def _long_table(ids: pd.Series, types: list[str], std: Standard,
         out["facility_snap_m"] = np.where(wf >= 0, fac_snap_m[np.maximum(wf, 0)]
                                           if len(fac_snap_m) else np.nan, np.nan)
     out["distance_m"] = finite(dist)
-    out["method"] = method
+    out["method"] = _repeat_cat([method], n * k)
     out["covered"] = covered.reshape(-1)
-    out["reach"] = pd.Categorical(reach.reshape(-1), categories=list(REACH))
+    out["reach"] = pd.Categorical.from_codes(reach.reshape(-1), categories=pd.Index(list(REACH)))
     if np.isfinite(fca).any():
         out["fca_per_household"] = fca.reshape(-1)
     return out
+
+
+def _joined_per_column(mask: NDArray[np.bool_], labels: list[str], sep: str
+                       ) -> NDArray[np.object_]:
+    """``sep.join(labels[mask[:, i]])`` for every column *i*, one join per distinct column."""
+    if mask.shape[1] == 0:
+        return np.empty(0, dtype=object)
+    combos, inv = np.unique(mask.T, axis=0, return_inverse=True)
+    lab = np.asarray(labels, dtype=object)
+    text = np.array([sep.join(lab[c]) for c in combos], dtype=object)
+    return text[inv.reshape(-1)]
 
 
 def _wide(compounds: gpd.GeoDataFrame, types: list[str], dist: NDArray[np.float64],
           straight: NDArray[np.float64], covered: NDArray[np.bool_], std: Standard,
           has_gate: NDArray[np.bool_], snap_m: NDArray[np.float64], judged_net: bool,
           no_geom: NDArray[np.bool_], fca: NDArray[np.float64]) -> gpd.GeoDataFrame:
-    wide = compounds.copy()
     cols: dict[str, Any] = {}
     for k, t in enumerate(types):
         cols[f"walk_m_{t}"] = np.where(np.isfinite(dist[k]), dist[k], np.nan).round(1)
@@ -744,20 +792,17 @@ def _wide(compounds: gpd.GeoDataFrame, types: list[str], dist: NDArray[np.float6
         if np.isfinite(fca[k]).any():
             cols[f"fca_{t}"] = fca[k]
     gap = ~covered & ~no_geom[None, :]
-    tarr = np.array(types, dtype=object)
-    zarr = np.array([std.zh(t) for t in types], dtype=object)
-    cols["gaps"] = [";".join(tarr[gap[:, i]]) for i in range(len(wide))]
-    cols["gaps_zh"] = ["、".join(zarr[gap[:, i]]) for i in range(len(wide))]
+    cols["gaps"] = _joined_per_column(gap, list(types), ";")
+    cols["gaps_zh"] = _joined_per_column(gap, [std.zh(t) for t in types], "、")
     cols["n_gaps"] = gap.sum(axis=0)
     cols["snap_m"] = np.round(snap_m, 1)
     cols["access_from"] = np.where(has_gate, "gates", "boundary")
     cols["coverage_method"] = "network" if judged_net else "euclidean"
-    extra = pd.DataFrame(cols, index=wide.index)
-    wide = wide.drop(columns=[c for c in extra.columns if c in wide.columns])
-    flags = wide.pop("flags")
-    out = pd.concat([wide.drop(columns=wide.geometry.name), extra], axis=1)
-    out["flags"] = flags
-    return gpd.GeoDataFrame(out, geometry=wide.geometry, crs=compounds.crs)
+    extra = pd.DataFrame(cols, index=compounds.index)
+    geom = compounds.geometry.name
+    keep = [c for c in compounds.columns if c not in extra.columns and c not in (geom, "flags")]
+    out = pd.concat([compounds[keep], extra, compounds[["flags"]]], axis=1)
+    return gpd.GeoDataFrame(out, geometry=compounds.geometry, crs=compounds.crs)
 
 
 def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, Any],
@@ -775,38 +820,46 @@ def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, Any],
     return None
 
 
-def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, Any],
+def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], layers: Mapping[str, Any],
              types: list[str], std: Standard, bundles: pd.Series | None) -> pd.DataFrame:
-    n = len(wide)
+    """Shares covered per unit of each level and type (``np.bincount`` on unit codes)."""
+    order = np.argsort(np.asarray(types, dtype=object))  # types alphabetically in a unit
+    types = [types[i] for i in order]
+    covered = covered[order]
     k = len(types)
     hh = (pd.to_numeric(wide["households"], errors="coerce") if "households" in wide.columns
           else pd.Series(np.nan, index=wide.index)).to_numpy(dtype=float)
-    base = pd.DataFrame({
-        "facility_type": long["facility_type"].to_numpy(),
-        "covered": long["covered"].to_numpy(),
-        "households": np.tile(np.nan_to_num(hh), k),
-        "hh_unknown": np.tile(~np.isfinite(hh), k).astype(np.int64),
-    })
+    hh0 = np.nan_to_num(hh)
     units: dict[str, pd.Series | None] = {
         "programme": pd.Series("all", index=wide.index),
         "county": wide["county"] if "county" in wide.columns else None,
         "district": wide["district"] if "district" in wide.columns else None,
         "bundle": _bundle_of(wide, layers, bundles),
     }
+    tcode = np.arange(k)[:, None]
     frames = []
     for level, unit in units.items():
         if unit is None or unit.isna().all():
             continue
-        b = base.copy()
-        b["unit"] = np.tile(unit.astype(object).fillna("(none)").to_numpy(), k)
-        b["hh_covered"] = b["households"] * b["covered"]
-        g = b.groupby(["unit", "facility_type"], observed=True, sort=True).agg(
-            compounds=("covered", "size"), compounds_covered=("covered", "sum"),
-            households=("households", "sum"), households_covered=("hh_covered", "sum"),
-            households_unknown=("hh_unknown", "sum"))
-        g = g.reset_index()
-        g.insert(0, "level", level)
-        frames.append(g)
+        codes, names = pd.factorize(unit.astype(object).fillna("(none)").to_numpy(), sort=True)
+        m = len(names)
+        cell = (codes[None, :] * k + tcode).reshape(-1)  # unit-major, type-minor
+
+        def per_cell(weights: NDArray[Any] | None, cell: NDArray[np.int64] = cell,
+                     m: int = m) -> NDArray[Any]:
+            return np.bincount(cell, weights=weights, minlength=m * k)
+
+        frames.append(pd.DataFrame({
+            "level": level,
+            "unit": np.repeat(np.asarray(names, dtype=object), k),
+            "facility_type": np.tile(np.asarray(types, dtype=object), m),
+            "compounds": per_cell(None).astype(np.int64),
+            "compounds_covered": per_cell(covered.reshape(-1).astype(float)).astype(int),
+            "households": per_cell(np.tile(hh0, k)),
+            "households_covered": per_cell((covered * hh0).reshape(-1)),
+            "households_unknown": per_cell(np.tile(~np.isfinite(hh), k).astype(float)
+                                           ).astype(np.int64),
+        }))
     out = pd.concat(frames, ignore_index=True)
     out["facility_type"] = out["facility_type"].astype(object)
     out.insert(3, "facility_zh", out["facility_type"].map({t: std.zh(t) for t in types}))
@@ -816,6 +869,4 @@ def _summary(wide: gpd.GeoDataFrame, long: pd.DataFrame, layers: Mapping[str, An
         out["share_households"] = np.where(out["households"] > 0,
                                            out["households_covered"] / out["households"],
                                            np.nan)
-    out["compounds_covered"] = out["compounds_covered"].astype(int)
-    del n
     return out

@@ -34,7 +34,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = [
     "count_crossings",
     "group_min",
     "nearest_origins",
+    "network_from_coords",
     "node_lines",
     "origin_graph",
     "pair_distances",
@@ -70,6 +72,9 @@ IntArray = NDArray[np.int64]
 class Network:
     """A walking network in a metric CRS.
 
+    The edges are kept as coordinate arrays (``coords`` and ``coord_ptr``, like the rows
+    of a CSR matrix); :attr:`edge_geom` builds shapely lines from them only when asked.
+
     Attributes
     ----------
     xy : ndarray, shape (n_nodes, 2)
@@ -78,12 +83,14 @@ class Network:
         End nodes of each edge (the start and end of its line).
     edge_len : ndarray of float
         Edge length in metres.
-    edge_geom : ndarray of shapely.LineString
-        Edge geometry (one part of an input line).
     edge_source : ndarray of int
         Position of the input line each edge came from.
     graph : scipy.sparse.csr_matrix, shape (n_nodes, n_nodes)
         Symmetric weighted adjacency (shortest of parallel edges; no self loops).
+    coords : ndarray, shape (n_vertices, 2)
+        Vertices of all edges, edge after edge.
+    coord_ptr : ndarray of int, shape (n_edges + 1,)
+        Edge ``e`` has the vertices ``coords[coord_ptr[e]:coord_ptr[e + 1]]``.
     info : dict
         What was done while building: ``lines_in``, ``parts``, ``noded``,
         ``lines_after_noding``, ``dropped_empty``.
@@ -93,9 +100,10 @@ class Network:
     edge_u: IntArray
     edge_v: IntArray
     edge_len: FloatArray
-    edge_geom: NDArray[np.object_]
     edge_source: IntArray
     graph: sp.csr_matrix
+    coords: FloatArray
+    coord_ptr: IntArray
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +115,14 @@ class Network:
     def n_edges(self) -> int:
         """Number of edges (parts of input lines)."""
         return int(self.edge_u.shape[0])
+
+    @cached_property
+    def edge_geom(self) -> NDArray[np.object_]:
+        """Edge geometry (shapely LineStrings, built on first use)."""
+        if self.n_edges == 0:
+            return np.empty(0, dtype=object)
+        idx = np.repeat(np.arange(self.n_edges), np.diff(self.coord_ptr))
+        return np.asarray(shapely.linestrings(self.coords, indices=idx), dtype=object)
 
     @cached_property
     def tree(self) -> shapely.STRtree:
@@ -137,7 +153,7 @@ class Network:
 
 def _dedupe_min(rows: IntArray, cols: IntArray, w: FloatArray
                 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Keep, for each (row, col) pair, the smallest weight."""
+    """Keep, for each (row, col) pair, the smallest weight; pairs come out sorted."""
     if len(rows) == 0:
         return rows, cols, w
     order = np.lexsort((w, cols, rows))
@@ -147,17 +163,40 @@ def _dedupe_min(rows: IntArray, cols: IntArray, w: FloatArray
     return r[keep], c[keep], x[keep]
 
 
+def _symmetric_graph(u: IntArray, v: IntArray, w: FloatArray, n: int) -> sp.csr_matrix:
+    """Symmetric CSR adjacency of undirected edges: shortest of parallel edges, no loops."""
+    loop = u == v
+    u, v, w = u[~loop], v[~loop], w[~loop]
+    graph = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]),
+                                                    np.concatenate([v, u]))), shape=(n, n))
+    if graph.nnz < 2 * len(u):
+        # parallel edges were summed: keep the shortest instead (hashed pair keys)
+        codes, pairs = pd.factorize(np.minimum(u, v) * np.int64(n) + np.maximum(u, v))
+        shortest = np.full(len(pairs), np.inf)
+        np.minimum.at(shortest, codes, w)
+        a, b = pairs // n, pairs % n
+        graph = sp.csr_matrix((np.concatenate([shortest, shortest]),
+                               (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n))
+    return graph
+
+
 def _node_ids(pts: FloatArray, tolerance_m: float) -> tuple[IntArray, FloatArray]:
-    """Merge coordinates closer than *tolerance_m* (on a grid); return ids and node xy."""
+    """Merge coordinates closer than *tolerance_m* (on a grid); return ids and node xy.
+
+    Points are rounded to a grid of *tolerance_m*, each grid cell gets one int64 key and
+    the keys are hashed (``pandas.factorize``, no sort). Node ids follow the order of
+    first appearance; a node's coordinates are those of its first point.
+    """
     origin = pts.min(axis=0)
     q = np.floor((pts - origin) / tolerance_m + 0.5).astype(np.int64)
     span = q.max(axis=0) + 1
-    if float(span[0]) * float(span[1]) < 2.0**62:
-        key = q[:, 0] * span[1] + q[:, 1]
-        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    else:  # pragma: no cover - continental extents at millimetre tolerance
-        _, first, inv = np.unique(q, axis=0, return_index=True, return_inverse=True)
-    return inv.reshape(-1).astype(np.int64), pts[first]
+    if float(span[0]) * float(span[1]) >= 2.0**62:  # pragma: no cover - continental, mm
+        _, first_at, inv = np.unique(q, axis=0, return_index=True, return_inverse=True)
+        return inv.reshape(-1).astype(np.int64), pts[first_at]
+    ids = pd.factorize(q[:, 0] * span[1] + q[:, 1])[0].astype(np.int64)
+    running = np.maximum.accumulate(ids)
+    first = np.r_[True, running[1:] > running[:-1]]  # ids are numbered as first seen
+    return ids, pts[first]
 
 
 def count_crossings(lines: NDArray[np.object_]) -> int:
@@ -200,57 +239,127 @@ def node_lines(lines: NDArray[np.object_]) -> tuple[NDArray[np.object_], IntArra
     return parts, source
 
 
-def build_network(lines: Any, *, node: bool = False, tolerance_m: float = 0.01) -> Network:
-    """Build a walking network from lines in a metric CRS.
+def _empty_network(info: dict[str, Any]) -> Network:
+    empty = np.empty(0, dtype=np.int64)
+    info["parts"] = 0
+    return Network(np.empty((0, 2)), empty, empty, np.empty(0), empty, sp.csr_matrix((0, 0)),
+                   np.empty((0, 2)), np.zeros(1, dtype=np.int64), info)
+
+
+def network_from_coords(xy: Any, line_index: Any, *, source: Any = None,
+                        tolerance_m: float = 0.01) -> Network:
+    """Build a walking network from the vertices of lines (the array core).
+
+    Takes what ``shapely.get_coordinates(lines, return_index=True)`` returns, so no
+    geometry object is needed: the first and last vertex of each line are its end
+    nodes, its length is the sum of its segment lengths.
 
     Parameters
     ----------
-    lines : array-like of LineString / MultiLineString
-        Street centre lines or footpaths, in metres. Multi-part lines are split into
-        their parts; empty and missing geometries are skipped (``info['dropped_empty']``).
-    node : bool, default False
-        Split lines at intersections first (:func:`node_lines`); use for lines that
-        cross without sharing a vertex. The default trusts that the input is noded.
+    xy : ndarray, shape (n_vertices, 2)
+        Vertices in metres, line after line.
+    line_index : ndarray of int, shape (n_vertices,)
+        Line of each vertex, non-decreasing (consecutive vertices of one line).
+    source : ndarray of int, optional
+        Input position of each line, indexed by ``line_index`` (default: ``line_index``).
     tolerance_m : float, default 0.01
         End points closer than this are one node.
 
     Returns
     -------
     Network
+        Lines of zero length are left out (``info["parts"]`` counts
+        the edges kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = np.array([[0, 0], [30, 40], [30, 40], [30, 100.0]])
+    >>> net = network_from_coords(xy, np.array([0, 0, 1, 1]))
+    >>> net.n_nodes, net.edge_len.tolist()
+    (3, [50.0, 60.0])
     """
-    arr = np.asarray(lines, dtype=object)
+    xy = np.ascontiguousarray(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+    idx = np.asarray(line_index, dtype=np.int64)
+    info: dict[str, Any] = {}
+    if len(idx) == 0:
+        return _empty_network(info)
+    new_line = np.r_[True, idx[1:] != idx[:-1]]
+    starts = np.flatnonzero(new_line)
+    ends = np.r_[starts[1:], len(idx)] - 1
+    seg = np.zeros(len(idx))
+    step = np.diff(xy, axis=0)
+    seg[:-1] = np.where(new_line[1:], 0.0, np.hypot(step[:, 0], step[:, 1]))
+    length = np.add.reduceat(seg, starts)
+    src = idx[starts] if source is None else np.asarray(source, dtype=np.int64)[idx[starts]]
+    keep = length > 0
+    if not keep.all():
+        vkeep = np.repeat(keep, ends - starts + 1)
+        xy = xy[vkeep]
+        counts = (ends - starts + 1)[keep]
+        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+        ends = starts + counts - 1
+        length, src = length[keep], src[keep]
+    m = len(length)
+    info["parts"] = m
+    ptr = np.r_[starts, len(xy)].astype(np.int64)
+    if m == 0:
+        return _empty_network(info)
+    ids, nodes = _node_ids(np.vstack([xy[starts], xy[ends]]), tolerance_m)
+    u, v = ids[:m], ids[m:]
+    graph = _symmetric_graph(u, v, length, len(nodes))
+    return Network(nodes, u, v, length, src, graph, xy, ptr, info)
+
+
+def build_network(lines: Any, *, node: bool = False, tolerance_m: float = 0.01,
+                  project: Callable[[FloatArray], FloatArray] | None = None) -> Network:
+    """Build a walking network from lines in a metric CRS.
+
+    Parameters
+    ----------
+    lines : array-like of LineString / MultiLineString
+        Street centre lines or footpaths, in metres (or in any CRS with *project*).
+        Multi-part lines are split into their parts; empty and missing geometries are
+        skipped (``info['dropped_empty']``).
+    node : bool, default False
+        Split lines at intersections first (:func:`node_lines`); use for lines that
+        cross without sharing a vertex. The default trusts that the input is noded.
+    tolerance_m : float, default 0.01
+        End points closer than this are one node.
+    project : callable, optional
+        Maps an ``(n, 2)`` array of the lines' coordinates to metres (e.g. a pyproj
+        transform). Only the coordinate array is projected; no geometry is rebuilt
+        unless ``node=True``.
+
+    Returns
+    -------
+    Network
+    """
+    arr = np.asarray(lines, dtype=object).reshape(-1)
     lines_in = len(arr)
     valid = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
-    parts, part_src = shapely.get_parts(arr[valid], return_index=True)
-    src = np.flatnonzero(valid)[part_src].astype(np.int64)
-    parts = np.asarray(parts, dtype=object)
+    src = np.flatnonzero(valid).astype(np.int64)
+    parts = arr[valid]
+    multi = ~np.isin(shapely.get_type_id(parts), (1, 2))  # not LineString / LinearRing
+    if multi.any():
+        parts, part_src = shapely.get_parts(parts, return_index=True)
+        src = src[part_src]
     info: dict[str, Any] = {"lines_in": lines_in, "dropped_empty": int((~valid).sum()),
                             "noded": bool(node)}
     if node and len(parts):
+        if project is not None:
+            parts = shapely.transform(parts, project)
+            project = None
         noded, nsrc = node_lines(parts)
         info["lines_after_noding"] = len(noded)
         src = np.where(nsrc >= 0, src[np.maximum(nsrc, 0)], -1)
         parts = noded
-    keep = shapely.length(parts) > 0
-    parts, src = parts[keep], src[keep]
-    info["parts"] = len(parts)
-    if len(parts) == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return Network(np.empty((0, 2)), empty, empty, np.empty(0), parts, empty,
-                       sp.csr_matrix((0, 0)), info)
-    start = shapely.get_coordinates(shapely.get_point(parts, 0))
-    end = shapely.get_coordinates(shapely.get_point(parts, -1))
-    ids, xy = _node_ids(np.vstack([start, end]), tolerance_m)
-    m = len(parts)
-    u, v = ids[:m], ids[m:]
-    length = shapely.length(parts).astype(np.float64)
-    n = len(xy)
-    loop = u == v
-    r, c, w = _dedupe_min(np.concatenate([u[~loop], v[~loop]]),
-                          np.concatenate([v[~loop], u[~loop]]),
-                          np.concatenate([length[~loop], length[~loop]]))
-    graph = sp.csr_matrix((w, (r, c)), shape=(n, n))
-    return Network(xy, u, v, length, parts, src, graph, info)
+    xy, idx = shapely.get_coordinates(parts, return_index=True)
+    if project is not None and len(xy):
+        xy = np.asarray(project(xy), dtype=np.float64)
+    net = network_from_coords(xy, idx, source=src, tolerance_m=tolerance_m)
+    net.info.update(info)
+    return net
 
 
 # ---------------------------------------------------------------------------- snapping
@@ -289,14 +398,10 @@ class Snap:
 class _PieceIndex:
     """Edges cut into short straight pieces, indexed by a k-d tree of piece midpoints."""
 
-    a: FloatArray  # segment start, (n_seg, 2)
-    d: FloatArray  # segment vector, (n_seg, 2)
-    seg_len: FloatArray
-    seg_off: FloatArray  # offset of the segment start along its edge
-    seg_edge: IntArray
-    piece_seg: IntArray
-    t0: FloatArray
-    t1: FloatArray
+    start: FloatArray  # piece start, (n_pieces, 2)
+    vec: FloatArray  # piece vector, (n_pieces, 2)
+    off: FloatArray  # offset of the piece start along its edge
+    edge: IntArray  # edge of each piece
     half: float  # half of the longest piece
     tree: Any
 
@@ -304,93 +409,112 @@ class _PieceIndex:
 def _piece_index(net: Network, piece_m: float) -> _PieceIndex:
     from scipy.spatial import cKDTree
 
-    xy, idx = shapely.get_coordinates(net.edge_geom, return_index=True)
-    same = idx[1:] == idx[:-1]
+    xy = net.coords
+    vidx = np.repeat(np.arange(net.n_edges), np.diff(net.coord_ptr))
+    same = vidx[1:] == vidx[:-1]
     a = xy[:-1][same]
     d = xy[1:][same] - a
-    e = idx[:-1][same].astype(np.int64)
+    e = vidx[:-1][same]
     seg_len = np.hypot(d[:, 0], d[:, 1])
+    # offset of each segment start along its edge
     start = np.cumsum(seg_len) - seg_len
-    first = np.r_[True, e[1:] != e[:-1]]
+    first = np.r_[True, e[1:] != e[:-1]] if len(e) else np.empty(0, dtype=bool)
     seg_off = start - np.maximum.accumulate(np.where(first, start, 0.0))
     k = np.maximum(1, np.ceil(seg_len / piece_m)).astype(np.int64)
-    piece_seg = np.repeat(np.arange(len(e)), k)
-    j = np.arange(len(piece_seg)) - np.repeat(np.cumsum(k) - k, k)
-    kk = k[piece_seg]
-    t0, t1 = j / kk, (j + 1) / kk
-    mid = a[piece_seg] + ((t0 + t1) / 2)[:, None] * d[piece_seg]
+    seg = np.repeat(np.arange(len(e)), k)
+    j = np.arange(len(seg)) - np.repeat(np.cumsum(k) - k, k)
+    frac = (j / k[seg])[:, None]
+    step = d[seg] / k[seg][:, None]
+    p0 = a[seg] + frac * d[seg]
     half = float((seg_len / k).max()) / 2 if len(k) else 0.0
-    return _PieceIndex(a, d, seg_len, seg_off, e, piece_seg, t0, t1, half,
-                       cKDTree(mid, balanced_tree=False, compact_nodes=False))
+    return _PieceIndex(p0, step, seg_off[seg] + frac[:, 0] * seg_len[seg], e[seg], half,
+                       cKDTree(p0 + step / 2, balanced_tree=False, compact_nodes=False))
 
 
-def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 12) -> Snap:
+def _to_pieces(ix: _PieceIndex, pxy: FloatArray, cand: IntArray
+               ) -> tuple[FloatArray, FloatArray]:
+    """Exact distance from points to candidate pieces, and the offset along the edge.
+
+    *cand* has one row per point (or is flat, paired with *pxy* row by row).
+    """
+    a, v = ix.start[cand], ix.vec[cand]
+    rel = (pxy[:, None, :] if cand.ndim == 2 else pxy) - a
+    vv = (v**2).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(vv > 0, (rel * v).sum(-1) / vv, 0.0), 0.0, 1.0)
+    gap = rel - t[..., None] * v
+    return np.hypot(gap[..., 0], gap[..., 1]), ix.off[cand] + t * np.sqrt(vv)
+
+
+def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 6,
+                chunk: int = 100_000) -> Snap:
     """Snap points to their nearest edge, with the offset along it.
 
     Edges are cut into straight pieces of at most *piece_m*; a k-d tree of piece
     midpoints gives the *k* nearest candidates, whose exact point-segment distances
     are computed with numpy. A point whose candidates cannot prove the nearest (the
-    *k*-th midpoint is closer than best distance + half a piece) falls back to the
-    exact STRtree ``query_nearest``. The result is exact either way.
+    *k*-th midpoint is closer than best distance + half a piece) is measured against
+    every piece whose midpoint lies within that radius. The result is exact either way.
 
     Parameters
     ----------
     net : Network
     points : array-like of shapely.Point, or ndarray of shape (n, 2)
-        In the network's CRS.
-    piece_m, k
-        Tuning of the candidate search (not of the result).
+        In the network's CRS. Missing or empty points (or NaN coordinates) are not
+        snapped.
+    piece_m, k, chunk
+        Tuning of the candidate search and of memory use (not of the result).
 
     Returns
     -------
     Snap
     """
     pts = np.asarray(points)
-    if pts.dtype != object:
-        pts = np.asarray(shapely.points(np.asarray(points, dtype=float).reshape(-1, 2)),
-                         dtype=object)
-    n = len(pts)
+    if pts.dtype == object:
+        pts = pts.reshape(-1)
+        ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+        pxy = np.full((len(pts), 2), np.nan)
+        pxy[ok] = shapely.get_coordinates(pts[ok])[:, :2]
+    else:
+        pxy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        ok = np.isfinite(pxy).all(axis=1)
+    n = len(pxy)
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.zeros(n)
     dist = np.full(n, np.inf)
-    ok = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
     if net.n_edges == 0 or not ok.any():
         return Snap(edge, offset, dist)
-    where = np.flatnonzero(ok)
-    pxy = shapely.get_coordinates(pts[where])
     ix = net._pieces(piece_m)
-    kq = min(k, len(ix.piece_seg))
-    dmid, cand = ix.tree.query(pxy, k=kq)
-    dmid = dmid.reshape(len(pxy), kq)
-    cand = cand.reshape(len(pxy), kq)
-    seg = ix.piece_seg[cand]
-    pa = ix.a[seg] + ix.t0[cand][..., None] * ix.d[seg]
-    pv = (ix.t1 - ix.t0)[cand][..., None] * ix.d[seg]
-    plen2 = (pv**2).sum(-1)
-    rel = pxy[:, None, :] - pa
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.clip(np.where(plen2 > 0, (rel * pv).sum(-1) / plen2, 0.0), 0.0, 1.0)
-    gap = rel - t[..., None] * pv
-    dd = np.hypot(gap[..., 0], gap[..., 1])
-    best = np.argmin(dd, axis=1)
-    r = np.arange(len(pxy))
-    bd = dd[r, best]
-    bseg = seg[r, best]
-    bt = ix.t0[cand[r, best]] + t[r, best] * (ix.t1 - ix.t0)[cand[r, best]]
-    edge[where] = ix.seg_edge[bseg]
-    dist[where] = bd
-    offset[where] = np.minimum(ix.seg_off[bseg] + bt * ix.seg_len[bseg],
-                               net.edge_len[ix.seg_edge[bseg]])
-    unsure = dmid[:, -1] <= bd + ix.half + 1e-9
-    if kq == len(ix.piece_seg):
-        unsure[:] = False
-    if unsure.any():
-        w = where[unsure]
-        (qi, ei), d = net.tree.query_nearest(pts[w], all_matches=False, return_distance=True)
-        target = w[qi]
-        edge[target] = ei
-        dist[target] = d
-        offset[target] = shapely.line_locate_point(net.edge_geom[ei], pts[target])
+    kq = min(k, len(ix.edge))
+    unsure_parts = []
+    for s in range(0, n, chunk):
+        where = s + np.flatnonzero(ok[s:s + chunk])
+        q = pxy[where]
+        dmid, cand = ix.tree.query(q, k=kq)
+        cand = cand.reshape(len(q), kq)
+        dd, off = _to_pieces(ix, q, cand)
+        best = np.argmin(dd, axis=1)
+        r = np.arange(len(q))
+        bd = dd[r, best]
+        bc = cand[r, best]
+        edge[where] = ix.edge[bc]
+        dist[where] = bd
+        offset[where] = off[r, best]
+        if kq < len(ix.edge):
+            unsure_parts.append(where[dmid.reshape(len(q), kq)[:, -1] <= bd + ix.half + 1e-6])
+    unsure = np.concatenate(unsure_parts) if unsure_parts else np.empty(0, dtype=np.int64)
+    if len(unsure):
+        near = ix.tree.query_ball_point(pxy[unsure], dist[unsure] + ix.half + 1e-6)
+        counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+        cand = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64,
+                           count=int(counts.sum()))
+        owner = np.repeat(np.arange(len(unsure)), counts)
+        dd, off = _to_pieces(ix, pxy[unsure][owner], cand)
+        bd, at = group_min(dd, owner, len(unsure))
+        edge[unsure] = ix.edge[cand[at]]
+        dist[unsure] = bd
+        offset[unsure] = off[at]
+    offset[edge >= 0] = np.clip(offset[edge >= 0], 0.0, net.edge_len[edge[edge >= 0]])
     return Snap(edge, offset, dist)
 
 
@@ -545,13 +669,27 @@ def group_min(values: FloatArray, owner: Any, n_groups: int, *, payload: Any = N
     """Minimum of *values* per owner group, and the *payload* at the minimum.
 
     Returns ``(min_value, payload_at_min)``; groups with no finite value get ``inf`` and
-    -1. Vectorised (sort + ``reduceat``).
+    -1; of equal minima the first is taken. Vectorised: ``np.fmin.reduceat`` when
+    *owner* is sorted (sort the points once when calling this repeatedly), a lexsort
+    otherwise.
     """
+    values = np.asarray(values, dtype=np.float64)
     owner = np.asarray(owner, dtype=np.int64)
     payload = np.arange(len(values)) if payload is None else np.asarray(payload)
     out = np.full(n_groups, np.inf)
     arg = np.full(n_groups, -1, dtype=np.int64)
     if len(values) == 0:
+        return out, arg
+    if (owner[1:] >= owner[:-1]).all():
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        low = np.fmin.reduceat(values, starts)
+        size = np.diff(np.r_[starts, len(values)])
+        pos = np.arange(len(values))
+        hit = np.where(values == np.repeat(low, size), pos, len(values))
+        pick = np.minimum.reduceat(hit, starts)
+        got = np.isfinite(low)
+        out[owner[starts]] = low
+        arg[owner[starts[got]]] = payload[pick[got]]
         return out, arg
     order = np.lexsort((values, owner))
     o_sorted = owner[order]
