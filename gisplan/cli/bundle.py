@@ -64,7 +64,7 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
         table.add_column(col, justify="left" if col.startswith(("bundle", "district", "owners"))
                          else "right")
     for r in b.head(40).itertuples(index=False):
-        table.add_row(str(r.bundle_id), str(r.district), str(r.n_compounds),
+        table.add_row(str(r.bundle_id), str(r.district_name), str(r.n_compounds),
                       str(r.households), str(r.households_2001_2005), f"{r.span_m:.0f}",
                       str(getattr(r, "utility_owners", "")))
     con.print(table)
