@@ -73,8 +73,9 @@ def _check(project: Any) -> str:
     balanced = bool(counts["balanced"].all()) if len(counts) else True
     mismatches = len(report.by_code("total_mismatch"))
     dupes = len(report.by_code("near_duplicate_name"))
-    return (f"{len(report.errors)} errors, {len(report.warnings)} warnings; "
-            f"{mismatches} stated totals that do not add up, {dupes} names spelled two ways; "
+    return (f"errors {len(report.errors)}, warnings {len(report.warnings)}; "
+            f"stated totals not adding up 合计不符: {mismatches}, "
+            f"names spelled two ways 名称不一: {dupes}; "
             f"rows in = rows out: {'yes' if balanced else 'NO'}")
 
 
