@@ -55,19 +55,25 @@ class DesignRules:
     table: pd.DataFrame
     index: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    _required: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _zh: dict[str, str] = field(default_factory=dict, repr=False)
+
     def __post_init__(self) -> None:
+        t = self.table
         if not self.index:
-            object.__setattr__(self, "index", _build_index(self.table))
+            object.__setattr__(self, "index", _build_index(t))
+        req = t[t["required"].astype(bool)]
+        by_category = {str(c): g["item"].tolist() for c, g in req.groupby("category", sort=False)}
+        object.__setattr__(self, "_required", by_category)
+        object.__setattr__(self, "_zh", dict(zip(t["item"], t["zh"].astype(str), strict=True)))
 
     def required(self, category: str) -> list[str]:
         """Return the item keys a design of *category* must include, in table order."""
-        t = self.table
-        return t.loc[(t["category"] == category) & t["required"], "item"].tolist()
+        return list(self._required.get(category, []))
 
     def zh(self, item: str) -> str:
         """Return the Chinese name of *item*."""
-        row = self.table.loc[self.table["item"] == item, "zh"]
-        return str(row.iloc[0]) if len(row) else item
+        return self._zh.get(item, item)
 
 
 def _build_index(table: pd.DataFrame) -> dict[str, tuple[str, ...]]:
