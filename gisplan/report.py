@@ -330,36 +330,46 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _write_sheet(ws: Any, table: Table) -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+def _named_styles(wb: Any) -> None:
+    """Register the report's cell styles once per workbook (fast to assign by name)."""
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 
-    frame = table.frame
-    ncol = max(len(frame.columns), 1)
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    ws.cell(row=1, column=1, value=table.title).font = Font(bold=True, size=14)
-    ws.cell(row=1, column=1).alignment = Alignment(horizontal="center")
+    title = NamedStyle("gp_title", font=Font(bold=True, size=14),
+                       alignment=Alignment(horizontal="center"))
+    head = NamedStyle("gp_head", font=Font(bold=True), border=border,
+                      fill=PatternFill("solid", fgColor="DDEBF7"),
+                      alignment=Alignment(horizontal="center", vertical="center",
+                                          wrap_text=True))
+    wb.add_named_style(title)
+    wb.add_named_style(head)
+    for kind in ("general", *FORMATS):
+        fmt = FORMATS.get(kind, "General") if kind != "text" else "General"
+        wb.add_named_style(NamedStyle(f"gp_{kind}", border=border, number_format=fmt))
+        wb.add_named_style(NamedStyle(f"gp_{kind}_total", border=border, number_format=fmt,
+                                      font=Font(bold=True)))
+
+
+def _write_sheet(ws: Any, table: Table) -> None:
+    frame = table.frame
+    ncol = max(len(frame.columns), 1)
+    ws.cell(row=1, column=1, value=table.title).style = "gp_title"
     ws.cell(row=2, column=1, value=table.note)
     if ncol > 1:
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
         ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
     for j, header in enumerate(frame.columns, start=1):
-        c = ws.cell(row=3, column=j, value=str(header))
-        c.font = Font(bold=True)
-        c.fill = head_fill
-        c.border = border
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.cell(row=3, column=j, value=str(header)).style = "gp_head"
+    styles = []
+    for header in frame.columns:
+        kind = table.kinds.get(str(header))
+        styles.append(f"gp_{kind}" if kind in FORMATS else "gp_general")
+    last = 3 + len(frame) if table.total_row else -1
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=4):
-        for j, (header, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
-            c = ws.cell(row=i, column=j, value=_cell(value))
-            c.border = border
-            kind = table.kinds.get(str(header))
-            if kind in FORMATS and kind != "text":
-                c.number_format = FORMATS[kind]
-    if table.total_row and len(frame):
-        for j in range(1, ncol + 1):
-            ws.cell(row=3 + len(frame), column=j).font = Font(bold=True)
+        suffix = "_total" if i == last else ""
+        for j, (style, value) in enumerate(zip(styles, row, strict=True), start=1):
+            ws.cell(row=i, column=j, value=_cell(value)).style = style + suffix
     for j, header in enumerate(frame.columns, start=1):
         from openpyxl.utils import get_column_letter
 
@@ -391,6 +401,7 @@ def write_xlsx(tables: list[Table], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
     wb.remove(wb.active)
+    _named_styles(wb)
     for t in tables:
         _write_sheet(wb.create_sheet(t.name[:31]), t)
     tmp = path.with_name(f".{path.name}.tmp")
