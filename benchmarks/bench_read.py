@@ -64,6 +64,9 @@ def main() -> None:
         df.to_csv(csv, index=False, encoding="gbk")
         t = timed(lambda: read_layer(csv, "compounds"), args.repeat)
         print(f"read_layer GBK CSV  {args.rows:>8} rows   median {t:6.2f} s")
+        print("  before (commit 90c921a: per-cell blank check, pandas string ops on every "
+              "text cell, parse_number on coordinates): 4.5–6.4 s for 100,000 rows on this "
+              "2-core machine, 9.6 s reported under load")
         xlsx = Path(d) / "inventory.xlsx"
         wb = openpyxl.Workbook()
         ws = wb.active

@@ -250,6 +250,30 @@ def _is_blank_cell(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
 
 
+def _text_tests(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return (blank text: empty or only spaces, text holding 计) for one column of cells.
+
+    A column of text (CSV: all of them) is tested by Arrow string kernels; a column
+    mixing text with numbers or dates (Excel) by pandas, cell by cell.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = col.to_numpy(dtype=object)
+    try:
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if not any(isinstance(v, str) for v in values):
+            return np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
+        strings = col.str  # NaN where a cell is not text
+        return (strings.strip().eq("").fillna(False).to_numpy(dtype=bool),
+                strings.contains("计", regex=False).fillna(False).to_numpy(dtype=bool))
+    spaces = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)
+    total = pc.match_substring(text, "计")
+    return (spaces.fill_null(False).to_numpy(zero_copy_only=False),
+            total.fill_null(False).to_numpy(zero_copy_only=False))
+
+
 def _col_letter(i: int) -> str:
     s = ""
     i += 1
@@ -349,7 +373,7 @@ def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
 
 
 def _grid_to_raw(
-    grid: list[list[Any]],
+    grid: list[list[Any]] | np.ndarray,
     layer_kind: str,
     *,
     where: str | None,
@@ -358,11 +382,24 @@ def _grid_to_raw(
 ) -> _Raw:
     """Find the header block in a grid of cells and return the data below it.
 
+    *grid* is a list of rows (Excel: ragged rows are padded) or a 2-D object array
+    (the CSV fast path).
+
     *merges* are merged ranges ``(row0, col0, row1, col1)`` (0-based, inclusive) whose
     cells already hold the top-left value.
     """
-    width = max((len(r) for r in grid), default=0)
-    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    top_rows: list[list[Any]]  # the rows that may hold the header, looked at cell by cell
+    if isinstance(grid, np.ndarray):  # already rectangular (the CSV fast path)
+        cells = grid
+        width = grid.shape[1] if grid.ndim == 2 else 0
+        top_rows = grid[:_MAX_HEADER_SCAN + 2].tolist()
+    else:
+        width = max((len(r) for r in grid), default=0)
+        top_rows = [list(r) + [None] * (width - len(r)) for r in grid]
+        cells = np.empty((len(top_rows), width), dtype=object)
+        if top_rows and width:
+            cells[:] = top_rows
+    grid = top_rows
     scan = grid[:_MAX_HEADER_SCAN]
     scores = [_score_row(r, layer_kind) for r in scan]
     if not scores or max(scores) == 0:
@@ -391,7 +428,7 @@ def _grid_to_raw(
                     parts.append(s)
         headers.append("/".join(parts))
 
-    data = grid[bottom + 1:]
+    data = cells[bottom + 1:]
     rows = np.arange(bottom + 2, bottom + 2 + len(data))
     body = pd.DataFrame(data, columns=pd.RangeIndex(width), dtype=object)
     blank = np.zeros((len(body), width), dtype=bool)
@@ -399,12 +436,11 @@ def _grid_to_raw(
     for c in range(width):  # loop over columns; each column is handled vectorised
         col = body[c]
         blank[:, c] = col.isna().to_numpy(dtype=bool)
-        if not any(isinstance(v, str) for v in col.to_numpy()):
-            continue
-        stripped = col.str.strip()
-        blank[:, c] |= stripped.eq("").to_numpy(dtype=bool)
-        total |= stripped.str.replace(r"[\s:：]+", "", regex=True).isin(_TOTAL_WORDS) \
-            .to_numpy(dtype=bool)
+        spaces, maybe_total = _text_tests(col)
+        blank[:, c] |= spaces
+        if maybe_total.any():  # 合计, 总计, 小计: only these few cells are cleaned
+            words = col[maybe_total].str.replace(r"[\s:：]+", "", regex=True)
+            total[maybe_total] |= words.isin(_TOTAL_WORDS).to_numpy(dtype=bool)
     empty_row = np.asarray(blank.all(axis=1), dtype=bool)
     total &= ~empty_row
     findings: list[Finding] = [
@@ -412,7 +448,7 @@ def _grid_to_raw(
             "info", "total_row_skipped",
             "a total row (合计) is a stated figure, not a record; not read",
             file=file, layer=where, row=int(rows[i]),
-            value="; ".join(f"{headers[c] or _col_letter(c)}={data[i][c]}"
+            value="; ".join(f"{headers[c] or _col_letter(c)}={data[i, c]}"
                             for c in range(width) if not blank[i, c]),
             hint="keep stated totals in the plan targets (计划指标), not in the list",
         )
@@ -449,15 +485,17 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
         dialect = csv.excel
     try:  # the C parser, when every record is one line of the same width
         cells = pd.read_csv(io.StringIO(text), header=None, dtype=object,
-                            keep_default_na=False, skip_blank_lines=False,
+                            keep_default_na=False, na_values=[""], skip_blank_lines=False,
                             sep=dialect.delimiter, quotechar=dialect.quotechar)
-        multiline = cells.apply(lambda c: c.str.contains("\n", regex=False).any()).any()
+        # one row per line: no quoted cell holds a line break (else rows ≠ lines)
+        lines = text.count("\n") + (not text.endswith("\n"))
+        multiline = len(cells) != lines
     except (pd.errors.ParserError, pd.errors.EmptyDataError):
         cells, multiline = None, True
     if cells is not None and not multiline:
         grid_np = cells.to_numpy(dtype=object)
-        grid_np[np.vectorize(lambda v: not v.strip(), otypes=[bool])(grid_np)] = None
-        raw = _grid_to_raw(grid_np.tolist(), layer_kind, where=None, file=str(path))
+        grid_np[pd.isna(grid_np)] = None
+        raw = _grid_to_raw(grid_np, layer_kind, where=None, file=str(path))
         if guessed:
             raw.findings.append(_encoding_finding(path, enc))
         return raw
@@ -665,34 +703,37 @@ def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
                 file=file, layer=raw.where, column=source, value=scale,
             ))
         bad = np.flatnonzero(parsed.failed)
+        raw_cells = cells.to_numpy(dtype=object)  # plain arrays: per-row iloc is slow
         if what == "term" and len(bad):
             # an unknown term is kept as written and flagged; the validator decides
             kept = parse_text(cells).values
             values = values.where(~parsed.failed, kept)
             mark("unknown_term", parsed.failed)
+            kept_cells = kept.to_numpy(dtype=object)
             findings.extend(
                 Finding("warning", "unknown_term",
-                        f"'{kept.iloc[i]}' is not a known value of {canonical}; kept as written",
+                        f"'{kept_cells[i]}' is not a known value of {canonical}; kept as written",
                         file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
-                        value=kept.iloc[i], hint=parsed.hint)
+                        value=kept_cells[i], hint=parsed.hint)
                 for i in bad
             )
         else:
             errors.extend(
                 Finding("error", "unparseable_value",
-                        f"cannot read {cells.iloc[i]!r} as a {what} for {canonical}",
+                        f"cannot read {raw_cells[i]!r} as a {what} for {canonical}",
                         file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
-                        value=cells.iloc[i], hint=parsed.hint)
+                        value=raw_cells[i], hint=parsed.hint)
                 for i in bad
             )
         for code, mask in parsed.flags.items():
             if mask.any():
                 mark(code, mask)
+                read_as = values.to_numpy(dtype=object)
                 findings.extend(
                     Finding("warning", code,
-                            f"{cells.iloc[i]!r} read as {values.iloc[i]} (approximate)",
+                            f"{raw_cells[i]!r} read as {read_as[i]} (approximate)",
                             file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
-                            value=cells.iloc[i],
+                            value=raw_cells[i],
                             hint="replace with the exact figure when it is known")
                     for i in np.flatnonzero(mask)
                 )
@@ -787,22 +828,33 @@ def _table_geometry(raw: _Raw, mapping: dict[str, str], *, lon: str | None, lat:
             file=file, layer=raw.where,
             hint="add columns 经度 and 纬度 (or a WKT column), or name them with lon=/lat=/wkt=",
         )
-    xs = parse_number(raw.frame[lon])
-    ys = parse_number(raw.frame[lat])
-    for col, p in ((lon, xs), (lat, ys)):
+    x, x_failed = _coordinates(raw.frame[lon])
+    y, y_failed = _coordinates(raw.frame[lat])
+    for col, failed in ((lon, x_failed), (lat, y_failed)):
+        cells = raw.frame[col].to_numpy(dtype=object)
         errors.extend(
-            Finding("error", "unparseable_value",
-                    f"cannot read {raw.frame[col].iloc[i]!r} as a coordinate",
+            Finding("error", "unparseable_value", f"cannot read {cells[i]!r} as a coordinate",
                     file=file, layer=raw.where, row=int(raw.rows[i]), column=col,
-                    value=raw.frame[col].iloc[i],
-                    hint="write decimal degrees, e.g. 106.2781")
-            for i in np.flatnonzero(p.failed)
+                    value=cells[i], hint="write decimal degrees, e.g. 106.2781")
+            for i in np.flatnonzero(failed)
         )
-    x = xs.values.to_numpy(dtype=float)
-    y = ys.values.to_numpy(dtype=float)
     geoms = np.asarray(shapely.points(x, y), dtype=object)
     geoms[np.isnan(x) | np.isnan(y)] = None
     return geoms, None, errors
+
+
+def _coordinates(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Read a coordinate column: (degrees as float, NaN where missing; failed cells).
+
+    Coordinates are nearly always plain decimals: pandas' C converter reads them, and
+    :func:`gisplan.parse.parse_number` (units, full-width digits, ...) is asked only when
+    a cell is not a plain number.
+    """
+    plain = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+    if not (np.isnan(plain) & cells.notna().to_numpy(dtype=bool)).any():
+        return plain, np.zeros(len(cells), dtype=bool)
+    parsed = parse_number(cells)
+    return parsed.values.to_numpy(dtype=float), np.asarray(parsed.failed, dtype=bool)
 
 
 def _infer_crs(gdf: gpd.GeoDataFrame, *, file: str, where: str | None) -> tuple[Any, Any]:

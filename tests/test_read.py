@@ -479,3 +479,37 @@ def test_csv_header_row_above_data_rows_of_numbers_stays_one_row(tmp_path):
     text = f"小区编号,小区名称,户数,经度,纬度\n户数,东海园区,1435,{LON},{LAT}\n"
     gdf, _ = read_layer(write_csv(tmp_path / "one.csv", text, "utf-8"), "compounds")
     assert gdf["compound_id"].tolist() == ["户数"]
+
+
+# ------------------------------------------------------------------ CSV fast path
+
+
+def test_csv_quoted_cell_with_a_line_break_counts_lines(tmp_path):
+    text = (f'小区编号,小区名称,经度,纬度\nC01,"东海园区\n（一期）",{LON},{LAT}\n'
+            f"C02,福平苑,{LON},{LAT}\n")
+    gdf, _ = read_layer(write_csv(tmp_path / "ml.csv", text, "utf-8"), "compounds")
+    assert gdf["name"].tolist() == ["东海园区\n（一期）", "福平苑"]
+    assert gdf.attrs["source_rows"].tolist() == [2, 4]
+
+
+def test_csv_cells_of_spaces_are_blank_and_a_row_of_them_is_skipped(tmp_path):
+    text = (f"小区编号,小区名称,备注,经度,纬度\nC01,东海园区,\u3000,{LON},{LAT}\n"
+            " , ,\u3000, , \n"
+            f"C02,福平苑,临街,{LON},{LAT}\n")
+    gdf, report = read_layer(write_csv(tmp_path / "sp.csv", text, "gbk"), "compounds")
+    assert gdf["备注"].tolist() == [None, "临街"]
+    assert gdf.attrs["source_rows"].tolist() == [2, 4]
+    assert report.by_code("blank_rows_skipped")
+
+
+def test_csv_coordinates_in_full_width_digits_are_read(tmp_path):
+    text = "小区编号,小区名称,经度,纬度\nC01,东海园区,１０６.２７８１,３６.００４６\n"
+    gdf, _ = read_layer(write_csv(tmp_path / "fw.csv", text, "utf-8"), "compounds")
+    assert gdf.geometry.iloc[0].equals_exact(shapely.Point(LON, LAT), tolerance=1e-9)
+
+
+def test_csv_bad_coordinate_names_row_column_and_value(tmp_path):
+    text = f"小区编号,小区名称,经度,纬度\nC01,东海园区,{LON},{LAT}\nC02,福平苑,东经106度,{LAT}\n"
+    with pytest.raises(ValueParseError) as info:
+        read_layer(write_csv(tmp_path / "bad.csv", text, "utf-8"), "compounds")
+    assert (info.value.row, info.value.column, info.value.value) == (3, "经度", "东经106度")
