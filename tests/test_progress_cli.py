@@ -7,6 +7,7 @@ import json
 from click.testing import CliRunner
 
 from gisplan.cli import cli
+from gisplan.store import Project
 
 
 def test_status_shows_guyuan_acceptance_milestone(sample_copy):
@@ -20,8 +21,9 @@ def test_status_shows_guyuan_acceptance_milestone(sample_copy):
 
 def test_status_json_measures_acceptance_and_huaian_basic_only_compounds(sample_copy):
     out = {}
+    paths = {name: sample_copy(name) for name in ("guyuan", "huaian")}
     for name, day in (("guyuan", "2022-10-31"), ("huaian", "2023-07-31")):
-        result = CliRunner().invoke(cli, ["progress", "status", str(sample_copy(name)),
+        result = CliRunner().invoke(cli, ["progress", "status", str(paths[name]),
                                           "--as-of", day, "--json"])
         assert result.exit_code == 0, result.output
         out[name] = {m["key"]: m for m in json.loads(result.output)["milestones"]
@@ -29,7 +31,10 @@ def test_status_json_measures_acceptance_and_huaian_basic_only_compounds(sample_
     accepted = out["guyuan"]["all_accepted"]
     assert (accepted["due"], accepted["measure"]) == ("2022-11-30", "accepted_compounds")
     assert accepted["n_compounds"] == 26
-    # Huai'an: 112 planned compounds get basic works only (1 more is to be demolished);
-    # 87 planned also get 完善类/提升类 works
-    assert out["huaian"]["basic_completed"]["n_compounds"] == 112
-    assert out["huaian"]["all_completed"]["n_compounds"] >= 112 + 87
+    # Huai'an's 基础类 milestone measures the planned compounds with basic works only
+    comp = Project.open(paths["huaian"]).read("compounds")
+    planned = comp["status"].eq("planned")
+    basic_only = int((planned & comp["categories"].eq("basic")).sum())
+    assert 0 < basic_only < planned.sum()
+    assert out["huaian"]["basic_completed"]["n_compounds"] == basic_only
+    assert out["huaian"]["all_completed"]["n_compounds"] >= planned.sum()  # + 经开区 rows
