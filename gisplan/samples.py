@@ -64,6 +64,14 @@ _COUNTIES_CREDIT = (
 )
 _REPAIRED = "invalid_geometry_repaired"
 
+#: cell order of :func:`gisplan.synth.synth_city` with a ``block_plan``: the quadrants
+#: around the central arterial crossing
+_QUADRANTS = ("SW", "SE", "NW", "NE")
+
+#: an old town renovated 片区 by 片区: whole 片区 between arterials, compounds of a 片区
+#: on neighbouring blocks, walls 1–3 m behind the kerb (8 m 支路: 10–16 m across a street)
+_COMPACT: dict[str, Any] = {"layout": "contiguous", "setback_m": (1.0, 3.0), "jitter_m": 1.0}
+
 
 # ------------------------------------------------------------------ inputs
 
@@ -238,7 +246,7 @@ def _county_city(
         mean_households=mean_households, districts_per_county=10_000,
         pianqu_per_street=pianqu_per_street, arterial_every=arterial_every,
         county_names=[name], prefix=prefix, owners=owners,
-        missing_items_share=missing_items_share,
+        missing_items_share=missing_items_share, **_COMPACT,
     )
     d = city["districts"]
     city["districts"] = d[d["level"] != "county"].reset_index(drop=True)
@@ -485,20 +493,18 @@ def _build_guyuan(spec: dict[str, Any], counties: gpd.GeoDataFrame) -> dict[str,
     p = spec["programme"]
     rng = np.random.default_rng(p["seed"])
     county = counties[counties["name"] == "原州区"].reset_index(drop=True)
-    pianqu = spec["pianqu"]
+    # the 片区 in the generator's cell order (the quadrants around the central crossing)
+    pianqu = sorted(spec["pianqu"], key=lambda q: _QUADRANTS.index(q["quadrant"]))
     n = sum(len(q["compounds"]) for q in pianqu)
     city = synth_city(compounds=n, seed=p["seed"], center=tuple(p["center"]),
                       mean_households=p["mean_households"], districts_per_county=10_000,
                       pianqu_per_street=1, arterial_every=3, county_names=["原州区"],
-                      prefix="GY-", owners=spec["owners"], missing_items_share=0.15)
+                      prefix="GY-", owners=spec["owners"], missing_items_share=0.15,
+                      block_plan=[q["blocks"] for q in pianqu], **_COMPACT)
     comp = city["compounds"]
-    # 西关 = the west side (西关北街 its 3 northmost compounds), 南城路 the south-east
     c = shapely.get_coordinates(shapely.centroid(comp.geometry.to_numpy()))
-    by_x = np.argsort(c[:, 0] - c[:, 1], kind="stable")
-    n_xg = len(pianqu[0]["compounds"]) + len(pianqu[1]["compounds"])
-    west, south = by_x[:n_xg], by_x[n_xg:]
-    west = west[np.argsort(-c[west, 1], kind="stable")]
-    groups = [west[: len(pianqu[0]["compounds"])], west[len(pianqu[0]["compounds"]):], south]
+    ends = np.cumsum([len(q["compounds"]) for q in pianqu])
+    groups = np.split(np.arange(n), ends[:-1])  # the generator returns 片区 by 片区
     name = np.empty(n, dtype=object)
     district = np.empty(n, dtype=object)
     street = np.empty(n, dtype=object)
@@ -538,7 +544,7 @@ def _build_guyuan(spec: dict[str, Any], counties: gpd.GeoDataFrame) -> dict[str,
     extent = shapely.intersection(shapely.buffer(hull, 0.0025), cpoly)
     regions = _label_regions(comp.geometry.to_numpy(), district, extent, comp.crs)
     rows = []
-    for i, q in enumerate(pianqu):
+    for i, q in enumerate(spec["pianqu"]):
         members = comp.geometry.to_numpy()[district == q["name"]]
         tight = shapely.buffer(shapely.convex_hull(shapely.union_all(members)), 0.0004)
         pq = _polygonal(shapely.make_valid(shapely.intersection(regions[q["name"]], tight)))

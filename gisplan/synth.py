@@ -69,6 +69,7 @@ DEFAULT_OWNERS: dict[str, tuple[str, ...]] = {
 # street half-widths (centre line to kerb) by road class, metres
 _HALF_WIDTH_M = {"arterial": 15.0, "secondary": 10.0, "local": 4.0}
 _MAX_JITTER_M = 6.0  # <= local half-width + smallest setback: compounds stay in their cell
+_SETBACK_M = (2.0, 6.0)  # compound wall behind the kerb, metres (uniform range)
 _MEAN_PER_BLOCK = 2.35  # expected compounds per block for p = (.25, .35, .2, .2)
 _SQM_PER_HOUSEHOLD = 70.0
 _MEAN_FAR = 1.25  # floor area ratio of 1980s–1990s walk-ups
@@ -458,10 +459,11 @@ class _Blocks:
 
 
 def _inner_boxes(grid: StreetGrid, bi: np.ndarray, bj: np.ndarray,
-                 rng: np.random.Generator) -> _Blocks:
+                 rng: np.random.Generator,
+                 setback_m: tuple[float, float] = _SETBACK_M) -> _Blocks:
     hw_col = np.vectorize(_HALF_WIDTH_M.__getitem__, otypes=[float])(grid.col_class)
     hw_row = np.vectorize(_HALF_WIDTH_M.__getitem__, otypes=[float])(grid.row_class)
-    sb = rng.uniform(2.0, 6.0, size=(4, bi.size))
+    sb = rng.uniform(setback_m[0], setback_m[1], size=(4, bi.size))
     x, y = grid.x, grid.y
     x0 = np.maximum(x[bj, bi], x[bj + 1, bi]) + hw_col[bi] + sb[0]
     x1 = np.minimum(x[bj, bi + 1], x[bj + 1, bi + 1]) - hw_col[bi + 1] - sb[1]
@@ -561,6 +563,72 @@ def synth_planned_items(categories: np.ndarray, rng: np.random.Generator,
     return _bitmask_strings(include & ~drop, keys)
 
 
+def _check_block_plan(block_plan: Sequence[Sequence[int]] | None, compounds: int,
+                      every: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return ``(compounds per block, blocks per 片区)`` of a block plan, checked."""
+    if block_plan is None:
+        return None
+    sizes = np.array([len(p) for p in block_plan], dtype=np.int64)
+    k = np.array([int(c) for p in block_plan for c in p], dtype=np.int64)
+    if sizes.size == 0 or (sizes < 1).any():
+        raise ConstraintError("block_plan needs at least one block in every 片区")
+    if (sizes > every**2).any():
+        raise ConstraintError(
+            f"block_plan puts {int(sizes.max())} blocks in one 片区, but a 片区 has only "
+            f"{every**2} ({every} x {every}); raise arterial_every or split the 片区"
+        )
+    if ((k < 1) | (k > 4)).any():
+        raise ConstraintError(f"block_plan: compounds per block must be 1–4, got {k.tolist()}")
+    if int(k.sum()) != compounds:
+        raise ConstraintError(
+            f"block_plan holds {int(k.sum())} compounds but compounds={compounds}"
+        )
+    return k, sizes
+
+
+def _contiguous_order(grid: StreetGrid, cx: np.ndarray, cy: np.ndarray,
+                      plan: tuple[np.ndarray, np.ndarray] | None,
+                      k_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block order filling whole 片区 cells, nearest the centre first.
+
+    Returns the block order and the compounds per block in that order. Cells are the
+    whole ``every x every`` cells of the grid, ranked by the distance of their centre
+    from the origin (ties: south to north, west to east); the blocks of a cell by
+    distance from the origin, so the first blocks of a cell form a compact, connected
+    patch. With a plan, 片区 *p* takes the first ``sizes[p]`` blocks of the *p*-th cell
+    and the blocks not used follow, nearest first (facilities go there).
+    """
+    every = grid.arterial_every
+    nbx = grid.nx - 1
+    ncx, ncy = nbx // every, (grid.ny - 1) // every  # whole cells only
+    bi, bj = np.arange(cx.size) % nbx, np.arange(cx.size) // nbx
+    n_cells = ncx * ncy
+    if plan is not None and n_cells < plan[1].size:
+        raise ConstraintError(
+            f"the street grid has {n_cells} whole 片区 cells, block_plan needs "
+            f"{plan[1].size}; leave road_nodes unset or raise it"
+        )
+    cell_x, cell_y = np.arange(n_cells) % max(ncx, 1), np.arange(n_cells) // max(ncx, 1)
+    xn, yn = grid.x_nominal, grid.y_nominal
+    dist_cell = np.hypot((xn[cell_x * every] + xn[(cell_x + 1) * every]) / 2,
+                         (yn[cell_y * every] + yn[(cell_y + 1) * every]) / 2)
+    cell_rank = np.empty(n_cells, dtype=np.int64)
+    cell_rank[np.lexsort((cell_x, cell_y, np.round(dist_cell, 6)))] = np.arange(n_cells)
+    whole = (bi // every < ncx) & (bj // every < ncy)
+    rank = np.full(cx.size, n_cells, dtype=np.int64)  # blocks of partial cells last
+    rank[whole] = cell_rank[(bj // every * ncx + bi // every)[whole]]
+    order = np.lexsort((bi, bj, np.round(np.hypot(cx, cy), 6), rank))
+    if plan is None:
+        return order, k_all
+    k, sizes = plan
+    r = rank[order]
+    run_start = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1]
+    pos = np.arange(order.size) - np.repeat(run_start, np.diff(np.r_[run_start, order.size]))
+    take = (r < sizes.size) & (pos < sizes[np.minimum(r, sizes.size - 1)])
+    rest = order[~take]
+    rest = rest[np.argsort(np.hypot(cx[rest], cy[rest]), kind="stable")]
+    return np.r_[order[take], rest], np.r_[k, k_all[: rest.size]]
+
 def synth_city(
     *,
     compounds: int,
@@ -577,6 +645,9 @@ def synth_city(
     owners: Mapping[str, Sequence[str]] | None = None,
     county_names: Sequence[str] | None = None,
     prefix: str = "",
+    layout: str = "ragged",
+    block_plan: Sequence[Sequence[int]] | None = None,
+    setback_m: tuple[float, float] = _SETBACK_M,
 ) -> dict[str, gpd.GeoDataFrame]:
     """Generate a synthetic city with the canonical layers of a programme store.
 
@@ -614,6 +685,24 @@ def synth_city(
         Names for the counties, in order; default 合成一区, 合成二区, ...
     prefix : str, default ""
         Prefix for every id (e.g. ``"XC-"``), so that several cities can be combined.
+    layout : {"ragged", "contiguous"}, default "ragged"
+        ``"ragged"``: the compound blocks are the blocks nearest the centre with a
+        random, ragged edge, so a 片区 may hold scattered blocks. ``"contiguous"``: whole
+        片区 (cells between arterial/secondary roads) are filled one after the other,
+        nearest the centre first, and inside a 片区 the blocks nearest the centre first,
+        so the blocks of a 片区 are neighbours across local streets (支路) and the roads
+        between 片区 are arterial or secondary: the layout of an old town renovated
+        片区 by 片区 (连片改造).
+    block_plan : sequence of sequences of int, optional
+        Compounds per block (1–4) for each 片区, e.g. ``[[1, 1, 1], [4, 3, 4, 3]]``: 片区
+        *p* gets ``len(block_plan[p])`` neighbouring blocks of one cell. Implies
+        ``layout="contiguous"``; ``compounds`` must equal the sum. Compounds are returned
+        片区 by 片区 in plan order. Cells are taken nearest the centre first (ties: south
+        before north, then west before east); with the default grid the centre is an
+        arterial crossing, so the first four 片区 are its SW, SE, NW and NE quadrants.
+    setback_m : (float, float), default (2, 6)
+        Range of the compound wall's distance behind the kerb, metres. Compounds across
+        a local street (8 m carriageway) are ``8 + two setbacks`` (plus node jitter) apart.
 
     Returns
     -------
@@ -624,19 +713,31 @@ def synth_city(
     Raises
     ------
     ConstraintError
-        If ``compounds`` < 1 or ``road_nodes`` is too small to hold the compounds.
+        If ``compounds`` < 1, ``road_nodes`` is too small to hold the compounds, or
+        ``block_plan`` does not fit (counts outside 1–4, more blocks than a 片区 has,
+        a sum other than ``compounds``).
     """
     if compounds < 1:
         raise ConstraintError(f"compounds must be at least 1, got {compounds}")
+    if layout not in ("ragged", "contiguous"):
+        raise ConstraintError(f"layout must be 'ragged' or 'contiguous', got {layout!r}")
+    plan = _check_block_plan(block_plan, compounds, arterial_every)
+    contiguous = layout == "contiguous" or plan is not None
     rng = np.random.default_rng(seed)
     # block size from the target households per compound
+    per_block = _MEAN_PER_BLOCK if plan is None else compounds / plan[0].size
     compound_m2 = mean_households * _SQM_PER_HOUSEHOLD / _MEAN_FAR
-    inner_m2 = compound_m2 * _MEAN_PER_BLOCK
+    inner_m2 = compound_m2 * per_block
     bw = max(60.0, math.sqrt(inner_m2 * 1.3) + 16.0)
     bh = max(50.0, math.sqrt(inner_m2 / 1.3) + 16.0)
 
-    need_blocks = compounds / _MEAN_PER_BLOCK
-    if road_nodes is None:
+    need_blocks = compounds / per_block
+    if road_nodes is None and contiguous:
+        # whole 片区 cells around an arterial crossing at the centre, one empty ring around
+        cells = len(plan[1]) if plan is not None else math.ceil(need_blocks / arterial_every**2)
+        half = math.ceil(math.ceil(math.sqrt(cells)) / 2) + 1
+        nxn = nyn = 2 * half * arterial_every + 1
+    elif road_nodes is None:
         side = math.ceil(math.sqrt(need_blocks / 0.55)) + 3
         nxn = nyn = side + 1
     else:
@@ -658,12 +759,14 @@ def synth_city(
     score = np.hypot(cx / bw, cy / bh) + rng.normal(0.0, 0.8, cx.size)
     order = np.argsort(score, kind="stable")
     k_all = rng.choice([1, 2, 3, 4], size=order.size, p=[0.25, 0.35, 0.2, 0.2])
+    if contiguous:
+        order, k_all = _contiguous_order(grid, cx, cy, plan, k_all)
     cum = np.cumsum(k_all)
     nsel = int(np.searchsorted(cum, compounds) + 1)
     chosen = order[:nsel]
     k = k_all[:nsel].copy()
     k[-1] -= int(cum[nsel - 1] - compounds)
-    blocks = _inner_boxes(grid, bi_all[chosen], bj_all[chosen], rng)
+    blocks = _inner_boxes(grid, bi_all[chosen], bj_all[chosen], rng, setback_m)
     sub = _subdivide(blocks, k, rng)
     n = compounds
     tr = grid.transformer()
@@ -735,7 +838,7 @@ def synth_city(
     roads["road_id"] = prefix + roads["road_id"]
     utilities = _utilities(grid, blocks, sub, rng, tr, owners or DEFAULT_OWNERS, prefix)
     facilities = _facilities(grid, blocks, order, nsel, facility_types, n, rng, tr,
-                             pq_key=every, prefix=prefix)
+                             pq_key=every, prefix=prefix, setback_m=setback_m)
     gates = _gates(sub, households, cid, rng, tr, prefix)
     return {
         "compounds": comp,
@@ -948,6 +1051,7 @@ def _facilities(
     *,
     pq_key: int,
     prefix: str,
+    setback_m: tuple[float, float] = _SETBACK_M,
 ) -> gpd.GeoDataFrame:
     """Facilities inside and around the compound blocks; some 片区 lack some types."""
     all_types = list(vocab("facility_type"))
@@ -971,7 +1075,7 @@ def _facilities(
     m = t_idx.size
     blk = area_blocks[rng.integers(0, n_area, m)]
     bj, bi = np.divmod(blk, nbx)
-    inner = _inner_boxes(grid, bi, bj, rng)
+    inner = _inner_boxes(grid, bi, bj, rng, setback_m)
     fx = rng.random(m)
     fy = rng.random(m)
     x = inner.x0 + fx * (inner.x1 - inner.x0)
