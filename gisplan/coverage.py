@@ -48,6 +48,7 @@ from gisplan.network import (
     build_network,
     count_crossings,
     group_min,
+    morton_order,
     origin_graph,
     pair_distances,
     snap_points,
@@ -667,9 +668,11 @@ class _PolygonNearest:
     """
 
     def __init__(self, poly: NDArray[np.object_]) -> None:
-        self.poly = poly
-        self.cen = shapely.get_coordinates(shapely.centroid(poly))
-        vxy, vidx = shapely.get_coordinates(poly, return_index=True)
+        cen = shapely.get_coordinates(shapely.centroid(poly))
+        self.order = morton_order(cen)  # queried in this order: nearby after nearby
+        self.poly = poly[self.order]
+        self.cen = cen[self.order]
+        vxy, vidx = shapely.get_coordinates(self.poly, return_index=True)
         r = np.hypot(*(vxy - self.cen[vidx]).T)
         self.radius = np.zeros(len(poly))
         np.maximum.at(self.radius, vidx, r)
@@ -680,7 +683,7 @@ class _PolygonNearest:
 
         tree = cKDTree(shapely.get_coordinates(pts))
         kq = min(2, len(pts))
-        dc, ic = tree.query(self.cen, k=kq)
+        dc, ic = tree.query(self.cen, k=kq, workers=-1)
         dc = np.asarray(dc).reshape(len(self.poly), kq)
         ic = np.asarray(ic).reshape(len(self.poly), kq).astype(np.int64)
         bi = ic[:, 0]
@@ -688,7 +691,7 @@ class _PolygonNearest:
         unsure = np.flatnonzero(dc[:, -1] - self.radius <= bd) if kq > 1 else np.empty(0, int)
         if len(unsure):
             near = tree.query_ball_point(self.cen[unsure], bd[unsure] + self.radius[unsure]
-                                         + 1e-6)
+                                         + 1e-6, workers=-1)
             counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
             cand = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64,
                                count=int(counts.sum()))
@@ -699,7 +702,9 @@ class _PolygonNearest:
             owner, cand = owner[order], cand[order]
             d = shapely.distance(self.poly[unsure[owner]], pts[cand])
             bd[unsure], bi[unsure] = group_min(d, owner, len(unsure), payload=cand)
-        return bd, bi
+        dist, which = np.empty_like(bd), np.empty_like(bi)
+        dist[self.order], which[self.order] = bd, bi
+        return dist, which
 
 
 def _straight_pairs(pts: NDArray[np.object_], poly: NDArray[np.object_], limit: float
@@ -770,12 +775,17 @@ def _long_table(ids: pd.Series, types: list[str], std: Standard,
 def _joined_per_column(mask: NDArray[np.bool_], labels: list[str], sep: str
                        ) -> NDArray[np.object_]:
     """``sep.join(labels[mask[:, i]])`` for every column *i*, one join per distinct column."""
-    if mask.shape[1] == 0:
+    k, n = mask.shape
+    if n == 0:
         return np.empty(0, dtype=object)
-    combos, inv = np.unique(mask.T, axis=0, return_inverse=True)
     lab = np.asarray(labels, dtype=object)
+    if k <= 62:  # each column as one int64 bit set, hashed
+        inv, keys = pd.factorize((mask.astype(np.int64) << np.arange(k)[:, None]).sum(axis=0))
+        combos = (np.asarray(keys)[:, None] >> np.arange(k)) & 1 == 1
+    else:  # pragma: no cover - more types than bits in an int64
+        combos, inv = np.unique(mask.T, axis=0, return_inverse=True)
     text = np.array([sep.join(lab[c]) for c in combos], dtype=object)
-    return text[inv.reshape(-1)]
+    return text[np.asarray(inv).reshape(-1)]
 
 
 def _wide(compounds: gpd.GeoDataFrame, types: list[str], dist: NDArray[np.float64],

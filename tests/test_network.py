@@ -9,7 +9,9 @@ from gisplan.network import (
     build_network,
     count_crossings,
     group_min,
+    morton_order,
     nearest_origins,
+    network_from_coords,
     origin_graph,
     pair_distances,
     snap_points,
@@ -199,3 +201,89 @@ def test_kd_snapping_equals_the_exact_strtree_nearest() -> None:
     assert fast.dist[qi] == pytest.approx(d, abs=1e-6)
     exact_off = shapely.line_locate_point(net.edge_geom[fast.edge], pts)
     assert fast.offset == pytest.approx(exact_off, abs=1e-6)
+
+
+def test_network_from_coordinates_equals_the_network_from_lines() -> None:
+    lines = _random_street_grid(4)
+    net = build_network(lines)
+    xy, idx = shapely.get_coordinates(lines, return_index=True)
+    raw = network_from_coords(xy, idx)
+    assert (raw.n_nodes, raw.n_edges) == (net.n_nodes, net.n_edges)
+    assert raw.edge_len == pytest.approx(shapely.length(lines), abs=1e-9)
+    assert (raw.graph != net.graph).nnz == 0
+
+
+def test_projecting_the_coordinates_equals_projecting_the_lines() -> None:
+    import pyproj
+
+    to_m = pyproj.Transformer.from_crs(4326, 4547, always_xy=True)
+    to_deg = pyproj.Transformer.from_crs(4547, 4326, always_xy=True)
+    lines_m = _random_street_grid(6)
+    lines_deg = shapely.transform(lines_m, lambda c: np.column_stack(
+        to_deg.transform(c[:, 0] + 500_000, c[:, 1] + 4_000_000)))
+    net = build_network(lines_deg, project=lambda c: np.column_stack(to_m.transform(c[:, 0],
+                                                                                     c[:, 1])))
+    ref = build_network(shapely.transform(lines_deg, lambda c: np.column_stack(
+        to_m.transform(c[:, 0], c[:, 1]))))
+    assert net.xy == pytest.approx(ref.xy, abs=1e-6)
+    assert net.edge_len == pytest.approx(ref.edge_len, abs=1e-6)
+    assert abs(net.graph - ref.graph).max() < 1e-6
+
+
+def test_parallel_edges_in_both_directions_keep_the_shortest() -> None:
+    lines = [shapely.LineString([(0, 0), (50, 80), (100, 0)]),
+             shapely.LineString([(100, 0), (0, 0)]),
+             shapely.LineString([(0, 0), (50, -60), (100, 0)]),
+             shapely.LineString([(100, 0), (100, 70)])]
+    net = build_network(lines)
+    assert net.n_edges == 4
+    assert net.graph.nnz == 4  # two undirected node pairs
+    u, v = net.edge_u[1], net.edge_v[1]
+    assert net.graph[u, v] == pytest.approx(100.0)
+    assert net.graph[v, u] == pytest.approx(100.0)
+
+
+def test_snapping_fallback_is_exact_when_the_candidates_cannot_prove_the_nearest() -> None:
+    lines = _random_street_grid(11)
+    net = build_network(lines)
+    rng = np.random.default_rng(11)
+    pts = shapely.points(np.r_[rng.uniform(-3000, 4000, (200, 2)), rng.uniform(0, 1100, (200, 2))])
+    one = snap_points(net, pts, piece_m=30.0, k=1)  # every point needs the ball query
+    (qi, _), d = net.tree.query_nearest(pts, all_matches=False, return_distance=True)
+    assert one.dist[qi] == pytest.approx(d, abs=1e-6)
+    exact_off = shapely.line_locate_point(net.edge_geom[one.edge], pts)
+    assert one.offset == pytest.approx(exact_off, abs=1e-6)
+
+
+def test_snapping_coordinates_equals_snapping_points_and_skips_missing() -> None:
+    net = build_network(_random_street_grid(12))
+    xy = np.random.default_rng(12).uniform(0, 1100, (50, 2))
+    xy[7] = np.nan
+    a = snap_points(net, xy)
+    pts = shapely.points(xy)
+    pts[7] = None
+    b = snap_points(net, pts)
+    assert a.edge.tolist() == b.edge.tolist()
+    assert a.edge[7] == -1 and np.isinf(a.dist[7])
+    assert a.dist[a.ok] == pytest.approx(b.dist[b.ok])
+
+
+def test_group_min_on_sorted_owners_equals_the_general_case() -> None:
+    rng = np.random.default_rng(3)
+    vals = rng.choice([0.0, 1.0, 2.0, np.inf], 500)  # many ties
+    owner = rng.integers(0, 60, 500)
+    payload = rng.integers(0, 10_000, 500)
+    order = np.argsort(owner, kind="stable")
+    best, arg = group_min(vals, owner, 70, payload=payload)
+    best_s, arg_s = group_min(vals[order], owner[order], 70, payload=payload[order])
+    assert best_s.tolist() == best.tolist()
+    assert arg_s.tolist() == arg.tolist()
+    assert (arg[np.isinf(best)] == -1).all()
+
+
+def test_morton_order_visits_one_quadrant_after_another() -> None:
+    xy = np.random.default_rng(5).uniform(0, 100, (400, 2))
+    order = morton_order(xy)
+    assert sorted(order.tolist()) == list(range(400))
+    quadrant = (xy[order, 0] >= 50).astype(int) + 2 * (xy[order, 1] >= 50)
+    assert (np.diff(quadrant) != 0).sum() == 3
