@@ -48,7 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gisplan._errors import ConstraintError
 from gisplan.adjacency import DEFAULT_GAP_M, Adjacency
-from gisplan.join import _pick, group_join
+from gisplan.join import _pick, group_join, group_join_codes
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -61,6 +61,9 @@ ROLE_ZH = {"component": "整个相邻片组", "seed": "起始小区", "grown": "
            "merged": "小片合并", "absorbed": "就近并入"}
 
 CONDITIONAL_KEY = "conditional_2001_2005"
+#: added to the explanation of a 2001–2005 member
+COND_WHY_ZH = "；2001—2005年建成，随相邻符合条件小区联动改造"
+COND_WHY_EN = "; built 2001–2005, joins with eligible neighbours"
 
 #: standalone reasons: code -> (zh, en)
 STANDALONE_REASONS: dict[str, tuple[str, str]] = {
@@ -853,8 +856,8 @@ def bundle_compounds(
     shared_w = np.zeros(len(adj))
     ulinks = None
     if links is not None:
-        ulinks, incidence = links
-        shared_w = joinmod.shared_counts(incidence, adj.i, adj.j)
+        ulinks = links
+        shared_w = joinmod.shared_counts(links.incidence, adj.i, adj.j)
 
 
     core = bundle_core(h, xy, bounds, adj, status=status,
@@ -953,35 +956,55 @@ def bundle_compounds(
 
 
 def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-    """Why each member is in its bundle, in Chinese and English."""
-    zh_out: list[str] = []
-    en_out: list[str] = []
-    cond_zh = "；2001—2005年建成，随相邻符合条件小区联动改造"
-    cond_en = "; built 2001–2005, joins with eligible neighbours"
-    rows = zip(mem["role"].astype(str).tolist(), mem["linked_to"].astype(object).tolist(),
-               mem["link_reason"].astype(object).tolist(),
-               mem["link_gap_m"].fillna(0).tolist(),
-               mem["shared_lines_with_link"].fillna(0).astype(int).tolist(),
-               (mem["eligibility"] == CONDITIONAL_KEY).tolist(), strict=True)
-    for role, link, reason, gap, sh, cond in rows:
-        if link is None or link != link:  # None or NaN: alone in its bundle
-            zh, en = "单独成片（户数达到下限）", "a bundle on its own (meets the household floor)"
-        elif reason == "touching":
-            zh, en = f"与{link}相接", f"touches {link}"
-        else:
-            zh, en = f"与{link}相距{gap:g}米", f"{gap:g} m from {link}"
-        if sh > 0:
-            zh += f"，共用管线{sh}条"
-            en += f", shares {sh} utility line{'s' if sh > 1 else ''}"
-        zh_out.append(f"{ROLE_ZH.get(role, role)}：{zh}{cond_zh if cond else ''}")
-        en_out.append(f"{role}: {en}{cond_en if cond else ''}")
-    return np.asarray(zh_out, dtype=object), np.asarray(en_out, dtype=object)
+    """Why each member is in its bundle, in Chinese and English.
+
+    Built column-wise (numpy ``StringDType`` concatenation): the few distinct gaps, line
+    counts and roles are formatted once, the member ids are pasted in by array.
+    """
+    text = np.dtypes.StringDType()
+    n = len(mem)
+
+    def cat(*parts: Any) -> NDArray[Any]:
+        out = np.full(n, "", dtype=text)
+        for part in parts:
+            out = np.strings.add(out, part)
+        return out
+
+    def fmt(values: NDArray[Any], spec: str) -> NDArray[Any]:
+        """Format each value with *spec*, once per distinct value."""
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return np.array([format(v, spec) for v in distinct.tolist()], dtype=text)[inverse]
+
+    role = mem["role"].astype(str).to_numpy(dtype=object)
+    link_obj = mem["linked_to"].to_numpy(dtype=object)
+    alone = pd.isna(link_obj)
+    link = np.where(alone, "", link_obj).astype(text)
+    touching = (mem["link_reason"].astype(object) == "touching").to_numpy(dtype=bool) & ~alone
+    gap = fmt(mem["link_gap_m"].fillna(0).to_numpy(dtype=float), "g")
+    sh = mem["shared_lines_with_link"].fillna(0).astype(int).to_numpy()
+    shares = sh > 0
+    cond = (mem["eligibility"] == CONDITIONAL_KEY).to_numpy(dtype=bool)
+
+    role_zh = np.array([ROLE_ZH.get(r, r) for r in ROLES], dtype=object)
+    role_pos = pd.Categorical(role, categories=list(ROLES)).codes
+    prefix_zh = np.where(role_pos >= 0, role_zh[np.maximum(role_pos, 0)], role).astype(text)
+    zh = np.where(alone, "单独成片（户数达到下限）",
+                  np.where(touching, cat("与", link, "相接"), cat("与", link, "相距", gap, "米")))
+    en = np.where(alone, "a bundle on its own (meets the household floor)",
+                  np.where(touching, cat("touches ", link), cat(gap, " m from ", link)))
+    n_lines = fmt(sh, "d")
+    zh = np.where(shares, cat(zh, "，共用管线", n_lines, "条"), zh)
+    en = np.where(shares, cat(en, ", shares ", n_lines, " utility line",
+                              np.where(sh > 1, "s", "")), en)
+    zh = cat(prefix_zh, "：", zh, np.where(cond, COND_WHY_ZH, ""))
+    en = cat(role.astype(text), ": ", en, np.where(cond, COND_WHY_EN, ""))
+    return zh.astype(object), en.astype(object)
 
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
                   bundle_ids: NDArray[np.object_], h: NDArray[Any],
                   eg: NDArray[np.object_], dist_key: pd.Series, dist_name: pd.Series,
-                  ulinks: pd.DataFrame | None,
+                  ulinks: _UtilityLinks | None,
                   adj: Adjacency, shared_w: NDArray[np.float64],
                   *, dissolve: bool) -> Any:
     import geopandas as gpd
@@ -1026,24 +1049,22 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         "compound_ids": group_join(lab, ids, k, unique=False),
     })
     if "categories" in comp:
-        cats = pd.Series(comp["categories"].to_numpy(dtype=object)[inb]).fillna("").astype(str)
-        parts = cats.str.split(r"[;；,，、]", regex=True)
-        rep = np.array([len(p) for p in parts.tolist()], dtype=np.int64)
-        flat = np.array([x.strip() for p in parts.tolist() for x in p], dtype=object)
-        out["categories"] = group_join(np.repeat(lab, rep), flat, k)
+        out["categories"] = _join_categories(comp["categories"].to_numpy(dtype=object)[inb],
+                                             lab, k)
     # shared lines inside bundles
     if len(adj):
         same = inb[adj.i] & (label[adj.i] == label[adj.j])
         out["shared_line_pairs"] = np.bincount(label[adj.i][same], weights=shared_w[same] > 0,
                                                minlength=k).astype(int)
     if ulinks is not None:
-        ulab = label[ulinks["c"].to_numpy()]
+        ulab = label[ulinks.c]
         keep = ulab >= 0
-        ulab = ulab[keep]
-        out["utility_networks"] = group_join(ulab, ulinks["network"].to_numpy(dtype=object)[keep],
-                                             k)
-        out["utility_owners"] = group_join(ulab, ulinks["owner"].to_numpy(dtype=object)[keep], k)
-        year = ulinks["install_year"].to_numpy(dtype=float)[keep]
+        ulab, uline = ulab[keep], ulinks.u[keep]
+        out["utility_networks"] = group_join_codes(ulab, ulinks.network[uline],
+                                                   ulinks.network_names, k)
+        out["utility_owners"] = group_join_codes(ulab, ulinks.owner[uline],
+                                                 ulinks.owner_names, k)
+        year = ulinks.install_year[uline]
         oldest = np.full(k, np.inf)
         np.minimum.at(oldest, ulab, np.where(np.isnan(year), np.inf, year))
         out["oldest_install_year"] = pd.array(np.where(np.isinf(oldest), np.nan, oldest),
@@ -1057,9 +1078,49 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=comp.crs)
 
 
+def _join_categories(values: NDArray[np.object_], lab: NDArray[np.int64], k: int
+                     ) -> NDArray[np.object_]:
+    """Join the renovation categories of each bundle's members (distinct keys, sorted).
+
+    A member's ``categories`` is a list such as ``basic;improvement``; a programme has
+    only a few distinct lists, so each distinct list is split once.
+    """
+    import re
+
+    codes, distinct = pd.factorize(values)  # missing lists: code -1, no categories
+    tokens = [{t.strip() for t in re.split(r"[;；,，、]", str(v))} - {""} for v in distinct]
+    key_names = np.array(sorted(set().union(*tokens)), dtype=object)
+    key_code = {t: c for c, t in enumerate(key_names.tolist())}
+    labs, found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for c, ts in enumerate(tokens):
+        rows = lab[codes == c]
+        for t in sorted(ts):
+            labs.append(rows)
+            found.append(np.full(len(rows), key_code[t], dtype=np.int64))
+    return group_join_codes(np.concatenate(labs), np.concatenate(found), key_names, k)
+
+
+@dataclass
+class _UtilityLinks:
+    """Compound × line pairs within the margin, with the lines' attributes as codes."""
+
+    c: NDArray[np.int64]  # compound position of each pair
+    u: NDArray[np.int64]  # line position of each pair
+    network: NDArray[np.int64]  # per line: code in network_names, -1 for none
+    network_names: NDArray[np.object_]
+    owner: NDArray[np.int64]  # per line: code in owner_names, -1 for none
+    owner_names: NDArray[np.object_]
+    install_year: NDArray[np.float64]  # per line, NaN when unknown
+    incidence: sp.csr_array  # compound × line
+
+
 def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, report: Report
-                   ) -> tuple[pd.DataFrame, sp.csr_array]:
-    """Lines within the margin of each compound (for shared-line weights and owners)."""
+                   ) -> _UtilityLinks:
+    """Lines within the margin of each compound (for shared-line weights and owners).
+
+    Line attributes stay per line, as integer codes of their sorted text: a city has a
+    million compound × line pairs but only a handful of networks and owners.
+    """
     from gisplan import join as joinmod
 
     if "utility_id" not in utilities:
@@ -1073,15 +1134,16 @@ def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, re
     m = len(utilities)
     net_raw = (utilities["network"] if "network" in utilities
                else pd.Series(None, index=utilities.index, dtype=object))
-    network = joinmod.network_keys(net_raw)
-    owner = (utilities["owner"].astype(object).where(utilities["owner"].notna(), None)
-             .to_numpy(dtype=object) if "owner" in utilities else np.full(m, None, object))
+    network, network_names = joinmod.text_codes(joinmod.network_keys(net_raw))
+    owner_raw = (utilities["owner"].astype(object).where(utilities["owner"].notna(), None)
+                 .to_numpy(dtype=object) if "owner" in utilities else np.full(m, None, object))
+    owner, owner_names = joinmod.text_codes(owner_raw)
     year = (pd.to_numeric(utilities["install_year"], errors="coerce").to_numpy(
         dtype=float, na_value=np.nan) if "install_year" in utilities else np.full(m, np.nan))
-    links = pd.DataFrame({"c": ci, "u": uj, "network": network[uj], "owner": owner[uj],
-                          "install_year": year[uj]})
     inc = sp.csr_array((np.ones(len(ci)), (ci, uj)), shape=(len(metric), m))
-    return links, inc
+    return _UtilityLinks(c=ci, u=uj, network=network, network_names=network_names,
+                         owner=owner, owner_names=owner_names, install_year=year,
+                         incidence=inc)
 
 
 def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int) -> NDArray[np.object_]:

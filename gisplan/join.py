@@ -263,12 +263,19 @@ def join_districts(
     didx = np.flatnonzero(dvalid)
     tree = shapely.STRtree(dgeoms[didx])
     cidx = np.flatnonzero(cvalid)
-    ci, dj = tree.query(cgeoms[cidx], predicate="intersects")
+    # candidates by bounding box; the districts (few, reused by many compounds) are
+    # prepared, so each test runs against a district's index rather than preparing every
+    # compound as `query(predicate="intersects")` would
+    ci, dj = tree.query(cgeoms[cidx])
     ci, dj = cidx[ci], didx[dj]
-    # most compounds lie wholly inside their district: a prepared `contains` settles them,
-    # the overlay (intersection area) runs only for the others
     shapely.prepare(dgeoms[didx])
+    # most compounds lie wholly inside their district: a prepared `contains` settles them,
+    # the rest are tested for `intersects` and the overlay (intersection area) runs on those
     inside = shapely.contains(dgeoms[dj], cgeoms[ci])
+    meets = inside.copy()
+    part = ~inside
+    meets[part] = shapely.intersects(dgeoms[dj[part]], cgeoms[ci[part]])
+    ci, dj, inside = ci[meets], dj[meets], inside[meets]
     inter = carea[ci].copy()
     part = ~inside
     inter[part] = shapely.area(shapely.intersection(cgeoms[ci[part]], dgeoms[dj[part]]))
@@ -285,12 +292,14 @@ def join_districts(
     dname = (districts["name"].astype(str).to_numpy() if "name" in districts else did)
     n = len(compounds)
     present = [lv for lv in LEVELS if (level == lv).any()]
+    # ties between equal shares go to the smaller id: rank the ids once (integer sort keys)
+    _, did_rank = np.unique(did, return_inverse=True)
     outside_any = np.zeros(n, bool)
     split_any = np.zeros(n, bool)
     for lv in present:
         m = level[dj] == lv
         c, d, s = ci[m], dj[m], share[m]
-        order = np.lexsort((did[d], -s, c))  # per compound: largest share, then id
+        order = np.lexsort((did_rank[d], -s, c))  # per compound: largest share, then id
         c, d, s = c[order], d[order], s[order]
         first = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
         best_d = np.full(n, -1)
@@ -497,19 +506,58 @@ def group_join(lab: NDArray[Any], values: NDArray[Any], k: int, *,
     """
     v = np.asarray(values, dtype=object)
     lab = np.asarray(lab)
+    if unique:
+        codes, categories = text_codes(v)
+        return group_join_codes(lab, codes, categories, k)
     keep = np.asarray(pd.notna(v), dtype=bool)
     keep[keep] = v[keep] != ""
     lab, v = lab[keep], v[keep]
-    if unique:
-        frame = pd.DataFrame({"lab": lab, "v": v}).drop_duplicates()
-        frame = frame.sort_values(["lab", "v"], kind="stable")
-        lab, v = frame["lab"].to_numpy(), frame["v"].to_numpy(dtype=object)
-    else:
-        order = np.argsort(lab, kind="stable")
-        lab, v = lab[order], v[order]
+    order = np.argsort(lab, kind="stable")
+    lab, v = lab[order], v[order]
     starts = np.searchsorted(lab, np.arange(k + 1)).tolist()
     vl = v.tolist()
     return np.array([";".join(vl[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
+
+
+def text_codes(values: NDArray[Any]) -> tuple[NDArray[np.int64], NDArray[np.object_]]:
+    """Integer codes of text *values* and the sorted distinct values they stand for.
+
+    Missing and empty values get the code -1. Codes follow the sort order of the text,
+    so sorting codes sorts the text (used to group many rows with few distinct values).
+    """
+    codes, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    categories = np.asarray(categories, dtype=object)
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(categories == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes, categories
+
+
+def group_join_codes(lab: NDArray[Any], codes: NDArray[np.integer[Any]],
+                     categories: NDArray[np.object_], k: int) -> NDArray[np.object_]:
+    """``;``-join the distinct, sorted values of each group ``0..k-1``, given as codes.
+
+    Parameters
+    ----------
+    lab : ndarray of int
+        Group of each row.
+    codes : ndarray of int
+        Code of each row's value in *categories* (sorted text, see :func:`text_codes`);
+        -1 for none.
+    categories : ndarray of str
+        The text of each code.
+    k : int
+        Number of groups; groups without values get ``""``.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    keep = codes >= 0
+    ncat = max(len(categories), 1)
+    key = np.unique(np.asarray(lab, dtype=np.int64)[keep] * ncat + codes[keep])
+    glab, gcode = key // ncat, key % ncat
+    starts = np.searchsorted(glab, np.arange(k + 1)).tolist()
+    text = np.asarray(categories, dtype=object)[gcode].tolist()
+    return np.array([";".join(text[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
 
 
 def shared_counts(incidence: sp.csr_array, i: NDArray[np.int64], j: NDArray[np.int64]
