@@ -5,8 +5,16 @@ Usage::
     .venv/bin/python benchmarks/bench_coverage.py                 # 1M nodes, 200k compounds
     .venv/bin/python benchmarks/bench_coverage.py --nodes 100000 --compounds 20000
     .venv/bin/python benchmarks/bench_coverage.py --skip-full --pandana-nodes 40000
+    .venv/bin/python benchmarks/bench_coverage.py --pandana-precompute   # + aggregation ranges
 
-Prints the median of ``--runs`` runs, peak memory (ru_maxrss) and machine info.
+Prints the median of ``--runs`` runs, peak memory (ru_maxrss, before and after the runs,
+so the coverage's own share can be told from the generated city's) and the machine with
+its load average before and after each run (other jobs share the machine).
+
+pandana's ``nearest_pois`` needs the contraction hierarchies built by ``pandana.Network``
+and the POI index built by ``set_pois``; ``Network.precompute`` prepares range queries
+for ``aggregate`` and is not used by ``nearest_pois``, so it is timed only with
+``--pandana-precompute``.
 """
 
 from __future__ import annotations
@@ -25,10 +33,14 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load avg {one:.1f} (5 min {five:.1f})"
+
+
 def machine() -> str:
-    load = os.getloadavg()
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, load avg {load[0]:.1f} (machine shared)")
+            f"Python {platform.python_version()}, {load()} (machine shared)")
 
 
 def full(nodes: int, compounds: int, runs: int) -> None:
@@ -41,18 +53,23 @@ def full(nodes: int, compounds: int, runs: int) -> None:
     print(f"synthetic city: {len(city['roads']):,} roads, {len(city['compounds']):,} compounds, "
           f"{len(city['facilities']):,} facilities, {len(city['gates']):,} gates "
           f"(generated in {gen:.1f} s, rss {maxrss_mb():.0f} MB)")
+    rss_city = maxrss_mb()
     times = []
     for _ in range(runs):
+        before = load()
         t = time.perf_counter()
         res = coverage(city, method="both")
         times.append(time.perf_counter() - t)
-        print(f"  run: {times[-1]:.1f} s  {res.info}", flush=True)
+        print(f"  run: {times[-1]:.1f} s  ({before} before, {load()} after)  {res.info}",
+              flush=True)
+        del res
     print(f"full coverage (15 types, walking + straight, from EPSG:4326 layers): median "
-          f"{statistics.median(times):.1f} s of {runs}; peak rss {maxrss_mb():.0f} MB "
-          "(includes the generated city)")
+          f"{statistics.median(times):.1f} s of {runs} (best {min(times):.1f} s); peak rss "
+          f"{maxrss_mb():.0f} MB, of which {rss_city:.0f} MB before the first run "
+          "(the generated city)")
 
 
-def pandana_compare(nodes: int, n_fac: int, maxdist: float) -> None:
+def pandana_compare(nodes: int, n_fac: int, maxdist: float, *, precompute: bool) -> None:
     import pandana
     import pandas as pd
     import shapely
@@ -79,24 +96,32 @@ def pandana_compare(nodes: int, n_fac: int, maxdist: float) -> None:
     pnet = pandana.Network(pd.Series(net.xy[:, 0]), pd.Series(net.xy[:, 1]),
                            pd.Series(net.edge_u), pd.Series(net.edge_v),
                            pd.DataFrame({"w": net.edge_len}), twoway=True)
-    pnet.precompute(maxdist)
-    t_pre = time.perf_counter() - t
+    t_ch = time.perf_counter() - t
+    t_pre = 0.0
+    if precompute:
+        t0 = time.perf_counter()
+        pnet.precompute(maxdist)
+        t_pre = time.perf_counter() - t0
+    t0 = time.perf_counter()
     theirs = []
     for k in range(types):
         xy = net.xy[fac_nodes[k]]
         pnet.set_pois(f"t{k}", maxdist, 1, pd.Series(xy[:, 0]), pd.Series(xy[:, 1]))
         theirs.append(pnet.nearest_pois(maxdist, f"t{k}", num_pois=1)[1].to_numpy())
+    t_q = time.perf_counter() - t0
     t_pd = time.perf_counter() - t
     worst = 0.0
     for a, b in zip(ours, theirs, strict=True):
         both = np.isfinite(a) & (b < maxdist)
         worst = max(worst, float(np.abs(a[both] - b[both]).max()))
         assert (np.isfinite(a) == (b < maxdist - 1e-6)).mean() > 0.999
+    pre = f" + precompute {t_pre:.1f} s" if precompute else " (no precompute: not needed)"
     print(f"pandana comparison on {net.n_nodes:,} nodes, {types} types x {n_fac} facilities, "
-          f"maxdist {maxdist:.0f} m:\n  gisplan (build + snap + {types} multi-source Dijkstra): "
-          f"{t_ours:.2f} s\n  pandana (Network + precompute {t_pre:.1f} s + set_pois + "
-          f"nearest_pois): {t_pd:.2f} s\n  speed-up {t_pd / t_ours:.0f}x; max |difference| "
-          f"{worst:.3f} m")
+          f"maxdist {maxdist:.0f} m ({load()}):\n  gisplan (build from lines + snap + "
+          f"{types} multi-source Dijkstra): {t_ours:.2f} s\n  pandana (Network/contraction "
+          f"hierarchies {t_ch:.1f} s{pre} + set_pois + nearest_pois {t_q:.1f} s): "
+          f"{t_pd:.2f} s\n  speed-up {t_pd / t_ours:.0f}x; max |difference| {worst:.3f} m",
+          flush=True)
 
 
 def main() -> None:
@@ -108,10 +133,13 @@ def main() -> None:
     ap.add_argument("--pandana-facilities", type=int, default=100)
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--skip-pandana", action="store_true")
+    ap.add_argument("--pandana-precompute", action="store_true",
+                    help="also time pandana's precompute (range queries; slow)")
     args = ap.parse_args()
     print(machine())
     if not args.skip_pandana:
-        pandana_compare(args.pandana_nodes, args.pandana_facilities, 3000.0)
+        pandana_compare(args.pandana_nodes, args.pandana_facilities, 3000.0,
+                        precompute=args.pandana_precompute)
     if not args.skip_full:
         full(args.nodes, args.compounds, args.runs)
 
