@@ -240,13 +240,14 @@ def _county_city(
     missing_items_share: float = 0.3,
     pianqu_per_street: int = 1,
     arterial_every: int = 3,
+    block_fill: float = 1.0,
 ) -> dict[str, gpd.GeoDataFrame]:
     city = synth_city(
         compounds=compounds, seed=seed, center=(float(center[0]), float(center[1])),
         mean_households=mean_households, districts_per_county=10_000,
         pianqu_per_street=pianqu_per_street, arterial_every=arterial_every,
         county_names=[name], prefix=prefix, owners=owners,
-        missing_items_share=missing_items_share, **_COMPACT,
+        missing_items_share=missing_items_share, block_fill=block_fill, **_COMPACT,
     )
     d = city["districts"]
     city["districts"] = d[d["level"] != "county"].reset_index(drop=True)
@@ -610,7 +611,8 @@ def _build_counties_programme(spec: dict[str, Any], counties: gpd.GeoDataFrame,
         mean_hh = c["households"] / c["compounds"] if "households" in c else 160.0
         city = _county_city(c["name"], c["compounds"], c["town_center"], seed=p["seed"] + k,
                             mean_households=max(mean_hh, 40.0), prefix=f"{code}{k + 1}-",
-                            missing_items_share=p.get("missing_items_share", 0.3))
+                            missing_items_share=p.get("missing_items_share", 0.3),
+                            block_fill=p.get("block_fill", 1.0))
         comp = city["compounds"]
         if "households" in c:
             _rescale(comp, np.ones(len(comp), bool), households=c["households"])

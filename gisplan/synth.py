@@ -586,9 +586,15 @@ def _check_block_plan(block_plan: Sequence[Sequence[int]] | None, compounds: int
     return k, sizes
 
 
+def _position_in_run(values: np.ndarray) -> np.ndarray:
+    """Position of each element inside its run of equal values (0, 1, 2, ...)."""
+    start = np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1]
+    return np.arange(values.size) - np.repeat(start, np.diff(np.r_[start, values.size]))
+
+
 def _contiguous_order(grid: StreetGrid, cx: np.ndarray, cy: np.ndarray,
-                      plan: tuple[np.ndarray, np.ndarray] | None,
-                      k_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      plan: tuple[np.ndarray, np.ndarray] | None, k_all: np.ndarray,
+                      fill: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Block order filling whole 片区 cells, nearest the centre first.
 
     Returns the block order and the compounds per block in that order. Cells are the
@@ -596,7 +602,8 @@ def _contiguous_order(grid: StreetGrid, cx: np.ndarray, cy: np.ndarray,
     from the origin (ties: south to north, west to east); the blocks of a cell by
     distance from the origin, so the first blocks of a cell form a compact, connected
     patch. With a plan, 片区 *p* takes the first ``sizes[p]`` blocks of the *p*-th cell
-    and the blocks not used follow, nearest first (facilities go there).
+    and the blocks not used follow, nearest first (facilities go there). Without one,
+    ``fill < 1`` leaves a random ``1 - fill`` of each cell's blocks to the end.
     """
     every = grid.arterial_every
     nbx = grid.nx - 1
@@ -618,16 +625,22 @@ def _contiguous_order(grid: StreetGrid, cx: np.ndarray, cy: np.ndarray,
     rank = np.full(cx.size, n_cells, dtype=np.int64)  # blocks of partial cells last
     rank[whole] = cell_rank[(bj // every * ncx + bi // every)[whole]]
     order = np.lexsort((bi, bj, np.round(np.hypot(cx, cy), 6), rank))
-    if plan is None:
+    if plan is None and fill >= 1.0:
         return order, k_all
+    if plan is None:
+        by_lot = np.lexsort((rng.random(cx.size), rank))  # a random draw inside each cell
+        empty = np.zeros(cx.size, dtype=bool)
+        empty[by_lot] = _position_in_run(rank[by_lot]) >= max(1, round(fill * every**2))
+        empty &= rank < n_cells
+        return np.r_[order[~empty[order]], order[empty[order]]], k_all
     k, sizes = plan
     r = rank[order]
-    run_start = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1]
-    pos = np.arange(order.size) - np.repeat(run_start, np.diff(np.r_[run_start, order.size]))
+    pos = _position_in_run(r)
     take = (r < sizes.size) & (pos < sizes[np.minimum(r, sizes.size - 1)])
     rest = order[~take]
     rest = rest[np.argsort(np.hypot(cx[rest], cy[rest]), kind="stable")]
     return np.r_[order[take], rest], np.r_[k, k_all[: rest.size]]
+
 
 def synth_city(
     *,
@@ -648,6 +661,7 @@ def synth_city(
     layout: str = "ragged",
     block_plan: Sequence[Sequence[int]] | None = None,
     setback_m: tuple[float, float] = _SETBACK_M,
+    block_fill: float = 1.0,
 ) -> dict[str, gpd.GeoDataFrame]:
     """Generate a synthetic city with the canonical layers of a programme store.
 
@@ -700,6 +714,10 @@ def synth_city(
         片区 by 片区 in plan order. Cells are taken nearest the centre first (ties: south
         before north, then west before east); with the default grid the centre is an
         arterial crossing, so the first four 片区 are its SW, SE, NW and NE quadrants.
+    block_fill : float, default 1
+        With ``layout="contiguous"`` and no ``block_plan``: share of each 片区's blocks
+        that hold compounds (at random); the others are left to newer estates, schools
+        and shops, so a few compounds end up without a neighbour, as in a real programme.
     setback_m : (float, float), default (2, 6)
         Range of the compound wall's distance behind the kerb, metres. Compounds across
         a local street (8 m carriageway) are ``8 + two setbacks`` (plus node jitter) apart.
@@ -713,15 +731,17 @@ def synth_city(
     Raises
     ------
     ConstraintError
-        If ``compounds`` < 1, ``road_nodes`` is too small to hold the compounds, or
-        ``block_plan`` does not fit (counts outside 1–4, more blocks than a 片区 has,
-        a sum other than ``compounds``).
+        If ``compounds`` < 1, ``road_nodes`` is too small to hold the compounds,
+        ``block_fill`` is not in (0, 1], or ``block_plan`` does not fit (counts outside
+        1–4, more blocks than a 片区 has, a sum other than ``compounds``).
     """
     if compounds < 1:
         raise ConstraintError(f"compounds must be at least 1, got {compounds}")
     if layout not in ("ragged", "contiguous"):
         raise ConstraintError(f"layout must be 'ragged' or 'contiguous', got {layout!r}")
     plan = _check_block_plan(block_plan, compounds, arterial_every)
+    if not 0.0 < block_fill <= 1.0:
+        raise ConstraintError(f"block_fill must be in (0, 1], got {block_fill}")
     contiguous = layout == "contiguous" or plan is not None
     rng = np.random.default_rng(seed)
     # block size from the target households per compound
@@ -734,8 +754,10 @@ def synth_city(
     need_blocks = compounds / per_block
     if road_nodes is None and contiguous:
         # whole 片区 cells around an arterial crossing at the centre, one empty ring around
-        cells = len(plan[1]) if plan is not None else math.ceil(need_blocks / arterial_every**2)
+        per_cell = max(1, round(block_fill * arterial_every**2))
+        cells = len(plan[1]) if plan is not None else math.ceil(need_blocks / per_cell)
         half = math.ceil(math.ceil(math.sqrt(cells)) / 2) + 1
+        half += half % 2  # an even number of cells: the central crossing is arterial
         nxn = nyn = 2 * half * arterial_every + 1
     elif road_nodes is None:
         side = math.ceil(math.sqrt(need_blocks / 0.55)) + 3
@@ -760,7 +782,7 @@ def synth_city(
     order = np.argsort(score, kind="stable")
     k_all = rng.choice([1, 2, 3, 4], size=order.size, p=[0.25, 0.35, 0.2, 0.2])
     if contiguous:
-        order, k_all = _contiguous_order(grid, cx, cy, plan, k_all)
+        order, k_all = _contiguous_order(grid, cx, cy, plan, k_all, block_fill, rng)
     cum = np.cumsum(k_all)
     nsel = int(np.searchsorted(cum, compounds) + 1)
     chosen = order[:nsel]

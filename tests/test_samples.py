@@ -164,6 +164,70 @@ def test_guyuan_compounds_inside_their_pianqu_and_county(stores):
     assert comp.within(county).all()
 
 
+def _pieces_within(geoms: np.ndarray, gap_m: float) -> int:
+    """Connected groups of polygons closer than *gap_m* to each other."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=gap_m)
+    graph = coo_matrix((np.ones(i.size), (i, j)), shape=(geoms.size, geoms.size))
+    return int(connected_components(graph, directed=False)[0])
+
+
+def _metric(gdf):
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def test_guyuan_pianqu_are_contiguous_at_the_default_bundling_gap(stores):
+    # 一片区一方案: the compounds of a 片区 are neighbours across local streets (< 20 m)
+    comp = _metric(stores["guyuan"].read("compounds"))
+    pieces = comp.groupby("district").geometry.agg(lambda g: _pieces_within(g.to_numpy(), 18.0))
+    assert pieces.to_dict() == {"西关北街": 1, "西关南街": 1, "南城路": 1}
+
+
+def test_guyuan_arterials_run_between_pianqu_not_through_them(stores):
+    comp = _metric(stores["guyuan"].read("compounds"))
+    roads = _metric(stores["guyuan"].read("roads"))
+    hulls = comp.dissolve("district").geometry.convex_hull.to_numpy()
+    arterial = roads.loc[roads["road_class"] == "arterial"].geometry.to_numpy()
+    assert not shapely.STRtree(arterial).query(hulls, predicate="intersects").size
+    # ... and between them: every pair of 片区 is more than the bundling gap apart
+    gaps = shapely.distance(hulls[:, None], hulls[None, :])
+    assert (gaps[~np.eye(3, dtype=bool)] > 20.0).all()
+
+
+def test_guyuan_plot_ratios_fit_old_walk_ups(stores):
+    comp = _metric(stores["guyuan"].read("compounds"))
+    plot_ratio = comp["floor_area_m2"] / comp.geometry.area
+    assert plot_ratio.between(1.0, 2.5).all(), plot_ratio.describe()
+    small = comp["district"] == "西关南街"  # 14 compounds, 815 households: small ones
+    assert comp.loc[small, "buildings"].between(1, 4).all()
+
+
+def test_guyuan_bundles_with_defaults_one_project_per_pianqu(sample_copy):
+    from gisplan.bundle import bundle_project
+
+    res = bundle_project(Project.open(sample_copy("guyuan")), write=False)
+    assert res.standalone.empty, res.standalone[["compound_id", "reason"]]
+    b = res.bundles.set_index("district_name")
+    assert sorted(b.index) == ["南城路", "西关北街", "西关南街"]
+    assert b["n_compounds"].to_dict() == {"西关北街": 3, "西关南街": 14, "南城路": 9}
+
+
+@pytest.mark.parametrize("key", ["xuchang", "huaian"])
+def test_county_programmes_bundle_most_eligible_compounds(sample_copy, key):
+    from gisplan.bundle import bundle_project
+
+    res = bundle_project(Project.open(sample_copy(key)), write=False)
+    reasons = res.standalone["reason"].astype(str)
+    ineligible = reasons.isin(["built_after_2005", "prior_central_funding", "demolition"])
+    eligible = len(res.members) + int((~ineligible).sum())
+    assert len(res.members) / eligible > 0.85
+    assert ineligible.any()
+    # a minority left alone for a reason of their own: too small and isolated
+    assert reasons.eq("below_min_households").sum() < 0.1 * eligible
+
+
 def test_guyuan_progress_log_through_2022(stores):
     log = stores["guyuan"].read("progress_log")
     dates = pd.to_datetime(log["date"])

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 
 from gisplan._errors import ConstraintError
 from gisplan.schema import layer_schema, vocab
-from gisplan.synth import synth_city, synth_streets
+from gisplan.synth import DEFAULT_CENTER, synth_city, synth_streets
 
 LAYERS = ("compounds", "districts", "utilities", "facilities", "roads", "gates")
 
@@ -265,3 +265,121 @@ def test_cli_rejects_a_bad_centre(tmp_path: Path):
                                    "--center", "36.0"])
     assert res.exit_code != 0
     assert "LON,LAT" in res.output
+
+
+# ---------------------------------------------------------------- contiguous 片区 layout
+
+COMPACT = {"layout": "contiguous", "setback_m": (1.0, 3.0), "jitter_m": 1.0,
+           "pianqu_per_street": 1, "arterial_every": 3}
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def _components_within(geoms: np.ndarray, gap_m: float) -> int:
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=gap_m)
+    g = coo_matrix((np.ones(i.size), (i, j)), shape=(geoms.size, geoms.size))
+    return int(connected_components(g, directed=False)[0])
+
+
+@pytest.fixture(scope="module")
+def compact() -> dict[str, gpd.GeoDataFrame]:
+    return {k: _metric(v) for k, v in synth_city(compounds=400, seed=5, **COMPACT).items()}
+
+
+def test_default_layout_is_pinned():
+    # the benchmarks and other tests rely on the default city staying as it is
+    c = synth_city(compounds=300, seed=3)
+    assert c["compounds"]["households"].sum() == 66700
+    assert (len(c["roads"]), len(c["utilities"]), len(c["facilities"])) == (760, 382, 519)
+    assert np.allclose(c["compounds"].total_bounds,
+                       [106.262043, 35.994323, 106.298924, 36.016217], atol=2e-6)
+
+
+def test_explicit_defaults_give_the_same_city():
+    a = synth_city(compounds=200, seed=4)
+    b = synth_city(compounds=200, seed=4, layout="ragged", block_plan=None, setback_m=(2.0, 6.0))
+    for name in LAYERS:
+        assert_geodataframe_equal(a[name], b[name])
+
+
+def test_contiguous_pianqu_are_one_piece_at_the_default_gap(compact):
+    comp = compact["compounds"]
+    pieces = comp.groupby("district").geometry.agg(
+        lambda g: _components_within(g.to_numpy(), 20.0))
+    assert len(pieces) >= 4
+    assert (pieces == 1).all(), pieces[pieces > 1]
+
+
+def test_ragged_pianqu_fall_apart_at_the_default_gap():
+    comp = _metric(synth_city(compounds=400, seed=5, pianqu_per_street=1,
+                              arterial_every=3)["compounds"])
+    pieces = comp.groupby("district").geometry.agg(
+        lambda g: _components_within(g.to_numpy(), 20.0))
+    assert (pieces > 1).any()
+
+
+def test_contiguous_arterials_run_between_pianqu_not_through_them(compact):
+    comp, roads = compact["compounds"], compact["roads"]
+    hulls = comp.dissolve("district").geometry.convex_hull.to_numpy()
+    arterial = roads.loc[roads["road_class"] != "local"].geometry.to_numpy()
+    assert not shapely.STRtree(arterial).query(hulls, predicate="intersects").size
+    local = roads.loc[roads["road_class"] == "local"].geometry.to_numpy()
+    assert shapely.STRtree(local).query(hulls, predicate="intersects").size
+
+
+def test_setbacks_set_the_width_across_a_local_street():
+    city = synth_city(compounds=200, seed=6, layout="contiguous", setback_m=(1.0, 3.0),
+                      jitter_m=0.0, pianqu_per_street=1, arterial_every=3)
+    lon, lat = DEFAULT_CENTER  # the generator's own plane: compounds are axis-aligned boxes
+    comp = city["compounds"].to_crs(
+        f"+proj=tmerc +lat_0={lat} +lon_0={lon} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m")
+    g = comp.geometry.to_numpy()
+    b = shapely.bounds(g)
+    i, j = shapely.STRtree(g).query(g, predicate="dwithin", distance=40.0)
+    district = comp["district"].to_numpy()
+    keep = (i < j) & (district[i] == district[j])
+    i, j = i[keep], j[keep]
+    gx = np.maximum(b[i, 0], b[j, 0]) - np.minimum(b[i, 2], b[j, 2])
+    gy = np.maximum(b[i, 1], b[j, 1]) - np.minimum(b[i, 3], b[j, 3])
+    facing = (np.minimum(gx, gy) < -1.0) & (np.maximum(gx, gy) > 9.0)  # across a street
+    gap = np.maximum(gx, gy)[facing]
+    assert gap.size > 50
+    # 8 m carriageway + two setbacks of 1-3 m
+    assert gap.min() > 9.99 and gap.max() < 14.01
+
+
+def test_block_plan_places_pianqu_in_order_around_the_centre():
+    plan = [[4, 3, 4, 3], [3, 2, 2, 2], [1, 1, 1]]
+    comp = _metric(synth_city(compounds=26, seed=2, block_plan=plan, setback_m=(1.0, 3.0),
+                              jitter_m=1.0, mean_households=120, pianqu_per_street=1,
+                              arterial_every=3)["compounds"])
+    groups = np.repeat([0, 1, 2], [14, 9, 3])
+    assert comp.groupby(groups)["district"].nunique().tolist() == [1, 1, 1]
+    assert comp["district"].nunique() == 3
+    c = shapely.get_coordinates(comp.geometry.centroid.to_numpy())
+    mid = c.mean(axis=0)
+    west = c[:, 0] < mid[0] + 1
+    south = c[:, 1] < c[groups == 2, 1].min()
+    assert south[groups == 0].all() and south[groups == 1].all()  # SW and SE below NW
+    assert c[groups == 0, 0].max() < c[groups == 1, 0].min()  # SW west of SE
+    assert west[groups == 2].all() or c[groups == 2, 0].max() < c[groups == 1, 0].min()
+    for g in range(3):
+        assert _components_within(comp.geometry.to_numpy()[groups == g], 20.0) == 1
+
+
+@pytest.mark.parametrize(("plan", "n", "match"), [
+    ([[2, 2]], 5, "holds 4 compounds"),
+    ([[1] * 10], 10, "only 9"),
+    ([[5]], 5, "1–4"),
+    ([[]], 1, "at least one block"),
+])
+def test_a_block_plan_that_does_not_fit_is_an_error(plan, n, match):
+    with pytest.raises(ConstraintError, match=match):
+        synth_city(compounds=n, block_plan=plan, arterial_every=3)
+
+
+def test_unknown_layout_is_an_error():
+    with pytest.raises(ConstraintError, match="layout"):
+        synth_city(compounds=10, layout="radial")
