@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -383,3 +384,24 @@ def test_a_block_plan_that_does_not_fit_is_an_error(plan, n, match):
 def test_unknown_layout_is_an_error():
     with pytest.raises(ConstraintError, match="layout"):
         synth_city(compounds=10, layout="radial")
+
+
+def test_block_fill_leaves_some_blocks_of_a_pianqu_to_other_uses():
+    kw = {**COMPACT, "jitter_m": 0.0}
+
+    def blocks_per_pianqu(fill: float) -> pd.Series:
+        comp = _metric(synth_city(compounds=300, seed=8, block_fill=fill, **kw)["compounds"])
+        # compounds of one block are < 9 m apart, across a street >= 10 m
+        return comp.groupby("district").geometry.agg(
+            lambda g: _components_within(g.to_numpy(), 9.0))
+
+    full, sparse = blocks_per_pianqu(1.0), blocks_per_pianqu(0.75)
+    assert full.max() == 9
+    assert sparse.max() == 7  # round(0.75 * 9) blocks of each 3 x 3 片区
+    assert len(sparse) > len(full)
+
+
+@pytest.mark.parametrize("fill", [0.0, 1.5])
+def test_block_fill_outside_zero_one_is_an_error(fill):
+    with pytest.raises(ConstraintError, match="block_fill"):
+        synth_city(compounds=10, layout="contiguous", block_fill=fill)
