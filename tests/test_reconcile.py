@@ -186,12 +186,12 @@ STEMS = ["朝阳", "胜利", "兴华", "建设", "纺织", "中山", "华山", "
 KINDS = ["公寓", "苑", "家园", "花园", "新村", "小区", "宿舍区", "家属院"]
 
 
-def test_near_duplicates_of_many_similar_city_names_are_found_fast():
+def test_near_duplicates_of_many_similar_city_names_are_all_found():
     # 100,000 names of a synthetic city: 兴华花园12区 / 新华花园12区 / 兴华家园12区 ...
+    # (its speed is measured in benchmarks/bench_validate.py, not asserted here: a timing
+    # threshold in the suite fails on a loaded machine)
     names = [f"{s}{k}{n}区" for n in range(1, 600) for s in STEMS for k in KINDS][:100_000]
-    t = time.perf_counter()
     pairs = near_duplicate_pairs(names)
-    assert time.perf_counter() - t < 4.0  # 5.3 s before blocking in Arrow, 1.6 s after
     assert len(pairs) == 29_172
     assert ("兴华家园1区", "兴华花园1区", "家/花") in set(
         pairs[["name_a", "name_b", "differs"]].itertuples(index=False, name=None))
