@@ -870,6 +870,16 @@ def bundle_compounds(
     bundle_ids = np.array([f"B{k + 1:04d}" for k in range(core.n_bundles)], dtype=object)
     bid = _pick(bundle_ids, label)
 
+    # The bundle outlines (a GEOS union per bundle, GIL-free) are dissolved in a worker
+    # thread while this thread builds the tables.
+    inb = label >= 0
+    outlines = None
+    if dissolve and core.n_bundles:
+        pool = ThreadPoolExecutor(max_workers=1)
+        outlines = pool.submit(_dissolve, comp.geometry.to_numpy()[inb], label[inb],
+                               core.n_bundles)
+        pool.shutdown(wait=False)  # the one task runs on; the thread ends with it
+
     # ------------------------------------------------------------ members
     names = comp["name"].astype(str).to_numpy() if "name" in comp else ids
     eg = elig["eligibility"].to_numpy()
@@ -879,7 +889,6 @@ def bundle_compounds(
     link_reason = _pick(adj.reason, le)
     link_gap = np.where(has_link, adj.gap_m[np.maximum(le, 0)] if len(adj) else 0.0, np.nan)
     link_shared = np.where(has_link, shared_w[np.maximum(le, 0)] if len(adj) else 0.0, 0.0)
-    inb = label >= 0
     mem = pd.DataFrame({
         "bundle_id": bid[inb],
         "compound_id": ids[inb],
@@ -917,8 +926,8 @@ def bundle_compounds(
     })
 
     # ------------------------------------------------------------ bundles
-    bundles = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key, dist_name, ulinks,
-                            adj, shared_w, dissolve=dissolve)
+    bundle_table, centres = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key,
+                                          dist_name, ulinks, adj, shared_w)
 
     # ------------------------------------------------------------ adjacency layer
     lab_i = label[adj.i] if len(adj) else np.zeros(0, np.int64)
@@ -926,9 +935,10 @@ def bundle_compounds(
     # edge lines between representative points, drawn in the store's CRS
     xy_out = xy
     if len(adj) and comp.crs != metric.crs:
-        pts = joinmod.project_to(gpd.GeoSeries(shapely.points(np.nan_to_num(xy)),
-                                               crs=metric.crs), comp.crs)
-        xy_out = shapely.get_coordinates(pts.to_numpy())
+        from pyproj import Transformer
+
+        back = Transformer.from_crs(metric.crs, comp.crs, always_xy=True)
+        xy_out = np.column_stack(back.transform(*np.nan_to_num(xy).T))
     lines = shapely.linestrings(
         np.stack([xy_out[adj.i], xy_out[adj.j]], axis=1).reshape(-1, 2),
         indices=np.repeat(np.arange(len(adj)), 2)) if len(adj) else np.zeros(0, object)
@@ -943,6 +953,10 @@ def bundle_compounds(
         "same_bundle": (lab_i >= 0) & (lab_i == lab_j),
     }, geometry=gpd.GeoSeries(lines, crs=comp.crs))
 
+    geometry = outlines.result() if outlines is not None else centres.to_crs(comp.crs)
+    bundles = gpd.GeoDataFrame(bundle_table, geometry=np.asarray(geometry, dtype=object),
+                               crs=comp.crs)
+
     report.count("compounds", n, int(len(mem) + len(standalone)))
     if len(mem) + len(standalone) != n:  # pragma: no cover - a bug, not bad input
         raise AssertionError("bundling lost or duplicated compounds")
@@ -955,58 +969,54 @@ def bundle_compounds(
                         adjacency=adj_gdf, report=report, options=options)
 
 
-def _explain(mem: pd.DataFrame) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-    """Why each member is in its bundle, in Chinese and English.
+def _explain(mem: pd.DataFrame) -> tuple[Any, Any]:
+    """Why each member is in its bundle, in Chinese and English (two text columns).
 
-    Built column-wise (numpy ``StringDType`` concatenation): the few distinct gaps, line
-    counts and roles are formatted once, the member ids are pasted in by array.
+    Built column-wise with Arrow string kernels: the few distinct gaps and line counts
+    are formatted once, the member ids are pasted in by array.
     """
-    text = np.dtypes.StringDType()
-    n = len(mem)
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def cat(*parts: Any) -> NDArray[Any]:
-        out = np.full(n, "", dtype=text)
-        for part in parts:
-            out = np.strings.add(out, part)
-        return out
+    def join(*parts: Any) -> Any:
+        return pc.binary_join_element_wise(*parts, "")
 
-    def fmt(values: NDArray[Any], spec: str) -> NDArray[Any]:
+    def fmt(values: NDArray[Any], spec: str) -> Any:
         """Format each value with *spec*, once per distinct value."""
         distinct, inverse = np.unique(values, return_inverse=True)
-        return np.array([format(v, spec) for v in distinct.tolist()], dtype=text)[inverse]
+        return pc.take(pa.array([format(v, spec) for v in distinct.tolist()], pa.string()),
+                       pa.array(inverse))
 
-    role = mem["role"].astype(str).to_numpy(dtype=object)
-    link_obj = mem["linked_to"].to_numpy(dtype=object)
-    alone = pd.isna(link_obj)
-    link = np.where(alone, "", link_obj).astype(text)
-    touching = (mem["link_reason"].astype(object) == "touching").to_numpy(dtype=bool) & ~alone
+    link = pa.array(mem["linked_to"].to_numpy(dtype=object), pa.string(), from_pandas=True)
+    alone = pc.is_null(link)
+    touching = pa.array((mem["link_reason"] == "touching").to_numpy(dtype=bool))
     gap = fmt(mem["link_gap_m"].fillna(0).to_numpy(dtype=float), "g")
     sh = mem["shared_lines_with_link"].fillna(0).astype(int).to_numpy()
-    shares = sh > 0
-    cond = (mem["eligibility"] == CONDITIONAL_KEY).to_numpy(dtype=bool)
+    shares, n_lines = pa.array(sh > 0), fmt(sh, "d")
+    plural = pa.array(np.where(sh > 1, "s", ""), pa.string())
+    cond = pa.array((mem["eligibility"] == CONDITIONAL_KEY).to_numpy(dtype=bool))
+    role = pa.array(pd.Categorical(mem["role"], categories=list(ROLES)).codes)
+    role_en = pc.take(pa.array(ROLES, pa.string()), role)
+    role_zh = pc.take(pa.array([ROLE_ZH[r] for r in ROLES], pa.string()), role)
 
-    role_zh = np.array([ROLE_ZH.get(r, r) for r in ROLES], dtype=object)
-    role_pos = pd.Categorical(role, categories=list(ROLES)).codes
-    prefix_zh = np.where(role_pos >= 0, role_zh[np.maximum(role_pos, 0)], role).astype(text)
-    zh = np.where(alone, "单独成片（户数达到下限）",
-                  np.where(touching, cat("与", link, "相接"), cat("与", link, "相距", gap, "米")))
-    en = np.where(alone, "a bundle on its own (meets the household floor)",
-                  np.where(touching, cat("touches ", link), cat(gap, " m from ", link)))
-    n_lines = fmt(sh, "d")
-    zh = np.where(shares, cat(zh, "，共用管线", n_lines, "条"), zh)
-    en = np.where(shares, cat(en, ", shares ", n_lines, " utility line",
-                              np.where(sh > 1, "s", "")), en)
-    zh = cat(prefix_zh, "：", zh, np.where(cond, COND_WHY_ZH, ""))
-    en = cat(role.astype(text), ": ", en, np.where(cond, COND_WHY_EN, ""))
-    return zh.astype(object), en.astype(object)
+    zh = pc.if_else(touching, join("与", link, "相接"), join("与", link, "相距", gap, "米"))
+    en = pc.if_else(touching, join("touches ", link), join(gap, " m from ", link))
+    zh = pc.if_else(alone, "单独成片（户数达到下限）", zh)
+    en = pc.if_else(alone, "a bundle on its own (meets the household floor)", en)
+    zh = pc.if_else(shares, join(zh, "，共用管线", n_lines, "条"), zh)
+    en = pc.if_else(shares, join(en, ", shares ", n_lines, " utility line", plural), en)
+    zh = join(role_zh, "：", zh, pc.if_else(cond, COND_WHY_ZH, ""))
+    en = join(role_en, ": ", en, pc.if_else(cond, COND_WHY_EN, ""))
+    dtype = pd.StringDtype(na_value=np.nan)
+    return pd.array(zh, dtype=dtype), pd.array(en, dtype=dtype)
 
 
 def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
                   bundle_ids: NDArray[np.object_], h: NDArray[Any],
                   eg: NDArray[np.object_], dist_key: pd.Series, dist_name: pd.Series,
                   ulinks: _UtilityLinks | None,
-                  adj: Adjacency, shared_w: NDArray[np.float64],
-                  *, dissolve: bool) -> Any:
+                  adj: Adjacency, shared_w: NDArray[np.float64]) -> tuple[pd.DataFrame, Any]:
+    """Figures of each bundle, and the centres of their bounding boxes (metric CRS)."""
     import geopandas as gpd
     import shapely
 
@@ -1069,13 +1079,8 @@ def _bundle_table(comp: Any, metric: Any, label: NDArray[np.int64],
         np.minimum.at(oldest, ulab, np.where(np.isnan(year), np.inf, year))
         out["oldest_install_year"] = pd.array(np.where(np.isinf(oldest), np.nan, oldest),
                                               dtype="Float64").astype("Int64")
-    if dissolve and k:
-        geometry = gpd.GeoSeries(_dissolve(comp.geometry.to_numpy()[inb], lab, k),
-                                 crs=comp.crs)
-    else:
-        cent = gpd.GeoSeries(shapely.points((mins + maxs) / 2) if k else [], crs=metric.crs)
-        geometry = cent.to_crs(comp.crs)
-    return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=comp.crs)
+    centres = gpd.GeoSeries(shapely.points((mins + maxs) / 2) if k else [], crs=metric.crs)
+    return out, centres
 
 
 def _join_categories(values: NDArray[np.object_], lab: NDArray[np.int64], k: int
