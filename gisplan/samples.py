@@ -187,37 +187,40 @@ def county_boundaries(path: str | os.PathLike[str] | None = None) -> gpd.GeoData
 # ------------------------------------------------------------------ geometry helpers
 
 
-def _label_regions(geoms: np.ndarray, labels: np.ndarray, extent: Any,
-                   crs: Any) -> dict[str, Any]:
-    """Partition *extent* among the labels of polygons *geoms* (exact around members).
+def _block_regions(geoms: np.ndarray, labels: np.ndarray, roads: np.ndarray, extent: Any,
+                   crs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Share the street blocks around labelled polygons among the labels.
 
-    Voronoi cells of points along every polygon's boundary, dissolved by label; then each
-    label's own polygons are added and the others' removed, so each polygon lies inside
-    its own region.
+    The blocks are the faces of the street network (its centre lines polygonized). Every
+    block that meets *extent* goes to the label of its nearest polygon, so boundaries run
+    along streets, as real 片区 and 街道 boundaries do.
+
+    Returns
+    -------
+    core : dict
+        Per label, the union of the blocks that hold its polygons (a 片区 with the local
+        streets between its blocks).
+    area : dict
+        Per label, the union of all its blocks, clipped to *extent* (a 街道).
     """
     utm = gpd.GeoSeries(geoms, crs=crs).estimate_utm_crs()
     g = gpd.GeoSeries(geoms, crs=crs).to_crs(utm).to_numpy()
+    lines = gpd.GeoSeries(roads, crs=crs).to_crs(utm).to_numpy()
     ext = gpd.GeoSeries([extent], crs=crs).to_crs(utm).iloc[0]
-    pts, idx = shapely.get_coordinates(shapely.segmentize(shapely.boundary(g), 8.0),
-                                       return_index=True)
-    key = np.round(pts, 2)
-    _, first = np.unique(key, axis=0, return_index=True)
-    pts, idx = pts[first], idx[first]
-    cells = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=ext, ordered=True)
-    cell_arr = np.asarray(shapely.get_parts(cells))
-    lab = np.asarray(labels, dtype=object)
-    out: dict[str, Any] = {}
-    for name in pd.unique(lab):  # one iteration per label (a handful of 片区/街道)
-        mine = lab[idx] == name
-        own = shapely.union_all(g[lab == name])
-        others = shapely.union_all(g[lab != name]) if (lab != name).any() else None
-        region = shapely.union(shapely.union_all(cell_arr[mine]), own)
-        if others is not None:
-            region = shapely.difference(region, others)
-        region = shapely.intersection(region, shapely.union(ext, own))
-        out[str(name)] = region
-    back = gpd.GeoSeries(list(out.values()), crs=utm).to_crs(crs).make_valid()
-    return dict(zip(out, back.to_numpy(), strict=True))
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(lines)))
+    faces = faces[shapely.intersects(faces, ext)]
+    tree = shapely.STRtree(g)
+    face_i, comp_i = tree.query_nearest(faces, all_matches=False)
+    lab = np.empty(faces.size, dtype=object)
+    lab[face_i] = np.asarray(labels, dtype=object)[comp_i]
+    holds = np.zeros(faces.size, dtype=bool)
+    holds[np.unique(tree.query(faces, predicate="intersects")[0])] = True
+    names = [str(x) for x in pd.unique(np.asarray(labels, dtype=object))]
+    core = [shapely.union_all(faces[(lab == n) & holds]) for n in names]  # a handful
+    area = [shapely.intersection(shapely.union_all(faces[lab == n]), ext) for n in names]
+    back = gpd.GeoSeries(core + area, crs=utm).to_crs(crs).make_valid().to_numpy()
+    k = len(names)
+    return dict(zip(names, back[:k], strict=True)), dict(zip(names, back[k:], strict=True))
 
 
 def _polygonal(geom: Any) -> Any:
@@ -539,19 +542,17 @@ def _build_guyuan(spec: dict[str, Any], counties: gpd.GeoDataFrame) -> dict[str,
     comp["status"] = "planned"
     comp["prior_central_funding"] = False
     comp = gpd.GeoDataFrame(comp, geometry="geometry", crs=city["compounds"].crs)
-    # 片区 and 街道 polygons: partition of the old town among the compounds' labels
+    # 片区 and 街道 polygons: the street blocks of the old town shared among the 片区
+    # (boundaries on street centre lines); a 片区 is the blocks its compounds are on
     cpoly = _polygonal(county.geometry.iloc[0])
     hull = shapely.convex_hull(shapely.union_all(comp.geometry.to_numpy()))
     extent = shapely.intersection(shapely.buffer(hull, 0.0025), cpoly)
-    regions = _label_regions(comp.geometry.to_numpy(), district, extent, comp.crs)
+    core, area = _block_regions(comp.geometry.to_numpy(), district,
+                                city["roads"].geometry.to_numpy(), extent, comp.crs)
     rows = []
     for i, q in enumerate(spec["pianqu"]):
-        members = comp.geometry.to_numpy()[district == q["name"]]
-        tight = shapely.buffer(shapely.convex_hull(shapely.union_all(members)), 0.0004)
-        pq = _polygonal(shapely.make_valid(shapely.intersection(regions[q["name"]], tight)))
-        pq = shapely.union(pq, shapely.union_all(members))
-        rows.append(("GY-P" + str(i + 1), q["name"], "pianqu", pq))
-        rows.append(("GY-S" + str(i + 1), q["street"], "street", _polygonal(regions[q["name"]])))
+        rows.append(("GY-P" + str(i + 1), q["name"], "pianqu", _polygonal(core[q["name"]])))
+        rows.append(("GY-S" + str(i + 1), q["street"], "street", _polygonal(area[q["name"]])))
     syn = pd.DataFrame(rows, columns=["district_id", "name", "level", "geometry"])
     districts = to_geoframe({"district_id": syn["district_id"].to_numpy(dtype=object),
                              "name": syn["name"].to_numpy(dtype=object),

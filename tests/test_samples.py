@@ -196,6 +196,19 @@ def test_guyuan_arterials_run_between_pianqu_not_through_them(stores):
     assert (gaps[~np.eye(3, dtype=bool)] > 20.0).all()
 
 
+def test_guyuan_street_and_pianqu_boundaries_run_along_streets(stores):
+    d = _metric(stores["guyuan"].read("districts"))
+    roads = _metric(stores["guyuan"].read("roads")).geometry.union_all()
+    for level in ("street", "pianqu"):
+        polys = d.loc[d["level"] == level].geometry.to_numpy()
+        shared = shapely.union_all([shapely.intersection(shapely.boundary(a), shapely.boundary(b))
+                                    for k, a in enumerate(polys) for b in polys[k + 1:]])
+        assert shared.length > 100, level
+        # points along the shared edges lie on street centre lines
+        pts = shapely.points(shapely.get_coordinates(shapely.segmentize(shared, 10.0)))
+        assert shapely.distance(pts, roads).max() < 0.5, level
+
+
 def test_guyuan_plot_ratios_fit_old_walk_ups(stores):
     comp = _metric(stores["guyuan"].read("compounds"))
     plot_ratio = comp["floor_area_m2"] / comp.geometry.area
