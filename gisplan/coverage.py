@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -515,26 +516,24 @@ def coverage(
     fac_key = keys.to_numpy(dtype=object)
     fac_ids = facilities["facility_id"].astype(object).to_numpy()
 
-    # straight line ---------------------------------------------------------------
-    straight = np.full((len(types), n), np.inf)
-    straight_fac = np.full((len(types), n), -1, dtype=np.int64)
-    has_poly = np.flatnonzero(~no_geom)
-    near = _PolygonNearest(poly[has_poly]) if len(has_poly) else None
-    for k, t in enumerate(types):
-        sel = np.flatnonzero(usable & (fac_key == t))
-        if len(sel) == 0 or near is None:
-            continue
-        d, fi = near.query(fpts[sel])
-        straight[k, has_poly] = d
-        straight_fac[k, has_poly] = sel[fi]
-
-    # network ---------------------------------------------------------------------
     roads = layers.get("roads")
     use_net = method in ("network", "both") or (method == "auto" and roads is not None
                                                  and len(roads) > 0)
     if method == "network" and (roads is None or len(roads) == 0):
         raise SchemaError("walking distances need a roads layer", file=file, layer="roads",
                           hint="import roads (道路) or use method='euclidean'")
+    if use_net and roads is not None and roads.crs is None:
+        raise CRSError("layer has no coordinate reference system", file=file,
+                       layer="roads", hint="set the CRS when importing")
+
+    # straight line: in a second thread while the network is built and searched
+    # (shapely, scipy and pyproj release the GIL in their array loops)
+    pool = ThreadPoolExecutor(max_workers=1)
+    straight_job = pool.submit(_straight_nearest, poly, no_geom, fpts,
+                               [np.flatnonzero(usable & (fac_key == t)) for t in types])
+    pool.shutdown(wait=False)
+
+    # network ---------------------------------------------------------------------
     walk = np.full((len(types), n), np.inf)
     walk_fac = np.full((len(types), n), -1, dtype=np.int64)
     reach = np.full((len(types), n), -1, dtype=np.int8)  # codes of REACH; -1: none
@@ -544,9 +543,6 @@ def coverage(
     components: pd.DataFrame | None = None
     info: dict[str, Any] = {"crs": str(crs)}
     if use_net and roads is not None:
-        if roads.crs is None:
-            raise CRSError("layer has no coordinate reference system", file=file,
-                           layer="roads", hint="set the CRS when importing")
         net = _prepare_network(roads, crs=crs, node_roads=node_roads, report=report,
                                file=file, check_noding_below=check_noding_below)
         components = net.component_sizes()
@@ -610,6 +606,8 @@ def coverage(
     else:
         info["network"] = "none"
 
+    straight, straight_fac = straight_job.result()
+
     # judge -----------------------------------------------------------------------
     judged_net = use_net and roads is not None
     method_used = "network" if judged_net else "euclidean"
@@ -656,6 +654,28 @@ def coverage(
     info["facilities_used"] = int(usable.sum())
     return CoverageResult(long, wide, summary, facilities, components, report, std,
                           method_used, info)
+
+
+def _straight_nearest(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
+                      pts: NDArray[np.object_], of_type: list[NDArray[np.int64]]
+                      ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Straight-line distance from each polygon to the nearest point of each type.
+
+    Returns ``(distance, point)`` arrays of shape (types, polygons): ``inf`` / -1 for
+    polygons without geometry and types without points.
+    """
+    dist = np.full((len(of_type), len(poly)), np.inf)
+    which = np.full((len(of_type), len(poly)), -1, dtype=np.int64)
+    has_poly = np.flatnonzero(~no_geom)
+    if len(has_poly) == 0:
+        return dist, which
+    near = _PolygonNearest(poly[has_poly])
+    for k, sel in enumerate(of_type):
+        if len(sel):
+            d, fi = near.query(pts[sel])
+            dist[k, has_poly] = d
+            which[k, has_poly] = sel[fi]
+    return dist, which
 
 
 class _PolygonNearest:
