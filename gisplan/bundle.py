@@ -163,6 +163,31 @@ class _Bundler:
             self.add(lab, v, role)
         return lab
 
+    def add_components(self, nodes: NDArray[np.int64], bounds: NDArray[np.int64]) -> None:
+        """Make each run ``nodes[bounds[g]:bounds[g + 1]]`` a new bundle (role component).
+
+        The array form of calling :meth:`new_label` per run: same labels, sums and boxes.
+        """
+        k = len(bounds) - 1
+        if k <= 0:
+            return
+        first = len(self.lab_h)
+        grp = np.repeat(np.arange(k), np.diff(bounds))
+        h = np.bincount(grp, weights=self.h[nodes], minlength=k)
+        bb = np.column_stack([np.full(k, np.inf), np.full(k, np.inf),
+                              np.full(k, -np.inf), np.full(k, -np.inf)])
+        np.minimum.at(bb[:, 0], grp, self.bounds[nodes, 0])
+        np.minimum.at(bb[:, 1], grp, self.bounds[nodes, 1])
+        np.maximum.at(bb[:, 2], grp, self.bounds[nodes, 2])
+        np.maximum.at(bb[:, 3], grp, self.bounds[nodes, 3])
+        for v, lab in zip(nodes.tolist(), (grp + first).tolist(), strict=True):
+            self.label[v] = lab
+            self.role[v] = "component"
+        self.lab_h.extend(h.tolist())
+        self.lab_bb.extend(bb.tolist())
+        self.lab_alive.extend([True] * k)
+        self.members.extend(part.tolist() for part in np.split(nodes, bounds[1:-1]))
+
     def add(self, lab: int, v: int, role: str) -> None:
         self.label[v] = lab
         self.role[v] = role
@@ -246,9 +271,12 @@ class _Bundler:
                     d, u = heappop(heap)
                     if label[u] != -1 or u in tried or best.get(u) != d:
                         continue
-                    b = bl[u]
-                    wdt = max(bb[2], b[2]) - min(bb[0], b[0])
-                    hgt = max(bb[3], b[3]) - min(bb[1], b[1])
+                    # span with u: conditional expressions rather than min()/max()
+                    # calls (this test runs for every candidate popped)
+                    b0, b1, b2, b3 = bl[u]
+                    c0, c1, c2, c3 = bb
+                    wdt = (c2 if c2 > b2 else b2) - (c0 if c0 < b0 else b0)
+                    hgt = (c3 if c3 > b3 else b3) - (c1 if c1 < b1 else b1)
                     if lab_h[lab] + hl[u] > max_h or wdt * wdt + hgt * hgt > max_span2:
                         tried.add(u)
                         continue
@@ -265,9 +293,15 @@ class _Bundler:
                 role[v] = "grown"
                 members.append(v)
                 lab_h[lab] += hl[v]
-                b = bl[v]
-                bb[0], bb[1] = min(bb[0], b[0]), min(bb[1], b[1])
-                bb[2], bb[3] = max(bb[2], b[2]), max(bb[3], b[3])
+                b0, b1, b2, b3 = bl[v]
+                if b0 < bb[0]:
+                    bb[0] = b0
+                if b1 < bb[1]:
+                    bb[1] = b1
+                if b2 > bb[2]:
+                    bb[2] = b2
+                if b3 > bb[3]:
+                    bb[3] = b3
 
     # ---------------------------------------------------------------- merging
     def neighbour_labels(self, lab: int) -> dict[int, float]:
@@ -502,9 +536,7 @@ def bundle_core(
     if len(gw):
         starts = np.flatnonzero(np.r_[True, comp[gw][1:] != comp[gw][:-1]])
         bounds_list = np.r_[starts, len(gw)].astype(int).tolist()
-    gwl = gw.tolist()
-    for s, e in pairwise(bounds_list):
-        b.new_label(gwl[s:e], "component")
+    b.add_components(gw, np.asarray(bounds_list, dtype=np.int64))
 
     # components that break a limit: region growing
     big = act[~ok[comp_a]]
@@ -860,6 +892,12 @@ def bundle_compounds(
         shared_w = joinmod.shared_counts(links.incidence, adj.i, adj.j)
 
 
+    # the adjacency layer's lines do not depend on the bundles: drawn in a worker thread
+    # while this one bundles
+    pool = ThreadPoolExecutor(max_workers=1)
+    edge_lines = pool.submit(_edge_lines, xy, adj, metric.crs, comp.crs)
+    pool.shutdown(wait=False)
+
     core = bundle_core(h, xy, bounds, adj, status=status,
                        district=district_code if level is not None else None,
                        shared=shared_w, min_households=min_households,
@@ -933,15 +971,7 @@ def bundle_compounds(
     lab_i = label[adj.i] if len(adj) else np.zeros(0, np.int64)
     lab_j = label[adj.j] if len(adj) else np.zeros(0, np.int64)
     # edge lines between representative points, drawn in the store's CRS
-    xy_out = xy
-    if len(adj) and comp.crs != metric.crs:
-        from pyproj import Transformer
-
-        back = Transformer.from_crs(metric.crs, comp.crs, always_xy=True)
-        xy_out = np.column_stack(back.transform(*np.nan_to_num(xy).T))
-    lines = shapely.linestrings(
-        np.stack([xy_out[adj.i], xy_out[adj.j]], axis=1).reshape(-1, 2),
-        indices=np.repeat(np.arange(len(adj)), 2)) if len(adj) else np.zeros(0, object)
+    lines = edge_lines.result()
     id_index = pd.Index(ids)
     adj_gdf = gpd.GeoDataFrame({
         # categoricals: 700,000 edges of a city do not become 1.4 million strings
@@ -1149,6 +1179,23 @@ def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, re
     return _UtilityLinks(c=ci, u=uj, network=network, network_names=network_names,
                          owner=owner, owner_names=owner_names, install_year=year,
                          incidence=inc)
+
+
+def _edge_lines(xy: NDArray[np.float64], adj: Adjacency, metric_crs: Any, crs: Any
+                ) -> NDArray[np.object_]:
+    """Lines between the representative points of adjacent compounds, in *crs*."""
+    import shapely
+
+    if not len(adj):
+        return np.zeros(0, dtype=object)
+    if crs != metric_crs:
+        from pyproj import Transformer
+
+        back = Transformer.from_crs(metric_crs, crs, always_xy=True)
+        xy = np.column_stack(back.transform(*np.nan_to_num(xy).T))
+    return np.asarray(shapely.linestrings(np.stack([xy[adj.i], xy[adj.j]], axis=1).reshape(-1, 2),
+                                          indices=np.repeat(np.arange(len(adj)), 2)),
+                      dtype=object)
 
 
 def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int) -> NDArray[np.object_]:
