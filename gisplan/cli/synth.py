@@ -33,9 +33,14 @@ def _center(ctx: click.Context, param: click.Parameter,
               help="LON,LAT of the old town 中心点 (default: 原州区, Guyuan)")
 @click.option("--facility-types", type=click.IntRange(1, 15), default=15, show_default=True,
               help="Number of facility types 设施类型数")
+@click.option("--layout", type=click.Choice(["ragged", "contiguous"]), default="ragged",
+              show_default=True,
+              help="ragged: compounds scattered over blocks; contiguous: each 片区 packed "
+                   "into neighbouring blocks (as the samples) 布局")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file 覆盖")
 def synth(compounds: int, seed: int, out: Path, road_nodes: int | None,
-          center: tuple[float, float] | None, facility_types: int, overwrite: bool) -> None:
+          center: tuple[float, float] | None, facility_types: int, layout: str,
+          overwrite: bool) -> None:
     """Generate a synthetic city 合成城市 and write it as a programme store.
 
     Compounds 小区, districts 片区/街道/县区, utilities 管线, facilities 设施, roads 道路
@@ -46,7 +51,8 @@ def synth(compounds: int, seed: int, out: Path, road_nodes: int | None,
 
     t0 = time.perf_counter()
     layers = synth_city(compounds=compounds, seed=seed, road_nodes=road_nodes,
-                        center=center or DEFAULT_CENTER, facility_types=facility_types)
+                        center=center or DEFAULT_CENTER, facility_types=facility_types,
+                        layout=layout)
     t1 = time.perf_counter()
     lon, lat = center or DEFAULT_CENTER
     meta = {
