@@ -1209,9 +1209,13 @@ def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int) -> NDA
 
     if k == 0:
         return np.zeros(0, dtype=object)
+    from gisplan.join import elementwise_in_threads
+
     order = np.argsort(lab, kind="stable")
-    collections = shapely.geometrycollections(geoms[order], indices=lab[order])
-    return np.asarray(shapely.buffer(collections, 0.0), dtype=object)
+    collections = np.asarray(shapely.geometrycollections(geoms[order], indices=lab[order]),
+                             dtype=np.object_)
+    return np.asarray(elementwise_in_threads(shapely.buffer, collections, np.zeros(k)),
+                      dtype=np.object_)
 
 
 def bundle_project(project: Any, *, barrier_classes: tuple[str, ...] = ("arterial",),

@@ -18,6 +18,7 @@ the UTM zone of the data) and every function returns one row per compound it was
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -490,11 +491,30 @@ def utility_pairs(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object_], *,
                       bb[:, 3] + margin_m)
     a, b = shapely.STRtree(ugeoms[uok]).query(env)
     ci, uj = cok[a].astype(np.int64), uok[b].astype(np.int64)
-    dist = shapely.distance(cgeoms[ci], ugeoms[uj])
+    dist = elementwise_in_threads(shapely.distance, cgeoms[ci], ugeoms[uj])
     near = dist <= margin_m
     ci, uj, dist = ci[near], uj[near], dist[near]
     order = np.lexsort((uj, ci))
     return ci[order], uj[order], dist[order]
+
+
+def elementwise_in_threads(func: Any, *arrays: NDArray[Any], parts: int = 2) -> NDArray[Any]:
+    """Apply the element-wise shapely function *func* to *arrays* in *parts* threads.
+
+    Shapely's vectorised functions release the GIL while GEOS works, so the chunks run on
+    separate cores; the result is the same as ``func(*arrays)``. Small inputs are not
+    split.
+    """
+    n = len(arrays[0])
+    if parts < 2 or n < 20_000:
+        return np.asarray(func(*arrays))
+    from concurrent.futures import ThreadPoolExecutor
+
+    (s0, e0), *chunks = pairwise(np.linspace(0, n, parts + 1).astype(int).tolist())
+    with ThreadPoolExecutor(max_workers=parts - 1) as pool:
+        rest = [pool.submit(func, *(a[s:e] for a in arrays)) for s, e in chunks]
+        first = func(*(a[s0:e0] for a in arrays))
+        return np.concatenate([first, *(f.result() for f in rest)])
 
 
 def group_join(lab: NDArray[Any], values: NDArray[Any], k: int, *,

@@ -184,3 +184,21 @@ def test_join_project_on_the_guyuan_sample_keeps_every_compound(sample_copy):
     assert out["report"].counts["join_districts"].balanced
     assert set(out["join_utilities"]["network"]) <= {
         "water_supply", "drainage", "power", "gas", "heating", "telecom"}
+
+
+def test_group_join_sorts_and_deduplicates_and_skips_blanks():
+    from gisplan.join import group_join
+
+    lab = np.array([0, 0, 0, 1, 1, 2])
+    values = np.array(["水务", "燃气", "水务", "", None, "电力"], dtype=object)
+    assert group_join(lab, values, 4).tolist() == ["水务;燃气", "", "电力", ""]
+
+
+def test_elementwise_in_threads_gives_the_same_result_as_one_call():
+    from gisplan.join import elementwise_in_threads
+
+    rng = np.random.default_rng(0)
+    a = shapely.points(rng.random((30_000, 2)))
+    b = shapely.box(*rng.random((4, 30_000)))
+    got = elementwise_in_threads(shapely.distance, a, b, parts=3)
+    assert np.array_equal(got, shapely.distance(a, b))
