@@ -1,8 +1,15 @@
 """Walking network (步行网络): nodes, a CSR graph, snapping, multi-source distances.
 
-This is an array core: it takes shapely line arrays and coordinates in a metric CRS and
-returns numpy arrays and ``scipy.sparse`` matrices. It knows nothing of layers or files;
-:mod:`gisplan.coverage` and :mod:`gisplan.siting` are the adapters.
+This is an array core: it takes shapely line arrays (or just their coordinates, see
+:func:`network_from_coords`) in a metric CRS and returns numpy arrays and
+``scipy.sparse`` matrices. It knows nothing of layers or files; :mod:`gisplan.coverage`
+and :mod:`gisplan.siting` are the adapters.
+
+Built for size: a 2-million-line network is built from coordinate arrays (projected
+once, end points merged by hashed integer grid keys) without making one geometry
+object, and points are snapped with a k-d tree queried in Morton order (one million
+nodes, 200,000 compounds and 15 facility types take about 30 s in all on 2 shared
+cores; ``benchmarks/results_coverage.md``).
 
 How distances are measured
 --------------------------
