@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -709,6 +710,28 @@ class BundleResult:
 
 
 LEVELS = ("pianqu", "street", "county")
+
+#: inputs from this many compounds run their GEOS-heavy steps in worker threads; below it
+#: the hand-over between threads costs more than the work
+THREADS_FROM = 10_000
+
+
+def _start(func: Any, *args: Any, threaded: bool, **kwargs: Any) -> Future[Any]:
+    """Run ``func(*args, **kwargs)`` in a worker thread, or here and now.
+
+    Shapely's vectorised functions release the GIL, so GEOS work in a worker thread runs
+    on the second core while this thread goes on; the future holds the result.
+    """
+    if threaded:
+        pool = ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(func, *args, **kwargs)
+        pool.shutdown(wait=False)  # the one task runs on; the thread ends with it
+        return future
+    done: Future[Any] = Future()
+    done.set_result(func(*args, **kwargs))
+    return done
+
+
 _LEVEL_COLUMN = {"pianqu": "district", "street": "street", "county": "county"}
 
 
@@ -832,26 +855,26 @@ def bundle_compounds(
         bars = joinmod.to_crs_checked(gpd.GeoSeries(bg), metric.crs, layer="barriers",
                                       report=report).to_numpy()
 
-    # The district join and the utility links run in worker threads while this thread
-    # builds the adjacency: shapely's vectorised operations release the GIL, so the two
-    # cores of a planner's laptop both work. Each task has its own Report (merged below
-    # in a fixed order, so that the output stays deterministic) and only reads the
-    # frames; flags are written after the threads are done.
+    # The district join and the utility links run in worker threads (inputs from
+    # THREADS_FROM compounds) while this thread builds the adjacency: shapely's vectorised
+    # operations release the GIL, so the two cores of a planner's laptop both work. Each
+    # task has its own Report (merged below in a fixed order, so that the output stays
+    # deterministic) and only reads the frames; flags are written after the threads are done.
     rep_d, rep_u = Report(), Report()
     join_d = level is not None and districts is not None and len(districts) > 0
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fut_d = (pool.submit(joinmod.join_districts, comp, districts, report=rep_d,
-                             metric=metric) if join_d else None)
-        fut_u = (pool.submit(_utility_links, metric, utilities, ref=comp,
-                             margin_m=utility_margin_m, report=rep_u)
-                 if utilities is not None and len(utilities) else None)
-        adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
-        # compounds drawn over each other: among the touching pairs (blocked ones included)
-        touch = adj.gap_m <= 0
-        cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
-        overlaps = overlapping_pairs(geoms, candidates=cand)
-        jd = fut_d.result() if fut_d is not None else None
-        links = fut_u.result() if fut_u is not None else None
+    threaded = n >= THREADS_FROM
+    fut_d = (_start(joinmod.join_districts, comp, districts, report=rep_d, metric=metric,
+                    threaded=threaded) if join_d else None)
+    fut_u = (_start(_utility_links, metric, utilities, ref=comp, margin_m=utility_margin_m,
+                    report=rep_u, threaded=threaded)
+             if utilities is not None and len(utilities) else None)
+    adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
+    # compounds drawn over each other: among the touching pairs (blocked ones included)
+    touch = adj.gap_m <= 0
+    cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
+    overlaps = overlapping_pairs(geoms, candidates=cand)
+    jd = fut_d.result() if fut_d is not None else None
+    links = fut_u.result() if fut_u is not None else None
     report.merge(rep_d)
     report.merge(rep_u)
     joinmod.flag_overlaps(comp, metric, *overlaps, report=report)
@@ -894,9 +917,7 @@ def bundle_compounds(
 
     # the adjacency layer's lines do not depend on the bundles: drawn in a worker thread
     # while this one bundles
-    pool = ThreadPoolExecutor(max_workers=1)
-    edge_lines = pool.submit(_edge_lines, xy, adj, metric.crs, comp.crs)
-    pool.shutdown(wait=False)
+    edge_lines = _start(_edge_lines, xy, adj, metric.crs, comp.crs, threaded=threaded)
 
     core = bundle_core(h, xy, bounds, adj, status=status,
                        district=district_code if level is not None else None,
@@ -913,10 +934,8 @@ def bundle_compounds(
     inb = label >= 0
     outlines = None
     if dissolve and core.n_bundles:
-        pool = ThreadPoolExecutor(max_workers=1)
-        outlines = pool.submit(_dissolve, comp.geometry.to_numpy()[inb], label[inb],
-                               core.n_bundles)
-        pool.shutdown(wait=False)  # the one task runs on; the thread ends with it
+        outlines = _start(_dissolve, comp.geometry.to_numpy()[inb], label[inb], core.n_bundles,
+                          threaded=threaded)
 
     # ------------------------------------------------------------ members
     names = comp["name"].astype(str).to_numpy() if "name" in comp else ids
@@ -1181,6 +1200,14 @@ def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, re
                          incidence=inc)
 
 
+@lru_cache(maxsize=16)
+def _transformer(src: Any, dst: Any) -> Any:
+    """Return a cached ``pyproj.Transformer`` (building one takes tens of milliseconds)."""
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
 def _edge_lines(xy: NDArray[np.float64], adj: Adjacency, metric_crs: Any, crs: Any
                 ) -> NDArray[np.object_]:
     """Lines between the representative points of adjacent compounds, in *crs*."""
@@ -1189,10 +1216,7 @@ def _edge_lines(xy: NDArray[np.float64], adj: Adjacency, metric_crs: Any, crs: A
     if not len(adj):
         return np.zeros(0, dtype=object)
     if crs != metric_crs:
-        from pyproj import Transformer
-
-        back = Transformer.from_crs(metric_crs, crs, always_xy=True)
-        xy = np.column_stack(back.transform(*np.nan_to_num(xy).T))
+        xy = np.column_stack(_transformer(metric_crs, crs).transform(*np.nan_to_num(xy).T))
     return np.asarray(shapely.linestrings(np.stack([xy[adj.i], xy[adj.j]], axis=1).reshape(-1, 2),
                                           indices=np.repeat(np.arange(len(adj)), 2)),
                       dtype=object)
