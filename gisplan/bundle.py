@@ -813,6 +813,14 @@ def bundle_compounds(
     report = Report()
     r = load_rules(rules)
     cap = r.household_cap_2001_2005 if household_cap is None else household_cap
+    threaded = len(compounds) >= THREADS_FROM
+    # a city's utility lines are projected in a worker thread while this one checks and
+    # projects the compounds (the metric CRS follows from the compounds' extent)
+    early_u = None
+    if threaded and utilities is not None and len(utilities) and utilities.crs is not None \
+            and compounds.crs is not None:
+        crs0 = joinmod.metric_crs_for(compounds)
+        early_u = (crs0, _start(joinmod.project_to, utilities, crs0, threaded=True))
     comp, metric = joinmod.prepare_compounds(compounds, report=report, check_overlaps=False)
     n = len(comp)
     ids = comp["compound_id"].astype(str).to_numpy()
@@ -844,7 +852,8 @@ def bundle_compounds(
 
     ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     xy = np.full((n, 2), np.nan)
-    xy[ok_geom] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok_geom]))
+    xy[ok_geom] = shapely.get_coordinates(
+        joinmod.elementwise_in_threads(shapely.point_on_surface, geoms[ok_geom]))
     bounds = np.full((n, 4), np.nan)
     bounds[ok_geom] = shapely.bounds(geoms[ok_geom])
 
@@ -862,11 +871,10 @@ def bundle_compounds(
     # deterministic) and only reads the frames; flags are written after the threads are done.
     rep_d, rep_u = Report(), Report()
     join_d = level is not None and districts is not None and len(districts) > 0
-    threaded = n >= THREADS_FROM
     fut_d = (_start(joinmod.join_districts, comp, districts, report=rep_d, metric=metric,
                     threaded=threaded) if join_d else None)
     fut_u = (_start(_utility_links, metric, utilities, ref=comp, margin_m=utility_margin_m,
-                    report=rep_u, threaded=threaded)
+                    report=rep_u, projected=early_u, threaded=threaded)
              if utilities is not None and len(utilities) else None)
     adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
     # compounds drawn over each other: among the touching pairs (blocked ones included)
@@ -1168,12 +1176,14 @@ class _UtilityLinks:
     incidence: sp.csr_array  # compound × line
 
 
-def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, report: Report
-                   ) -> _UtilityLinks:
+def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, report: Report,
+                   projected: tuple[Any, Future[Any]] | None = None) -> _UtilityLinks:
     """Lines within the margin of each compound (for shared-line weights and owners).
 
     Line attributes stay per line, as integer codes of their sorted text: a city has a
     million compound × line pairs but only a handful of networks and owners.
+    *projected* is ``(crs, future)`` of the lines already being projected; used when
+    ``crs`` is the compounds' metric CRS.
     """
     from gisplan import join as joinmod
 
@@ -1182,7 +1192,10 @@ def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, re
         raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
                           column="utility_id", hint="add a unique 管线编号 per line")
     joinmod._note_crs(utilities, ref, layer="utilities", report=report)
-    um = joinmod.to_crs_checked(utilities, metric.crs, layer="utilities", report=report)
+    if projected is not None and projected[0] == metric.crs:
+        um = projected[1].result()
+    else:
+        um = joinmod.to_crs_checked(utilities, metric.crs, layer="utilities", report=report)
     ci, uj, _ = joinmod.utility_pairs(metric.geometry.to_numpy(), um.geometry.to_numpy(),
                                       margin_m=margin_m)
     m = len(utilities)

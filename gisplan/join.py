@@ -133,7 +133,7 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
                          hint="give every compound its own 小区编号")
     geoms = comp.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    invalid = ~empty & ~shapely.is_valid(geoms)
+    invalid = ~empty & ~elementwise_in_threads(shapely.is_valid, geoms)
     if invalid.any():
         fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
         geoms = geoms.copy()
