@@ -124,7 +124,8 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
                        hint="set it when importing (EPSG:4326 for lon/lat, EPSG:4490 CGCS2000)")
     comp = compounds.copy()
     ids = comp["compound_id"].astype(str)
-    dup = ids.duplicated(keep=False)
+    dup = (pd.Series(False, index=ids.index) if ids.is_unique  # hash check, no mask
+           else ids.duplicated(keep=False))
     if dup.any():
         first = ids[dup].iloc[0]
         raise InputError(f"{int(dup.sum())} compounds share an id, e.g. '{first}'",
@@ -572,12 +573,25 @@ def group_join_codes(lab: NDArray[Any], codes: NDArray[np.integer[Any]],
     """
     codes = np.asarray(codes, dtype=np.int64)
     keep = codes >= 0
+    lab = np.asarray(lab, dtype=np.int64)[keep]
+    codes = codes[keep]
     ncat = max(len(categories), 1)
-    key = np.unique(np.asarray(lab, dtype=np.int64)[keep] * ncat + codes[keep])
+    names = np.asarray(categories, dtype=object)
+    if ncat <= 62:
+        # few distinct values (networks, owners): one bit per value, each distinct set of
+        # values joined once
+        bits = np.zeros(k, dtype=np.int64)
+        np.bitwise_or.at(bits, lab, np.left_shift(1, codes))
+        sets, inverse = np.unique(bits, return_inverse=True)
+        text = [";".join(names[[c for c in range(ncat) if s >> c & 1]].tolist())
+                for s in sets.tolist()]
+        return np.asarray(text, dtype=object)[inverse] if k else np.zeros(0, dtype=object)
+    key = np.unique(lab * ncat + codes)
     glab, gcode = key // ncat, key % ncat
     starts = np.searchsorted(glab, np.arange(k + 1)).tolist()
-    text = np.asarray(categories, dtype=object)[gcode].tolist()
-    return np.array([";".join(text[starts[b]:starts[b + 1]]) for b in range(k)], dtype=object)
+    values = names[gcode].tolist()
+    return np.array([";".join(values[starts[b]:starts[b + 1]]) for b in range(k)],
+                    dtype=object)
 
 
 def shared_counts(incidence: sp.csr_array, i: NDArray[np.int64], j: NDArray[np.int64]

@@ -202,3 +202,14 @@ def test_elementwise_in_threads_gives_the_same_result_as_one_call():
     b = shapely.box(*rng.random((4, 30_000)))
     got = elementwise_in_threads(shapely.distance, a, b, parts=3)
     assert np.array_equal(got, shapely.distance(a, b))
+
+
+def test_group_join_with_many_distinct_values_sorts_and_deduplicates():
+    from gisplan.join import group_join
+
+    values = np.array([f"L{k:03d}" for k in range(100)] * 2, dtype=object)
+    lab = np.r_[np.zeros(100, int), np.ones(100, int)]
+    lab[::2] = 2
+    out = group_join(lab, values, 3)
+    assert out[2].split(";") == [f"L{k:03d}" for k in range(0, 100, 2)]
+    assert out[0] == out[1] == ";".join(f"L{k:03d}" for k in range(1, 100, 2))
