@@ -528,7 +528,8 @@ def _add_basemap(m: GisplanMap, basemap: str, lang: Lang) -> None:
         key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
         if not key:
             raise InputError(
-                "the Tianditu basemap needs a key", column=TIANDITU_KEY_ENV,
+                f"the Tianditu basemap needs a key: the environment variable "
+                f"{TIANDITU_KEY_ENV} is not set",
                 hint=f"get a browser key from the Tianditu console and set "
                      f"${TIANDITU_KEY_ENV}, or use --basemap none",
             )

@@ -982,7 +982,8 @@ def _read(
         target = declared or geom_crs
         if target is None:
             target, finding = _infer_crs(gdf, file=file, where=where)
-            if finding is not None:
+            # coords="gcj02"/"bd09" already says these are lon/lat: no "assumed" warning
+            if finding is not None and coords == "wgs84":
                 report.add(finding)
         gdf = gdf.set_crs(target, allow_override=True)
         if coords != "wgs84":

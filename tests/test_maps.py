@@ -149,7 +149,7 @@ def _bounds(m):
 
 def test_tianditu_without_key_says_how_to_fix(prog, monkeypatch):
     monkeypatch.delenv("TIANDITU_KEY", raising=False)
-    with pytest.raises(InputError, match="TIANDITU_KEY"):
+    with pytest.raises(InputError, match="environment variable TIANDITU_KEY is not set"):
         maps.progress_map(prog, basemap="tianditu")
 
 

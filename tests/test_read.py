@@ -346,6 +346,8 @@ def test_gcj02_coordinates_are_converted_to_wgs84(tmp_path):
     p = gdf.geometry.iloc[0]
     assert abs(p.x - LON) < 1e-5 and abs(p.y - LAT) < 1e-5
     assert report.by_code("coords_converted")
+    # declaring GCJ-02 says the coordinates are lon/lat: no "CRS assumed" warning on top
+    assert not report.by_code("crs_inferred")
 
 
 # ------------------------------------------------------------------ tables

@@ -13,7 +13,8 @@ import click
               help="Folder for the GeoPackages 输出目录")
 @click.option("--counties", "counties_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None,
-              help="seed-city-counties.geojson 县区边界 (default: shared/data beside the repo)")
+              help="seed-city-counties.geojson 县区边界 (default: the copy in "
+                   "gisplan/data/counties, or $GISPLAN_SHARED/data when set)")
 @click.option("--only", "only", multiple=True,
               type=click.Choice(["guyuan_2022", "xuchang_2023", "huaian_2023"]),
               help="Build only these programmes (repeatable) 仅生成")
