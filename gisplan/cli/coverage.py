@@ -48,20 +48,12 @@ def coverage(project: Path, method: str, standard_path: Path | None, types: tupl
     from rich.console import Console
     from rich.table import Table
 
+    from gisplan.cli._options import facility_type_keys
     from gisplan.coverage import coverage as run
     from gisplan.standards import load_standard
 
     std = load_standard(standard_path)
-    keys = None
-    if types:
-        keys = []
-        for t in types:
-            k = std.resolve(t)
-            if k is None:
-                close = ", ".join(std.suggest(t)) or ", ".join(std.types)
-                raise click.BadParameter(f"unknown facility type {t!r}; did you mean: {close}",
-                                         param_hint="--type")
-            keys.append(k)
+    keys = facility_type_keys(std, types) if types else None
     res = run(project, standard=std, method=method, types=keys,  # type: ignore[arg-type]
               boundary_step_m=boundary_step_m or None, max_snap_m=max_snap_m,
               search_limit_m=search_limit_m, node_roads=node_roads, capacity=capacity)

@@ -43,6 +43,7 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     search by compound name 搜索小区, popups with the key figures.
     """
     from gisplan import maps
+    from gisplan.cli._options import facility_type_keys
     from gisplan.standards import load_standard
     from gisplan.store import Project
 
@@ -52,16 +53,7 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     if kind == "progress":
         options["as_of"] = as_of
     if kind == "gaps" and types:
-        std = load_standard()
-        keys = []
-        for t in types:
-            key = std.resolve(t)
-            if key is None:
-                close = ", ".join(std.suggest(t)) or ", ".join(std.types)
-                raise click.BadParameter(f"unknown facility type {t!r}; did you mean: {close}",
-                                         param_hint="--type")
-            keys.append(key)
-        options["facility_types"] = keys
+        options["facility_types"] = facility_type_keys(load_standard(), types)
     m = maps.make_map(p, kind, **options)  # type: ignore[arg-type]
     if out is None:
         out = Path("maps") / f"{project.stem}_{kind}.html"
