@@ -33,10 +33,13 @@ from gisplan.findings import Finding, Report
 __all__ = [
     "CHINA_BOUNDS",
     "CRSMismatchWarning",
+    "analysis_crs",
     "cgcs2000_gk_crs",
     "geographic_bounds",
     "infer_crs",
     "metric_crs",
+    "project_layers",
+    "require_crs",
     "same_crs_or_reproject",
     "to_geographic",
     "to_metric",
@@ -257,7 +260,7 @@ def to_metric(gdf: Any, *, crs: Any = None) -> Any:
     GeoDataFrame or GeoSeries
         Same index and columns, geometry in metres.
     """
-    _require_crs(gdf)
+    require_crs(gdf)
     target = CRS.from_user_input(crs) if crs is not None else metric_crs(gdf)
     return gdf.to_crs(target)
 
@@ -268,17 +271,172 @@ def to_geographic(gdf: Any, *, crs: Any = 4326) -> Any:
     Geometry stays longitude, latitude (x, y) also for EPSG:4490 (GeoPandas transforms
     with ``always_xy``).
     """
-    _require_crs(gdf)
+    require_crs(gdf)
     return gdf.to_crs(crs)
 
 
-def _require_crs(gdf: Any, *, layer: str | None = None) -> None:
+def require_crs(gdf: Any, *, file: str | None = None, layer: str | None = None) -> None:
+    """Raise the one "no CRS" error of gisplan when *gdf* has no CRS.
+
+    Every analysis and reader calls this (directly or through :func:`project_layers`),
+    so a layer without a coordinate reference system is always reported the same way:
+    with the file and layer, and how to declare the CRS.
+
+    Raises
+    ------
+    CRSError
+        When ``gdf.crs`` is None.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> try:
+    ...     require_crs(gpd.GeoDataFrame(geometry=[Point(0, 0)]), layer="gates")
+    ... except CRSError as e:
+    ...     print(e.layer, "|", e.hint[:40])
+    gates | declare it when importing (--crs 4490 fo
+    """
     if getattr(gdf, "crs", None) is None:
         raise CRSError(
             "the layer has no coordinate reference system",
+            file=file,
             layer=layer,
-            hint="declare it (e.g. --crs 4490 for CGCS2000, 4326 for WGS84 lon/lat)",
+            hint="declare it when importing (--crs 4490 for CGCS2000 lon/lat, "
+            "--crs 4326 for WGS 84 lon/lat)",
         )
+
+
+
+def _is_metric(crs: CRS) -> bool:
+    """Tell whether *crs* is projected with axes in metres."""
+    if not crs.is_projected:
+        return False
+    units = {(a.unit_name or "").lower() for a in crs.axis_info}
+    return bool(units) and units <= {"metre", "meter", "m"}
+
+
+def analysis_crs(gdf: Any, *, file: str | None = None, layer: str | None = "compounds") -> CRS:
+    """Return the CRS in which every analysis measures *gdf* (the one chooser).
+
+    - a layer already in a projected CRS in metres keeps it (a city's own Gauss-Krüger
+      data is measured as it is);
+    - a layer with no coordinates (no rows, or only empty geometries) keeps its CRS;
+    - otherwise :func:`metric_crs`: the CGCS2000 3° Gauss-Krüger zone in China, UTM
+      elsewhere.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        The reference layer of the analysis (the compounds).
+    file, layer : str, optional
+        Named in the error when *gdf* has no CRS.
+
+    Raises
+    ------
+    CRSError
+        When *gdf* has no CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> g = gpd.GeoDataFrame(geometry=[Point(106.24, 36.0)], crs=4326)
+    >>> analysis_crs(g).to_epsg()                       # Guyuan: GK CM 105°E
+    4544
+    >>> analysis_crs(g.to_crs(4547)).to_epsg()          # already metric: kept
+    4547
+    """
+    require_crs(gdf, file=file, layer=layer)
+    crs = CRS.from_user_input(gdf.crs)
+    if _is_metric(crs):
+        return crs
+    if not np.isfinite(np.asarray(gdf.total_bounds, dtype=float)).all():
+        return crs
+    return metric_crs(gdf)
+
+
+def project_layers(
+    layers: dict[str, Any],
+    *,
+    reference: str = "compounds",
+    crs: Any = None,
+    file: str | None = None,
+    report: Report | None = None,
+) -> tuple[dict[str, Any], CRS]:
+    """Put every layer of an analysis into one metric CRS (the CRS contract).
+
+    Each layer must have a CRS (:func:`require_crs`). A layer whose CRS differs from the
+    reference layer's is used all the same, with one :class:`CRSMismatchWarning` and one
+    ``crs_reprojected`` finding that name both CRSs. All layers are then projected to
+    :func:`analysis_crs` of the reference (or to *crs* when given). ``None`` entries
+    (optional layers that are absent) are passed through.
+
+    Parameters
+    ----------
+    layers : dict of str to GeoDataFrame or None
+        The analysis inputs by layer name; must contain *reference*.
+    reference : str
+        The layer whose CRS wins (the compounds).
+    crs : CRS-like, optional
+        The metric CRS to use instead of the reference's :func:`analysis_crs`.
+    file : str, optional
+        Named in errors.
+    report : Report, optional
+        Receives the ``crs_reprojected`` findings.
+
+    Returns
+    -------
+    (dict, pyproj.CRS)
+        The same keys, each layer in the metric CRS (index and columns kept), and that CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> c = gpd.GeoDataFrame(geometry=[Point(106.24, 36.0)], crs=4326)
+    >>> f = gpd.GeoDataFrame(geometry=[Point(106.25, 36.0)], crs=4490)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     out, crs = project_layers({"compounds": c, "facilities": f, "roads": None})
+    >>> crs.to_epsg(), out["roads"] is None, len(w)
+    (4544, True, 1)
+    >>> str(w[0].message).startswith("layer 'facilities' is in EPSG:4490")
+    True
+    """
+    ref = layers[reference]
+    for name, gdf in layers.items():
+        if gdf is not None:
+            require_crs(gdf, file=file, layer=name)
+    target = CRS.from_user_input(crs) if crs is not None else analysis_crs(
+        ref, file=file, layer=reference)
+    out: dict[str, Any] = {}
+    for name, gdf in layers.items():
+        if gdf is None:
+            out[name] = None
+            continue
+        if name != reference:
+            _warn_mismatch(ref.crs, gdf.crs, layer=name, reference_layer=reference,
+                           report=report)
+        out[name] = gdf if CRS.from_user_input(gdf.crs) == target else gdf.to_crs(target)
+    return out, target
+
+
+def _warn_mismatch(ref_crs: Any, crs: Any, *, layer: str | None, reference_layer: str | None,
+                   report: Report | None) -> bool:
+    """Warn (once, naming both CRSs) when *crs* differs from *ref_crs*; True if it did."""
+    if CRS.from_user_input(ref_crs) == CRS.from_user_input(crs):
+        return False
+    src, dst = _crs_name(crs), _crs_name(ref_crs)
+    what = f"layer '{layer}'" if layer else "a layer"
+    ref = f" of layer '{reference_layer}'" if reference_layer else ""
+    message = f"{what} is in {src}; reprojected to {dst}{ref}"
+    warnings.warn(message, CRSMismatchWarning, stacklevel=3)
+    if report is not None:
+        report.add(Finding("warning", "crs_reprojected", message, layer=layer, value=src,
+                           hint="store all layers of a programme in one CRS"))
+    return True
 
 
 def same_crs_or_reproject(
@@ -311,26 +469,11 @@ def same_crs_or_reproject(
     CRSError
         If either layer has no CRS.
     """
-    _require_crs(reference, layer=reference_layer)
-    _require_crs(other, layer=layer)
-    if CRS.from_user_input(reference.crs) == CRS.from_user_input(other.crs):
+    require_crs(reference, layer=reference_layer)
+    require_crs(other, layer=layer)
+    if not _warn_mismatch(reference.crs, other.crs, layer=layer,
+                          reference_layer=reference_layer, report=report):
         return other
-    src, dst = _crs_name(other.crs), _crs_name(reference.crs)
-    what = f"layer '{layer}'" if layer else "a layer"
-    ref = f" of layer '{reference_layer}'" if reference_layer else ""
-    message = f"{what} is in {src}; reprojected to {dst}{ref}"
-    warnings.warn(message, CRSMismatchWarning, stacklevel=2)
-    if report is not None:
-        report.add(
-            Finding(
-                "warning",
-                "crs_reprojected",
-                message,
-                layer=layer,
-                value=src,
-                hint="store all layers of a programme in one CRS",
-            )
-        )
     return other.to_crs(reference.crs)
 
 

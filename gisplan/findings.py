@@ -18,6 +18,11 @@ from gisplan._errors import format_location
 
 Severity = Literal["error", "warning", "info"]
 
+#: How many findings of one code a single step lists row by row (the one cap policy).
+#: Every flagged row still carries its code in the ``flags`` column; past the cap one
+#: ``info`` finding ``<code>_more`` says how many more rows there are.
+LISTED_PER_CODE = 50
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -93,6 +98,59 @@ class Report:
     def extend(self, findings: Iterable[Finding]) -> None:
         """Append several findings."""
         self.findings.extend(findings)
+
+    def add_capped(self, findings: Iterable[Finding], *, total: int | None = None,
+                   limit: int = LISTED_PER_CODE) -> int:
+        """Add at most *limit* findings of one code, then one summary for the rest.
+
+        This is the one cap policy of gisplan: a step that finds the same problem in many
+        rows lists the first *limit* of them, and an ``info`` finding ``<code>_more``
+        counts the others (which stay flagged in their rows).
+
+        Parameters
+        ----------
+        findings : iterable of Finding
+            Findings of one code, in row order; consumed lazily, so a generator over a
+            million rows costs only *limit* findings.
+        total : int, optional
+            How many rows have the problem, when the iterable does not hold them all.
+        limit : int
+            How many to list.
+
+        Returns
+        -------
+        int
+            The number of findings listed.
+
+        Examples
+        --------
+        >>> r = Report()
+        >>> gen = (Finding("warning", "empty_geometry", "no outline", row=i) for i in range(120))
+        >>> r.add_capped(gen, total=120, limit=3)
+        3
+        >>> [f.code for f in r]
+        ['empty_geometry', 'empty_geometry', 'empty_geometry', 'empty_geometry_more']
+        >>> r.findings[-1].message
+        '117 more rows with empty_geometry (not listed; each is flagged in its row)'
+        """
+        listed = 0
+        first: Finding | None = None
+        seen = 0
+        for f in findings:
+            seen += 1
+            if listed < limit:
+                self.findings.append(f)
+                listed += 1
+                first = first or f
+            elif total is not None:
+                break
+        total = seen if total is None else total
+        if first is not None and total > listed:
+            self.findings.append(Finding(
+                "info", f"{first.code}_more",
+                f"{total - listed} more rows with {first.code} (not listed; each is flagged "
+                "in its row)", file=first.file, layer=first.layer, column=first.column))
+        return listed
 
     def merge(self, other: Report) -> Report:
         """Add the findings and counts of *other* to this report and return it."""

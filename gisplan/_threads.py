@@ -1,0 +1,62 @@
+"""The one place gisplan uses threads: GEOS work split over the machine's cores.
+
+Shapely 2's vectorised functions release the GIL while GEOS works, so an element-wise
+function applied to two halves of an array in two threads runs on two cores. Use this
+only where ``benchmarks/`` shows a gain of at least 20 % at realistic sizes (the
+figures are in BENCHMARKS.md); below :data:`MIN_SPLIT` elements the call runs in the
+calling thread, since handing work over costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["MIN_SPLIT", "elementwise"]
+
+#: Inputs shorter than this are not split.
+MIN_SPLIT = 20_000
+
+
+def elementwise(func: Callable[..., Any], *arrays: NDArray[Any], parts: int | None = None,
+                min_split: int = MIN_SPLIT) -> NDArray[Any]:
+    """Return ``func(*arrays)`` computed on *parts* chunks in threads.
+
+    Parameters
+    ----------
+    func : callable
+        An element-wise shapely (or numpy) function of one or more equal-length arrays.
+    *arrays : ndarray
+        Its arguments.
+    parts : int, optional
+        Number of chunks and threads; the number of CPUs by default (at most 4).
+    min_split : int
+        Inputs shorter than this run in the calling thread.
+
+    Returns
+    -------
+    ndarray
+        Exactly ``func(*arrays)``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> pts = shapely.points(np.arange(5.0), np.zeros(5))
+    >>> elementwise(shapely.get_x, pts, min_split=2, parts=2)
+    array([0., 1., 2., 3., 4.])
+    """
+    n = len(arrays[0])
+    parts = parts if parts is not None else min(os.cpu_count() or 1, 4)
+    if parts < 2 or n < max(min_split, 2):
+        return np.asarray(func(*arrays))
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        chunks = list(pool.map(
+            lambda k: np.asarray(func(*(a[bounds[k]:bounds[k + 1]] for a in arrays))),
+            range(parts)))
+    return np.concatenate(chunks)

@@ -1,0 +1,66 @@
+"""Cells a spreadsheet never evaluates: the rule every table writer of gisplan follows.
+
+Names, notes and ids come from users. A spreadsheet program evaluates a cell that starts
+with ``=``, ``+``, ``-`` or ``@`` (and, in some, tab or carriage return) as a formula, so a
+compound named ``=HYPERLINK("http://x","y")`` would run when the report is opened. The
+OWASP CSV-injection guidance is to prefix such a cell with a single quote; an XLSX string
+cell must be written with the string data type, never as a formula.
+
+Every CSV writer calls :func:`csv_safe_frame` (or :func:`csv_safe`), and every XLSX writer
+:func:`xlsx_string_cell` for text.
+
+Examples
+--------
+>>> csv_safe("=1+1"), csv_safe("@SUM(A1)"), csv_safe("信合小区"), csv_safe(-5)
+("'=1+1", "'@SUM(A1)", '信合小区', -5)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["FORMULA_PREFIXES", "csv_safe", "csv_safe_frame", "xlsx_string_cell"]
+
+#: A text cell starting with one of these is taken as a formula by some spreadsheet.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """Return *value* with a leading ``'`` when it is text a spreadsheet would evaluate.
+
+    Numbers are returned as they are (``-5`` is a number, not a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of *frame* whose text cells and headers are :func:`csv_safe`.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"name": ["=cmd|' /C calc'!A0", "ok"], "n": [-1, 2]})
+    >>> csv_safe_frame(df)["name"].tolist(), csv_safe_frame(df)["n"].tolist()
+    (["'=cmd|' /C calc'!A0", 'ok'], [-1, 2])
+    """
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            out[col] = s.map(csv_safe).astype(object)
+    out.columns = [csv_safe(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def xlsx_string_cell(cell: Any, value: str) -> None:
+    """Set an openpyxl *cell* to the text *value*, never as a formula.
+
+    openpyxl takes any string that starts with ``=`` as a formula; assigning the value
+    and then forcing the string data type stores it as text.
+    """
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"

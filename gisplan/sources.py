@@ -1,0 +1,90 @@
+"""Where an analysis gets its layers: the one adapter from a programme to GeoDataFrames.
+
+Every analysis in gisplan is a function on GeoDataFrames (GeoDataFrame in, GeoDataFrame
+or DataFrame out, index kept). Each has one thin adapter, ``<analysis>_project``, that
+takes a programme (a :class:`~gisplan.store.Project` or the path of its GeoPackage),
+reads the layers it needs through :func:`read_layers` and calls the analysis. This
+module is the only place that turns "a Project or a path" into a Project.
+
+Examples
+--------
+>>> from gisplan.sources import as_project, read_layers
+>>> p = as_project("layers/guyuan_2022.gpkg")
+>>> layers = read_layers(p, ["compounds"], optional=["sites"])
+>>> len(layers["compounds"]), layers["sites"] is None
+(26, True)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from gisplan._errors import SchemaError
+
+if TYPE_CHECKING:
+    from gisplan.store import Project
+
+__all__ = ["ProgrammeLike", "as_project", "read_layers"]
+
+#: A programme: an open :class:`~gisplan.store.Project` or the path of its GeoPackage.
+ProgrammeLike: TypeAlias = "Project | str | os.PathLike[str]"
+
+
+def as_project(source: ProgrammeLike) -> Project:
+    """Return *source* as a :class:`~gisplan.store.Project` (opening a path).
+
+    Parameters
+    ----------
+    source : Project, str or os.PathLike
+        An open programme or the path of its GeoPackage.
+
+    Raises
+    ------
+    StoreError
+        When the path does not exist or is not a GeoPackage.
+    """
+    from gisplan.store import Project
+
+    if isinstance(source, Project):
+        return source
+    return Project.open(os.fspath(source))
+
+
+def read_layers(
+    source: ProgrammeLike,
+    required: Iterable[str],
+    *,
+    optional: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Read the layers an analysis needs from a programme.
+
+    Parameters
+    ----------
+    source : Project, str or os.PathLike
+        The programme.
+    required : iterable of str
+        Layers that must be present; a missing one is a :class:`SchemaError` that names
+        the file and the layer and says how to add it.
+    optional : iterable of str
+        Layers read when present; ``None`` when absent.
+
+    Returns
+    -------
+    dict of str to GeoDataFrame or DataFrame or None
+        By layer name, in the order asked.
+    """
+    p = as_project(source)
+    present = set(p.layers())
+    out: dict[str, Any] = {}
+    for name in required:
+        if name not in present:
+            raise SchemaError(
+                f"the programme has no '{name}' layer",
+                file=str(p.path), layer=name,
+                hint=f"add it with: gisplan import {p.path} FILE --layer {name}")
+        out[name] = p.read(name)
+    for name in optional:
+        out[name] = p.read(name) if name in present else None
+    return out
