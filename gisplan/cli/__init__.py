@@ -8,6 +8,7 @@ others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -74,7 +75,16 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the command line; errors from bad input end with their message, not a trace."""
+    """Run the command line; every failure ends with a message and exit 1 or 2, never a trace.
+
+    - bad input (:class:`~gisplan._errors.GisplanError`): its message (file, layer, row,
+      column, value, fix), exit 2;
+    - bad options (click): click's usage message naming the option, exit 2;
+    - files the operating system or a driver refuses (missing, unreadable, not a
+      database, not a GIS file): what and where, exit 2;
+    - anything else is a bug in gisplan: one line that says so, exit 2; the traceback
+      only with ``GISPLAN_DEBUG=1``.
+    """
     try:
         return cli.main(args=argv, prog_name="gisplan", standalone_mode=False)
     except GisplanError as exc:
@@ -88,3 +98,35 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: no traceback
+        if os.environ.get("GISPLAN_DEBUG"):
+            raise
+        click.secho(f"error: {_describe(exc)}", fg="red", err=True)
+        sys.exit(2)
+
+
+def _describe(exc: BaseException) -> str:
+    """Say in one line what failed, for an exception gisplan did not raise on purpose."""
+    import sqlite3
+
+    if isinstance(exc, FileNotFoundError):
+        return f"{exc.filename}: no such file. Fix: check the path"
+    if isinstance(exc, PermissionError):
+        return f"{exc.filename}: permission denied. Fix: check the file's permissions"
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename}: is a folder, not a file. Fix: give the file's path"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"the programme file cannot be read as a GeoPackage ({exc}). Fix: check that "
+                "it is a complete .gpkg file written by gisplan or GIS software")
+    if type(exc).__module__.startswith(("pyogrio", "fiona")):
+        return f"the file cannot be read as GIS data ({exc}). Fix: check the file and its format"
+    if isinstance(exc, UnicodeDecodeError):
+        return ("a text file is in an unknown encoding. Fix: save it as UTF-8 (or GBK) "
+                f"and try again ({exc.reason})")
+    if isinstance(exc, MemoryError):
+        return "out of memory. Fix: work on a smaller area or a machine with more memory"
+    return (f"internal error: {type(exc).__name__}: {exc}. This is a bug in gisplan; please "
+            "report it with the command you ran (set GISPLAN_DEBUG=1 to see the traceback)")
