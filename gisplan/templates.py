@@ -129,7 +129,7 @@ _NOTES: dict[str, str] = {
     "owner": "Owner / operator 权属单位 (the unit to coordinate with 需协调的单位)",
     "install_year": "Year laid 敷设年份",
     "material": "Pipe material 材质, e.g. 铸铁, PE",
-    "diameter_mm": "Diameter 管径 in millimetres",
+    "diameter_mm": "Diameter 管径 in millimetres; write DN200 as 200 写数字",
     "facility_type": "Facility type 设施类型 (15-minute life circle 完整居住社区 standard)",
     "capacity": "Size 规模: places, beds or m² as the facility counts it 学位/床位/面积",
     "road_class": "Road class 道路等级; 主干路 are barriers that bundles do not cross "
