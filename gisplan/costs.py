@@ -45,7 +45,7 @@ Examples
 >>> res.compounds["estimate_raw_wan_yuan"].tolist()
 [187.0, 32.0]
 >>> cal = estimate_compounds(c, calibrate_to_wan_yuan=438.0)
->>> cal.calibration["factor"], cal.compounds["estimate_wan_yuan"].sum()
+>>> cal.calibration["factor"], float(cal.compounds["estimate_wan_yuan"].sum())
 (2.0, 438.0)
 """
 
@@ -96,7 +96,7 @@ class UnitCosts:
 
     def cost(self, item: str) -> float:
         """Return the unit cost of *item* in 元 per unit of its basis."""
-        return float(self.table.at[item, "unit_cost_yuan"])
+        return float(self.table["unit_cost_yuan"].to_dict()[item])
 
     def basis(self, item: str) -> str:
         """Return the basis of *item* (a :data:`Basis` value)."""
@@ -232,7 +232,7 @@ def calibrate(values: NDArray[np.float64], total: float, *, decimals: int = 4
     unit = 10 ** decimals
     scaled = v * factor * unit
     floor = np.floor(scaled + 1e-9)
-    left = int(round(total * unit - floor.sum()))
+    left = round(total * unit - float(floor.sum()))
     if left > 0:
         order = np.argsort(-(scaled - floor), kind="stable")[:left]
         floor[order] += 1
@@ -318,7 +318,8 @@ def _pipe_length(pipe_lengths: pd.DataFrame | None, cid: NDArray[Any]
         return {}
     col = "length_margin_m" if "length_margin_m" in pipe_lengths else "length_m"
     g = pipe_lengths.groupby(["compound_id", "network"])[col].sum()
-    return {(str(k[0]), str(k[1])): float(v) for k, v in g.items()}
+    return {(str(c), str(n)): float(v) for (c, n), v in zip(g.index.tolist(), g.tolist(),
+                                                            strict=True)}
 
 
 def _item_rows(compounds: pd.DataFrame, keys: list[list[str]], uc: UnitCosts,
@@ -330,12 +331,14 @@ def _item_rows(compounds: pd.DataFrame, keys: list[list[str]], uc: UnitCosts,
     rows: list[tuple[Any, ...]] = []
     unpriced: list[tuple[str, str]] = []
     t = uc.table
+    spec = {c: t[c].to_dict() for c in ("basis", "zh", "category", "unit", "unit_cost_yuan",
+                                        "fallback_per_household", "illustrative")}
     for i, items in enumerate(keys):
         for item in items:
             if item not in t.index:
                 unpriced.append((cid[i], item))
                 continue
-            basis = t.at[item, "basis"]
+            basis = str(spec["basis"][item])
             src = basis
             if basis in qty_cols:
                 q = qty_cols[basis][i]
@@ -344,13 +347,13 @@ def _item_rows(compounds: pd.DataFrame, keys: list[list[str]], uc: UnitCosts,
                 src = "utilities"
                 if q <= 0:
                     q = qty_cols["household"][i] * float(
-                        np.nan_to_num(t.at[item, "fallback_per_household"]))
+                        np.nan_to_num(float(spec["fallback_per_household"][item])))
                     src = "fallback_per_household"
             else:
                 q = 1.0
-            rows.append((compounds.index[i], cid[i], item, t.at[item, "zh"],
-                         t.at[item, "category"], basis, q, t.at[item, "unit"],
-                         t.at[item, "unit_cost_yuan"], src, bool(t.at[item, "illustrative"])))
+            rows.append((compounds.index[i], cid[i], item, spec["zh"][item],
+                         spec["category"][item], basis, q, spec["unit"][item],
+                         spec["unit_cost_yuan"][item], src, bool(spec["illustrative"][item])))
     report.add_capped((Finding(
         "warning", "no_unit_cost", f"item '{item}' has no unit cost; not priced",
         file=uc.file, row=c, column="item", value=item,
@@ -368,10 +371,12 @@ def _item_rows(compounds: pd.DataFrame, keys: list[list[str]], uc: UnitCosts,
 def _missing_quantities(compounds: pd.DataFrame, items: pd.DataFrame, report: Report) -> None:
     miss = items[items["quantity"].isna()]
     report.add_capped((Finding(
-        "warning", "missing_quantity", f"item '{r.item}' is priced per {r.basis} but the "
-        f"compound has no {_BASIS_COLUMN.get(r.basis, r.basis)}; priced at 0",
-        layer="compounds", row=r.compound_id, column=_BASIS_COLUMN.get(r.basis, r.basis),
-        hint="fill in 建筑面积 / 户数 / 栋数") for r in miss.itertuples()), total=len(miss))
+        "warning", "missing_quantity", f"item '{item}' is priced per {basis} but the "
+        f"compound has no {_BASIS_COLUMN.get(basis, basis)}; priced at 0",
+        layer="compounds", row=c, column=_BASIS_COLUMN.get(basis, basis),
+        hint="fill in 建筑面积 / 户数 / 栋数") for c, item, basis in zip(
+            miss["compound_id"].astype(str), miss["item"].astype(str),
+            miss["basis"].astype(str), strict=True)), total=len(miss))
     add_flags(compounds, compounds["compound_id"].astype(str).isin(
         miss["compound_id"]).to_numpy(), "missing_quantity")
 
@@ -537,7 +542,7 @@ def joint_works(compounds: Any, utilities: Any, bundle_of: pd.Series, *,
     net = utilities["network"].astype(str).to_numpy()
     uid = utilities["utility_id"].astype(str).to_numpy()
     recs = []
-    for (b, li), cs in multi.items():
+    for (b, li), cs in zip(multi.index.tolist(), multi.tolist(), strict=True):
         reach = shapely.intersection(lines[li], zones[cs])
         union = shapely.length(shapely.intersection(lines[li], shapely.union_all(zones[cs])))
         recs.append((b, net[li], uid[li], float(union), float(shapely.length(reach).sum() - union)))
@@ -634,8 +639,10 @@ def estimate_project(
     Examples
     --------
     >>> res = estimate_project("layers/guyuan_2022.gpkg", calibrate=True)
-    >>> round(float(res.compounds["estimate_wan_yuan"].sum()), 2), res.calibration["stated_wan_yuan"]
-    (17808.68, 17808.68)
+    >>> round(float(res.compounds["estimate_wan_yuan"].sum()), 2)
+    17808.68
+    >>> res.calibration["stated_wan_yuan"], round(res.calibration["factor"], 4)
+    (17808.68, 1.3907)
     """
     from gisplan.crs import project_layers
 
