@@ -103,6 +103,27 @@ class UnitCosts:
         return str(self.table.at[item, "basis"])
 
 
+def data_toml(path: str | Path | None, default: str) -> tuple[dict[str, Any], str]:
+    """Read a TOML rule file: *path*, or the shipped ``gisplan/data/<default>``.
+
+    Returns the parsed document and the file name used in error messages. A syntax error
+    is an :class:`InputError` naming the file, line and how to fix it.
+    """
+    import tomllib
+
+    if path is None:
+        text = (resources.files("gisplan.data") / default).read_text("utf-8")
+        file = f"gisplan/data/{default}"
+    else:
+        text, file = Path(path).read_text("utf-8-sig"), str(path)
+    try:
+        return tomllib.loads(text), file
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=file,
+                         hint="fix the line named (quotes around text, = between key "
+                         "and value)") from None
+
+
 def _bad(file: str, row: int, column: str, value: Any, message: str, hint: str) -> InputError:
     return InputError(message, file=file, row=row, column=column, value=value, hint=hint)
 
