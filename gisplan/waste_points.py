@@ -45,9 +45,10 @@ def load_waste_rules(path: str | Path | None = None) -> dict[str, Any]:
 
 def split_by_size(compounds: pd.DataFrame, *, min_households: float,
                   min_buildings: float) -> pd.Series:
-    """True where a compound is large enough for its own 清洁小屋."""
-    hh = pd.to_numeric(compounds.get("households"), errors="coerce").fillna(0)
-    b = pd.to_numeric(compounds.get("buildings"), errors="coerce").fillna(0)
+    """Return True where a compound is large enough for its own 清洁小屋."""
+    none = pd.Series(np.nan, index=compounds.index)
+    hh = pd.to_numeric(compounds.get("households", none), errors="coerce").fillna(0)
+    b = pd.to_numeric(compounds.get("buildings", none), errors="coerce").fillna(0)
     return (hh >= min_households) | (b >= min_buildings)
 
 
