@@ -33,6 +33,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "coverage": ("gisplan.cli.coverage", "coverage", "Facility coverage and gaps 设施覆盖"),
     "site": ("gisplan.cli.site", "site", "Propose sites for new facilities 设施选址"),
     "progress": ("gisplan.cli.progress", "progress", "Progress log: import, status 进度"),
+    "estimate": ("gisplan.cli.estimate", "estimate",
+                 "Cost estimates and funding sources 资金概算与来源"),
+    "contact-points": ("gisplan.cli.contact_points", "contact_points",
+                       "Propose contact-point projects 联系点"),
+    "waste-points": ("gisplan.cli.waste_points", "waste_points",
+                     "Propose waste sorting facilities 垃圾分类设施"),
+    "evaluate": ("gisplan.cli.evaluate", "evaluate", "County evaluation, top 3 考核评价"),
     "report": ("gisplan.cli.report", "report", "Excel/CSV report 报表"),
     "map": ("gisplan.cli.map", "map_", "Interactive HTML map 地图"),
 }
