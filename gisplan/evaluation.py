@@ -131,6 +131,16 @@ def _rank(frame: pd.DataFrame, w: EvaluationWeights) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _note_ties(frame: pd.DataFrame, w: EvaluationWeights, rep: Report) -> None:
+    """Add a ``tie_at_top`` finding when ties at the cut put more than top_n on top."""
+    n = int(frame["top"].sum())
+    if n > w.top_n:
+        tied = frame.loc[frame["rank"] == frame.loc[frame["top"], "rank"].max(), "county"]
+        rep.add(Finding("warning", "tie_at_top", f"{n} counties share the top {w.top_n} "
+                        f"(tied: {'、'.join(tied)})", layer="evaluation", column="score",
+                        hint="break the tie by the rule of the 考核办法"))
+
+
 def _find_column(sheet: pd.DataFrame, key: str) -> str | None:
     norm = {normalize_text(c): c for c in sheet.columns}
     for alias in _SHEET_ALIASES.get(key, [key]):
@@ -178,7 +188,9 @@ def evaluate_scores(sheet: pd.DataFrame, *, weights: EvaluationWeights | None = 
                         for i in np.flatnonzero(bad.to_numpy())), total=int(bad.sum()))
         out[f"{k}_score"] = v.where(~bad, 0.0).to_numpy(dtype=float)
     rep.count("evaluation", len(sheet), len(out))
-    return EvaluationResult(_rank(out, w), rep, w)
+    ranked = _rank(out, w)
+    _note_ties(ranked, w, rep)
+    return EvaluationResult(ranked, rep, w)
 
 
 def _stage_at(log: pd.DataFrame, when: pd.Timestamp) -> pd.Series:
@@ -230,7 +242,9 @@ def progress_scores(compounds: pd.DataFrame, progress_log: pd.DataFrame, *, year
         out[f"{k}_score"] = np.round(score, 2)
     rep = Report()
     rep.count("evaluation", len(out), len(out))
-    return EvaluationResult(_rank(out, w), rep, w)
+    ranked = _rank(out, w)
+    _note_ties(ranked, w, rep)
+    return EvaluationResult(ranked, rep, w)
 
 
 def evaluate_project(source: ProgrammeLike, *, sheet: pd.DataFrame | None = None,
