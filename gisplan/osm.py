@@ -384,7 +384,7 @@ def _empty(columns: Sequence[str]) -> gpd.GeoDataFrame:
 
 
 def _year(values: NDArrayObj) -> pd.Series:
-    """The 4-digit year of ``start_date`` values such as ``1987``, ``1987-05``, ``~1960``."""
+    """Return the 4-digit year of ``start_date`` values (``1987``, ``1987-05``, ``~1960``)."""
     s = pd.Series(values, dtype=object).astype("string")
     return pd.to_numeric(s.str.extract(r"(1[89]\d\d|20\d\d)", expand=False),
                          errors="coerce").astype("Int64")
@@ -395,8 +395,10 @@ def _year(values: NDArrayObj) -> pd.Series:
 
 def _residential_areas(residential: gpd.GeoDataFrame, report: Report, file: str
                        ) -> gpd.GeoDataFrame:
-    """``landuse=residential`` areas, plus ``place=neighbourhood`` outlines that no
-    residential area already covers (at least half of their area uncovered).
+    """Select residential areas, and neighbourhood outlines they do not cover.
+
+    ``place=neighbourhood`` outlines are kept where at least half of their area lies
+    outside every ``landuse=residential`` area.
     """
     res = residential.copy()
     res["osm_id"] = _osm_ids(res)
@@ -778,7 +780,7 @@ def roads_from_osm(ways: gpd.GeoDataFrame, *, mapping: pd.DataFrame | None = Non
     report.add(Finding("info", "roads_noded",
                        f"{len(sel)} ways split at junctions into {len(frame)} road parts",
                        file=file, layer="roads"))
-    report.count("roads", int(mapped.sum()), len(np.unique(way)) + len(lost),
+    report.count("roads", len(ways), len(np.unique(way)) + len(lost),
                  flagged=int((frame["flags"] != "").sum()))
     return LayerResult(frame, unmapped, report)
 
@@ -944,7 +946,7 @@ def read_extract(path: str | Path, *, bbox: Sequence[float] | None = None) -> Os
 
 
 def _read_pyrosm(osm: Any, file: str) -> OsmExtract:
-    """The six reads of one extract (pyrosm keeps the decoded file between them)."""
+    """Read the six feature sets of one extract (pyrosm keeps the decoded file)."""
     ways_only = {"keep_nodes": False}
     residential = osm.get_data_by_custom_criteria(
         {"landuse": ["residential"], "place": ["neighbourhood"]}, tags_as_columns=_RESIDENTIAL_TAGS,
@@ -963,7 +965,8 @@ def _read_pyrosm(osm: Any, file: str) -> OsmExtract:
     bounds = osm.get_data_by_custom_criteria(
         {"boundary": ["administrative"]}, tags_as_columns=["admin_level", "name", "name:zh",
                                                            "name:en"], keep_nodes=False)
-    return OsmExtract(*(_frame(f) for f in (residential, buildings, pois, ways, power, bounds)),
+    frames = [_frame(f) for f in (residential, buildings, pois, ways, power, bounds)]
+    return OsmExtract(frames[0], frames[1], frames[2], frames[3], frames[4], frames[5],
                       file=file)
 
 

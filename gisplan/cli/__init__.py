@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "samples": ("gisplan.cli.samples", "samples", "Build the sample programmes 示例数据"),
     "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city 合成城市"),
     "import": ("gisplan.cli.load", "import_layer", "Read a file into a programme 导入图层"),
+    "import-osm": ("gisplan.cli.import_osm", "import_osm",
+                   "Build a programme from an OpenStreetMap extract 从OSM建立项目"),
     "check": ("gisplan.cli.check", "check", "Validate a programme 数据检查"),
     "join": ("gisplan.cli.join", "join",
              "Join compounds to districts, utilities, facilities 空间关联"),
