@@ -24,6 +24,7 @@ FULL: dict[str, list[str]] = {
     "bench_store": [],
     "bench_read": [],
     "bench_maps": ["5000", "50000"],
+    "bench_osm": [],
 }
 QUICK: dict[str, list[str]] = {
     "bench_bundle": ["--n", "20000", "--compare", "500", "--repeat", "1"],
@@ -33,6 +34,7 @@ QUICK: dict[str, list[str]] = {
     "bench_store": ["--n", "20000", "--repeat", "1"],
     "bench_read": ["--rows", "10000", "--xlsx-rows", "1000", "--repeat", "1"],
     "bench_maps": ["5000"],
+    "bench_osm": ["--repeat", "1"],
 }
 
 

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                   "Show or change programme settings 项目设置"),
     "template": ("gisplan.cli.template", "template", "Blank Excel form to fill in 填报模板"),
     "import": ("gisplan.cli.load", "import_layer", "Read a file into a programme 导入图层"),
+    "import-osm": ("gisplan.cli.import_osm", "import_osm",
+                   "Build a programme from an OpenStreetMap extract 从OSM建立项目"),
     "check": ("gisplan.cli.check", "check", "Validate a programme 数据检查"),
     "join": ("gisplan.cli.join", "join",
              "Join compounds to districts, utilities, facilities 空间关联"),
