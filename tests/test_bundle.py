@@ -325,5 +325,6 @@ def test_the_array_core_partitions_a_row_into_pairs():
 def test_a_cap_of_one_switches_the_2001_2005_cap_off():
     gdf = pd.concat([row(4, households=250),
                      row(4, households=100, built_year=2003, y=108, prefix="N")])
-    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=100, max_households=5000, household_cap=1.0)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=100, max_households=5000,
+                           household_cap=1.0)
     assert res.standalone.empty

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gisplan._errors import InputError
 from gisplan.eligibility import (
     CONDITIONAL,
     ELIGIBLE,
@@ -13,7 +14,6 @@ from gisplan.eligibility import (
     programme_rules,
     reasons,
 )
-from gisplan._errors import InputError
 
 GUYUAN = load_rules("guyuan_2022")
 
@@ -71,7 +71,7 @@ def test_an_older_programme_stating_guyuan_figures_gets_the_guyuan_set():
 def test_stated_figures_that_match_no_rule_set_are_an_error_that_says_how_to_fix():
     meta = {"rules": {"built_by": 2000, "late_built_until": 2008,
                       "household_cap_2001_2005": 0.2}}
-    with pytest.raises(InputError, match="match no rule set.*rule_set"):
+    with pytest.raises(InputError, match=r"match no rule set.*rule_set"):
         programme_rules(meta)
 
 
