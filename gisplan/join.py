@@ -26,8 +26,10 @@ Examples
 >>> districts = gpd.GeoDataFrame({"district_id": ["D1"], "name": ["西关"], "level": ["片区"]},
 ...                              geometry=[shapely.box(-10, -10, 150, 150)], crs=4547)
 >>> frame, report = join_districts(compounds, districts)
->>> frame[["compound_id", "pianqu_id", "pianqu_share"]].fillna("-").to_dict("list")
-{'compound_id': ['A', 'B'], 'pianqu_id': ['D1', '-'], 'pianqu_share': [1.0, '-']}
+>>> frame["pianqu_id"].tolist()[0], frame["pianqu_share"].tolist()[0]
+('D1', 1.0)
+>>> frame["flags"].tolist()
+['', 'outside_districts']
 >>> [f.code for f in report]
 ['outside_districts']
 """
