@@ -37,7 +37,6 @@ from gisplan.crs import to_metric
 from gisplan.eligibility import classify
 from gisplan.synth import synth_city
 
-
 #: Guyuan's rule set (2001–2005 compounds, 15 % cap): the workload the recorded figures
 #: were measured on (the default rule set, the national baseline, has no 2001–2005 step)
 RULES = "guyuan_2022"
