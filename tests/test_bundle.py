@@ -6,6 +6,7 @@ import shapely
 from click.testing import CliRunner
 
 from gisplan._errors import ConstraintError
+from gisplan.crs import CRSMismatchWarning
 from gisplan.bundle import bundle_compounds, bundle_project
 from gisplan.findings import has_flag
 
@@ -236,7 +237,8 @@ def test_districts_layer_sets_the_district_and_flags_compounds_outside():
     dist = gpd.GeoDataFrame({"district_id": ["P1"], "name": ["一片区"], "level": ["pianqu"]},
                             geometry=[shapely.box(X0 - 10, Y0 - 10, X0 + 210, Y0 + 110)],
                             crs=CRS).to_crs("EPSG:4326")
-    res = bundle_compounds(gdf, districts=dist, min_households=100)
+    with pytest.warns(CRSMismatchWarning, match="districts"):
+        res = bundle_compounds(gdf, districts=dist, min_households=100)
     lab = labels(res)
     assert lab["C00"] == lab["C01"] != lab["C02"]
     assert [f for f in res.report.warnings if f.code == "outside_districts"]
