@@ -6,8 +6,8 @@ import shapely
 from click.testing import CliRunner
 
 from gisplan._errors import ConstraintError
-from gisplan.crs import CRSMismatchWarning
 from gisplan.bundle import bundle_compounds, bundle_project
+from gisplan.crs import CRSMismatchWarning
 from gisplan.findings import has_flag
 
 CRS = "EPSG:4547"
