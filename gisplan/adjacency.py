@@ -35,8 +35,6 @@ import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
 
-from gisplan.join import elementwise_in_threads
-
 #: about one local street (支路): red line 12–20 m (carriageway and footways)
 DEFAULT_GAP_M = 20.0
 
@@ -132,7 +130,7 @@ def adjacency(
     keep = left < right
     i = left[keep].astype(np.int64)
     j = right[keep].astype(np.int64)
-    gap = elementwise_in_threads(shapely.distance, geoms[i], geoms[j])
+    gap = shapely.distance(geoms[i], geoms[j])
     near = gap <= gap_m
     i, j, gap = i[near], j[near], gap[near]
     order = np.lexsort((j, i))
@@ -207,7 +205,7 @@ def overlapping_pairs(geoms: NDArray[np.object_], *, min_area_m2: float = 1.0,
     h = np.minimum(bb[i, 3], bb[j, 3]) - np.maximum(bb[i, 1], bb[j, 1])
     maybe = (w > 0) & (h > 0) & (w * h > min_area_m2)
     i, j = i[maybe], j[maybe]
-    interior = ~elementwise_in_threads(shapely.touches, geoms[i], geoms[j])
+    interior = ~shapely.touches(geoms[i], geoms[j])
     i, j = i[interior], j[interior]
     area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
     big = area > min_area_m2

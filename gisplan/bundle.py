@@ -7,11 +7,13 @@ level, with at least ``min_households`` and at most ``max_households`` household
 (diagonal of the members' bounding box, an upper bound of the largest distance between two
 points of the bundle) of at most ``max_span_m``.
 
-Rules (``gisplan/data/rules.toml``, see :mod:`gisplan.eligibility`): compounds built after
-2005, already centrally funded or planned for demolition never enter a bundle; compounds built
-2001–2005 enter only a bundle in which one of their adjacent compounds is eligible, and all of
-them together stay within 15 % of the bundled households. Every candidate compound ends in
-exactly one bundle or in the standalone list with a reason.
+Rules (``gisplan/data/rules.toml``, see :mod:`gisplan.eligibility`): by default the national
+baseline (built by the end of 2000; never already centrally funded or planned for
+demolition). A programme names its own rule set; with Guyuan's (``guyuan_2022``), compounds
+built 2001–2005 enter only a bundle in which one of their adjacent compounds is eligible,
+and all of them together stay within 15 % of the bundled households. The result says which
+rule set was applied. Every candidate compound ends in exactly one bundle or in the
+standalone list with a reason.
 
 The algorithm (:func:`bundle_core`, on arrays):
 
@@ -35,11 +37,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -49,12 +50,14 @@ from scipy.sparse.csgraph import connected_components
 
 from gisplan._errors import ConstraintError
 from gisplan.adjacency import DEFAULT_GAP_M, Adjacency
-from gisplan.join import _pick, group_join, group_join_codes
+from gisplan.eligibility import Rules
+from gisplan.join import group_join, group_join_codes
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from gisplan.findings import Report
+    from gisplan.sources import ProgrammeLike
 
 #: member roles (why a compound is in its bundle)
 ROLES = ("component", "seed", "grown", "merged", "absorbed")
@@ -413,42 +416,105 @@ def bundle_core(
         :data:`gisplan.eligibility.CODE`.
     district : ndarray of int, optional
         District code per compound; bundles never cross codes. -1 (outside every
-        district) is a code of its own.
+        district) is a code of its own. None: bundles may cross districts.
     shared : ndarray of float, optional
-        Utility lines shared by the two compounds of each edge (preference weight).
+        Utility lines shared by the two compounds of each edge (preference weight);
+        None: no lines are shared.
     min_households, max_households : float
         Household floor and ceiling per bundle.
     max_span_m : float
         Largest bounding-box diagonal of a bundle, metres.
     target_households : float, optional
-        A bundle stops growing once it has this many households (default: grow up to
-        ``max_households``). Set it to the floor for as many bundles as possible (the
+        A bundle stops growing once it has this many households; None: grow up to
+        ``max_households``. Set it to the floor for as many bundles as possible (the
         max-p objective); bundles left below the floor are still merged up to the ceiling.
     household_cap : float or None, default 0.15
-        Largest share of bundled households in 2001–2005 compounds; None for no cap.
+        Largest share of bundled households in 2001–2005 compounds; None (or 1.0) for no
+        cap.
 
     Returns
     -------
     CoreResult
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from gisplan.adjacency import adjacency
+    >>> boxes = shapely.box([0, 100, 200], 0, [100, 200, 300], 100)
+    >>> res = bundle_core(np.full(3, 200.0), shapely.get_coordinates(shapely.centroid(boxes)),
+    ...                   shapely.bounds(boxes), adjacency(boxes), status=np.ones(3),
+    ...                   min_households=300, max_households=450)
+    >>> res.label.tolist(), res.reason.tolist()
+    ([0, 0, -1], ['', '', 'below_min_households'])
     """
     n = len(households)
+    cap = _check_limits(min_households, max_households, max_span_m, household_cap)
+    target = float(max_households if target_households is None
+                   else min(max(target_households, min_households), max_households))
+    h = np.asarray(households, dtype=float)
+    xy = np.asarray(xy, dtype=float)
+    bounds = np.asarray(bounds, dtype=float)
+    status, reason = _screen(h, xy, bounds, np.asarray(status, dtype=np.int8).copy(),
+                             max_households=max_households, max_span_m=max_span_m)
+    h0 = np.nan_to_num(h)
+    ei, ej = adjacency.i, adjacency.j
+    w = np.zeros(len(ei)) if shared is None else np.asarray(shared, dtype=float)
+    same = np.ones(len(ei), dtype=bool) if district is None else (
+        np.asarray(district)[ei] == np.asarray(district)[ej])
+    cond_rank = _admit_conditional(status, reason, h0, ei, ej, w, same, cap)
+
+    active_edge = same & (status[ei] > 0) & (status[ej] > 0)
+    edge_pos = np.flatnonzero(active_edge)
+    aw = w[active_edge]
+    # sweep order: west to east, then south to north, then position
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), xy[:, 1], xy[:, 0]))] = np.arange(n)
+    b = _bundler(h0, xy, bounds, status, ei[active_edge], ej[active_edge], aw,
+                 min_h=float(min_households), max_h=float(max_households),
+                 max_span=float(max_span_m), target_h=target)
+    _bundle_components(b, status, h0, bounds, rank, target=target, max_span_m=max_span_m)
+    b.merge_small()
+    if cap is not None:
+        _enforce_cap(b, h0, status, reason, cond_rank, cap)
+
+    label = np.asarray(b.label, dtype=np.int64)
+    role = np.asarray(b.role, dtype=object)
+    leftover_mask = (label < 0) & (reason == "")
+    reason[leftover_mask & (status == 2)] = "conditional_no_eligible_neighbour"
+    reason[leftover_mask & (status != 2)] = "below_min_households"
+    label, n_bundles = _renumber(label, rank, district)
+    link, link_edge = _links(label, adjacency, edge_pos, aw)
+    stats = {
+        "candidates": int(((reason != "not_candidate")).sum()),
+        "bundled": int((label >= 0).sum()),
+        "standalone": int(((label < 0) & (reason != "not_candidate")).sum()),
+        "bundles": n_bundles,
+    }
+    return CoreResult(label=label, reason=reason, role=role, link=link, link_edge=link_edge,
+                      stats=stats)
+
+
+def _check_limits(min_households: float, max_households: float, max_span_m: float,
+                  household_cap: float | None) -> float | None:
+    """Check the bundle limits; return the cap to apply (None: no cap)."""
     if min_households > max_households:
         raise ConstraintError(
             f"min_households ({min_households}) is larger than max_households "
             f"({max_households}); lower the floor or raise the ceiling")
     if max_span_m <= 0:
         raise ConstraintError(f"max_span_m must be positive, got {max_span_m}")
-    if household_cap is not None and not 0.0 <= household_cap <= 1.0:
+    if household_cap is None:
+        return None
+    if not 0.0 <= household_cap <= 1.0:
         raise ConstraintError(f"household_cap must be a share between 0 and 1, got {household_cap}")
-    if household_cap is not None and household_cap >= 1.0:
-        household_cap = None  # no cap
-    target = float(max_households if target_households is None
-                   else min(max(target_households, min_households), max_households))
-    h = np.asarray(households, dtype=float)
-    status = np.asarray(status, dtype=np.int8).copy()
-    xy = np.asarray(xy, dtype=float)
-    bounds = np.asarray(bounds, dtype=float)
-    reason = np.full(n, "", dtype=object)
+    return None if household_cap >= 1.0 else float(household_cap)
+
+
+def _screen(h: NDArray[np.float64], xy: NDArray[np.float64], bounds: NDArray[np.float64],
+            status: NDArray[np.int8], *, max_households: float, max_span_m: float
+            ) -> tuple[NDArray[np.int8], NDArray[np.object_]]:
+    """Take out candidates that cannot be bundled; return the status and reason codes."""
+    reason = np.full(len(h), "", dtype=object)
     reason[status == 0] = "not_candidate"
     geom_bad = np.isnan(bounds).any(axis=1) | np.isnan(xy).any(axis=1)
     for mask, code in (
@@ -460,17 +526,22 @@ def bundle_core(
         mask &= reason == ""
         reason[mask] = code
         status[mask] = 0
-    h0 = np.nan_to_num(h)
+    return status, reason
 
-    ei, ej = adjacency.i, adjacency.j
-    w = np.zeros(len(ei)) if shared is None else np.asarray(shared, dtype=float)
-    same = np.ones(len(ei), dtype=bool) if district is None else (
-        np.asarray(district)[ei] == np.asarray(district)[ej])
-    base = same & (status[ei] > 0) & (status[ej] > 0)
 
-    # 2001–2005 compounds: need an eligible neighbour, then the cap on the eligible total
+def _admit_conditional(status: NDArray[np.int8], reason: NDArray[np.object_],
+                       h0: NDArray[np.float64], ei: NDArray[np.int64], ej: NDArray[np.int64],
+                       w: NDArray[np.float64], same: NDArray[np.bool_], cap: float | None
+                       ) -> NDArray[np.int64]:
+    """2001–2005 compounds: need an eligible neighbour, then the cap on the eligible total.
+
+    Updates *status* and *reason* in place; returns each compound's rank among the
+    admitted conditional ones (strongest ties first; ``n`` for the others).
+    """
+    n = len(status)
     cond = np.flatnonzero(status == 2)
     if len(cond):
+        base = same & (status[ei] > 0) & (status[ej] > 0)
         e1 = base & (status[ei] == 2) & (status[ej] == 1)
         e2 = base & (status[ej] == 2) & (status[ei] == 1)
         n_elig = (np.bincount(ei[e1], minlength=n) + np.bincount(ej[e2], minlength=n))
@@ -482,8 +553,8 @@ def bundle_core(
         cond = cond[n_elig[cond] > 0]
         priority = np.lexsort((cond, h0[cond], -w_elig[cond], -n_elig[cond]))
         cond = cond[priority]
-        if household_cap is not None and len(cond):
-            budget = household_cap / (1.0 - household_cap) * h0[status == 1].sum()
+        if cap is not None and len(cond):
+            budget = cap / (1.0 - cap) * h0[status == 1].sum()
             used_h = 0.0
             for v in cond.tolist():
                 if used_h + h0[v] <= budget + 1e-9:
@@ -493,27 +564,33 @@ def bundle_core(
                     status[v] = 0
     cond_rank = np.full(n, n, dtype=np.int64)
     cond_rank[cond] = np.arange(len(cond))
+    return cond_rank
 
-    active_edge = same & (status[ei] > 0) & (status[ej] > 0)
-    ai, aj, aw = ei[active_edge], ej[active_edge], w[active_edge]
-    edge_pos = np.flatnonzero(active_edge)
+
+def _bundler(h0: NDArray[np.float64], xy: NDArray[np.float64], bounds: NDArray[np.float64],
+             status: NDArray[np.int8], ai: NDArray[np.int64], aj: NDArray[np.int64],
+             aw: NDArray[np.float64], **limits: float) -> _Bundler:
+    """Return a :class:`_Bundler` on the active edges (both directions, as CSR lists)."""
+    n = len(h0)
     rows = np.concatenate([ai, aj])
     cols = np.concatenate([aj, ai])
     order = np.lexsort((cols, rows))
     rows, cols = rows[order], cols[order]
     wdir = np.concatenate([aw, aw])[order]
     indptr = np.searchsorted(rows, np.arange(n + 1)).tolist()
+    return _Bundler(households=h0, xy=np.nan_to_num(xy), bounds=np.nan_to_num(bounds),
+                    status=status, indptr=indptr, indices=cols.tolist(), shared=wdir.tolist(),
+                    **limits)
 
-    # sweep order: west to east, then south to north, then position
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.lexsort((np.arange(n), xy[:, 1], xy[:, 0]))] = np.arange(n)
 
-    b = _Bundler(households=h0, xy=np.nan_to_num(xy), bounds=np.nan_to_num(bounds),
-                 status=status, indptr=indptr, indices=cols.tolist(), shared=wdir.tolist(),
-                 min_h=float(min_households), max_h=float(max_households),
-                 max_span=float(max_span_m), target_h=target)
-
-    graph = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+def _bundle_components(b: _Bundler, status: NDArray[np.int8], h0: NDArray[np.float64],
+                       bounds: NDArray[np.float64], rank: NDArray[np.int64], *,
+                       target: float, max_span_m: float) -> None:
+    """Make connected components within the limits bundles; grow the others."""
+    n = b.n
+    rows = np.repeat(np.arange(n), np.diff(b.indptr))
+    graph = sp.csr_array((np.ones(len(rows)), (rows, np.asarray(b.indices, dtype=np.int64))),
+                         shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     act = np.flatnonzero(status > 0)
     comp_a = comp[act]
@@ -531,8 +608,7 @@ def bundle_core(
 
     # whole components within the limits: one bundle each (vectorised labelling)
     whole = act[ok[comp_a]]
-    grp_order = np.lexsort((rank[whole], comp[whole]))
-    gw = whole[grp_order]
+    gw = whole[np.lexsort((rank[whole], comp[whole]))]
     bounds_list: list[int] = [0]
     if len(gw):
         starts = np.flatnonzero(np.r_[True, comp[gw][1:] != comp[gw][:-1]])
@@ -542,77 +618,63 @@ def bundle_core(
     # components that break a limit: region growing
     big = act[~ok[comp_a]]
     if len(big):
-        go = np.lexsort((rank[big], comp[big]))
-        gb = big[go]
+        gb = big[np.lexsort((rank[big], comp[big]))]
         st = np.flatnonzero(np.r_[True, comp[gb][1:] != comp[gb][:-1]])
-        edges_b = np.r_[st, len(gb)].tolist()
         gbl = gb.tolist()
-        for s, e in pairwise(edges_b):
+        for s, e in pairwise(np.r_[st, len(gb)].tolist()):
             b.grow_component(gbl[s:e], rank)
-        leftover = [v for v in gbl if b.label[v] == -1]
-        b.absorb(leftover)
-    b.merge_small()
+        b.absorb([v for v in gbl if b.label[v] == -1])
 
-    # the 15 % cap on the bundled households; take out the weakest 2001–2005 members
-    if household_cap is not None:
-        for _ in range(n + 1):
-            lab = np.asarray(b.label)
-            inb = lab >= 0
-            total = h0[inb].sum()
-            cmask = inb & (status == 2)
-            if total <= 0 or h0[cmask].sum() <= household_cap * total + 1e-9:
+
+def _enforce_cap(b: _Bundler, h0: NDArray[np.float64], status: NDArray[np.int8],
+                 reason: NDArray[np.object_], cond_rank: NDArray[np.int64], cap: float) -> None:
+    """Apply the cap on the bundled households: take out the weakest 2001–2005 members."""
+    for _ in range(b.n + 1):
+        lab = np.asarray(b.label)
+        inb = lab >= 0
+        total = h0[inb].sum()
+        cmask = inb & (status == 2)
+        if total <= 0 or h0[cmask].sum() <= cap * total + 1e-9:
+            break
+        victims = np.flatnonzero(cmask)
+        victims = victims[np.argsort(-cond_rank[victims], kind="stable")]
+        excess = h0[cmask].sum() - cap * total
+        removed = 0.0
+        touched = set()
+        for v in victims.tolist():
+            # removing r conditional households meets the cap once r >= excess / (1 - cap)
+            if removed >= excess / (1.0 - cap):
                 break
-            victims = np.flatnonzero(cmask)
-            victims = victims[np.argsort(-cond_rank[victims], kind="stable")]
-            excess = h0[cmask].sum() - household_cap * total
-            removed = 0.0
-            touched = set()
-            for v in victims.tolist():
-                # removing r conditional households meets the cap once r >= excess / (1 - cap)
-                if removed >= excess / (1.0 - household_cap):
-                    break
-                lv = b.label[v]
-                b.members[lv].remove(v)
-                b.lab_h[lv] -= b.hl[v]
-                b.label[v] = -1
-                b.role[v] = ""
-                reason[v] = "household_cap_2001_2005"
-                status[v] = 0
-                b.status[v] = 0
-                removed += h0[v]
-                touched.add(lv)
-            _resplit(b, sorted(touched))
-            b.merge_small()
+            lv = b.label[v]
+            b.members[lv].remove(v)
+            b.lab_h[lv] -= b.hl[v]
+            b.label[v] = -1
+            b.role[v] = ""
+            reason[v] = "household_cap_2001_2005"
+            status[v] = 0
+            b.status[v] = 0
+            removed += h0[v]
+            touched.add(lv)
+        _resplit(b, sorted(touched))
+        b.merge_small()
 
-    label = np.asarray(b.label, dtype=np.int64)
-    role = np.asarray(b.role, dtype=object)
-    leftover_mask = (label < 0) & (reason == "")
-    reason[leftover_mask & (status == 2)] = "conditional_no_eligible_neighbour"
-    reason[leftover_mask & (status != 2)] = "below_min_households"
 
-    # renumber bundles: by district, then by their most western member
+def _renumber(label: NDArray[np.int64], rank: NDArray[np.int64],
+              district: NDArray[Any] | None) -> tuple[NDArray[np.int64], int]:
+    """Renumber bundles by district, then by their most western member."""
     used = np.unique(label[label >= 0])
-    if len(used):
-        first_rank = np.full(int(label.max()) + 1, np.iinfo(np.int64).max)
-        np.minimum.at(first_rank, label[label >= 0], rank[label >= 0])
-        dcode = np.zeros(int(label.max()) + 1, dtype=np.int64)
-        if district is not None:
-            dist_arr = np.asarray(district, dtype=np.int64)
-            dcode[label[label >= 0]] = dist_arr[label >= 0]
-        new_order = used[np.lexsort((first_rank[used], dcode[used]))]
-        remap = np.full(int(label.max()) + 1, -1, dtype=np.int64)
-        remap[new_order] = np.arange(len(new_order))
-        label = np.where(label >= 0, remap[np.maximum(label, 0)], -1)
-
-    link, link_edge = _links(label, adjacency, edge_pos, aw)
-    stats = {
-        "candidates": int(((reason != "not_candidate")).sum()),
-        "bundled": int((label >= 0).sum()),
-        "standalone": int(((label < 0) & (reason != "not_candidate")).sum()),
-        "bundles": len(used),
-    }
-    return CoreResult(label=label, reason=reason, role=role, link=link, link_edge=link_edge,
-                      stats=stats)
+    if not len(used):
+        return label, 0
+    first_rank = np.full(int(label.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first_rank, label[label >= 0], rank[label >= 0])
+    dcode = np.zeros(int(label.max()) + 1, dtype=np.int64)
+    if district is not None:
+        dist_arr = np.asarray(district, dtype=np.int64)
+        dcode[label[label >= 0]] = dist_arr[label >= 0]
+    new_order = used[np.lexsort((first_rank[used], dcode[used]))]
+    remap = np.full(int(label.max()) + 1, -1, dtype=np.int64)
+    remap[new_order] = np.arange(len(new_order))
+    return np.where(label >= 0, remap[np.maximum(label, 0)], -1), len(used)
 
 
 def _resplit(b: _Bundler, labels: list[int]) -> None:
@@ -693,7 +755,11 @@ class BundleResult:
     report : Report
         Findings (flagged rows) and rows in/out.
     options : dict
-        The options used (written to the store's metadata).
+        The options used (written to the store's metadata), ``rules`` among them.
+    rules : Rules
+        The eligibility rule set applied (:mod:`gisplan.eligibility`).
+    rules_chosen_by : str
+        Why this rule set: given by the caller, or read from the programme.
     """
 
     bundles: gpd.GeoDataFrame
@@ -702,6 +768,8 @@ class BundleResult:
     adjacency: gpd.GeoDataFrame
     report: Report
     options: dict[str, Any]
+    rules: Rules
+    rules_chosen_by: str = "given to bundle_compounds"
 
     def layers(self) -> dict[str, Any]:
         """Return the store layers: ``bundles``, ``bundle_members``, ... ."""
@@ -710,27 +778,10 @@ class BundleResult:
 
 
 LEVELS = ("pianqu", "street", "county")
-
-#: inputs from this many compounds run their GEOS-heavy steps in worker threads; below it
-#: the hand-over between threads costs more than the work
-THREADS_FROM = 10_000
-
-
-def _start(func: Any, *args: Any, threaded: bool, **kwargs: Any) -> Future[Any]:
-    """Run ``func(*args, **kwargs)`` in a worker thread, or here and now.
-
-    Shapely's vectorised functions release the GIL, so GEOS work in a worker thread runs
-    on the second core while this thread goes on; the future holds the result.
-    """
-    if threaded:
-        pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(func, *args, **kwargs)
-        pool.shutdown(wait=False)  # the one task runs on; the thread ends with it
-        return future
-    done: Future[Any] = Future()
-    done.set_result(func(*args, **kwargs))
-    return done
-
+#: district level a bundle stays inside; None lets bundles cross districts
+Level: TypeAlias = Literal["pianqu", "street", "county"]
+#: ``"rules"``: the cap of the rule set; a share 0–1; None: no cap
+HouseholdCap: TypeAlias = "float | Literal['rules'] | None"
 
 _LEVEL_COLUMN = {"pianqu": "district", "street": "street", "county": "county"}
 
@@ -741,16 +792,16 @@ def bundle_compounds(
     utilities: gpd.GeoDataFrame | None = None,
     districts: gpd.GeoDataFrame | None = None,
     barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    level: str | None = "pianqu",
+    level: Level | None = "pianqu",
     gap_m: float = DEFAULT_GAP_M,
     min_households: int = 300,
     max_households: int = 3000,
     max_span_m: float = 1000.0,
     target_households: int | None = None,
     utility_margin_m: float = 10.0,
-    rules: str | None = None,
-    household_cap: float | None = None,
-    missing_households: str = "standalone",
+    rules: Rules | str | None = None,
+    household_cap: HouseholdCap = "rules",
+    missing_households: Literal["standalone", "zero"] = "standalone",
     dissolve: bool = True,
 ) -> BundleResult:
     """Group adjacent candidate compounds into bundles (连片打包).
@@ -759,16 +810,16 @@ def bundle_compounds(
     ----------
     compounds : geopandas.GeoDataFrame
         Canonical ``compounds`` layer (``compound_id``, ``households``, ``built_year``,
-        ...), any CRS; projected to the metric CRS for the analysis.
+        ...), any CRS; projected to the analysis CRS (:func:`gisplan.crs.analysis_crs`).
     utilities : geopandas.GeoDataFrame, optional
         ``utilities`` lines: bundles prefer members that share lines, and list the owners
-        to bring to the table.
+        to bring to the table. None: no lines.
     districts : geopandas.GeoDataFrame, optional
         ``districts`` polygons with ``level``. When given, each compound's district is the
-        one with the largest overlap (:func:`gisplan.join.join_districts`); otherwise the
+        one with the largest overlap (:func:`gisplan.join.join_districts`); None: the
         compound's own column (``district`` 片区, ``street`` 街道, ``county`` 县区) is used.
     barriers : GeoDataFrame or GeoSeries, optional
-        Lines no bundle may cross (arterial roads, rivers, railways).
+        Lines no bundle may cross (arterial roads, rivers, railways). None: no barriers.
     level : {"pianqu", "street", "county"} or None, default "pianqu"
         Bundles stay inside one district of this level; None lets them cross districts.
     gap_m : float, default 20.0
@@ -778,14 +829,18 @@ def bundle_compounds(
     max_span_m : float, default 1000.0
         Largest span of a bundle (bounding-box diagonal), metres: a 15-minute life circle.
     target_households : int, optional
-        Households at which a growing bundle stops (default: the ceiling); smaller values
-        give more, smaller bundles.
+        Households at which a growing bundle stops; None: the ceiling. Smaller values give
+        more, smaller bundles.
     utility_margin_m : float, default 10.0
         Margin around each compound within which a utility line counts as serving it.
-    rules : str, optional
-        Rule set of ``rules.toml`` (default: Guyuan 2022).
-    household_cap : float, optional
-        2001–2005 household cap; default from the rule set (0.15); 1.0 switches it off.
+    rules : Rules or str, optional
+        Rule set (or its name in ``rules.toml``); None: the default rule set, the national
+        baseline ``national_2020``. A programme's own set is chosen by
+        :func:`bundle_project` from its metadata.
+    household_cap : float, "rules" or None, default "rules"
+        Largest share of bundled households in 2001–2005 compounds: ``"rules"`` takes it
+        from the rule set (Guyuan: 0.15); a number between 0 and 1 overrides it (1.0 is no
+        cap); None: no cap.
     missing_households : {"standalone", "zero"}, default "standalone"
         A compound without households is listed standalone (``households_missing``), or
         bundled as if it had none (flagged ``missing_households``).
@@ -795,173 +850,247 @@ def bundle_compounds(
     Returns
     -------
     BundleResult
-    """
-    import geopandas as gpd
-    import shapely
 
-    from gisplan import join as joinmod
-    from gisplan.adjacency import adjacency as build_adjacency
-    from gisplan.adjacency import overlapping_pairs
-    from gisplan.eligibility import CODE, CONDITIONAL, ELIGIBLE, classify, load_rules
-    from gisplan.findings import Finding, Report
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> row = gpd.GeoDataFrame(
+    ...     {"compound_id": ["A", "B", "C"], "households": [200, 200, 50],
+    ...      "built_year": [1990, 1995, 2003]},
+    ...     geometry=shapely.box([0, 110, 220], 0, [100, 210, 320], 100), crs=4547)
+    >>> res = bundle_compounds(row, level=None, min_households=300)
+    >>> res.members["compound_id"].tolist(), res.standalone["reason"].tolist()
+    (['A', 'B'], ['built_after_2000'])
+    >>> res.options["rules"]
+    'national_2020'
+    >>> bundle_compounds(row, level=None, min_households=300,
+    ...                  rules="guyuan_2022").members["compound_id"].tolist()
+    ['A', 'B', 'C']
+    """
+    from gisplan.eligibility import load_rules
 
     if level is not None and level not in LEVELS:
         raise ConstraintError(f"level must be one of {', '.join(LEVELS)} or None, got {level!r}")
     if missing_households not in ("standalone", "zero"):
         raise ConstraintError("missing_households must be 'standalone' or 'zero', "
                               f"got {missing_households!r}")
-    report = Report()
-    r = load_rules(rules)
-    cap = r.household_cap_2001_2005 if household_cap is None else household_cap
-    threaded = len(compounds) >= THREADS_FROM
-    # a city's utility lines are projected in a worker thread while this one checks and
-    # projects the compounds (the metric CRS follows from the compounds' extent)
-    early_u = None
-    if threaded and utilities is not None and len(utilities) and utilities.crs is not None \
-            and compounds.crs is not None:
-        crs0 = joinmod.metric_crs_for(compounds)
-        early_u = (crs0, _start(joinmod.project_to, utilities, crs0, threaded=True))
-    comp, metric = joinmod.prepare_compounds(compounds, report=report, check_overlaps=False)
-    n = len(comp)
+    r = rules if isinstance(rules, Rules) else load_rules(rules)
+    cap = r.household_cap_2001_2005 if household_cap == "rules" else household_cap
+    inp = _prepare_inputs(compounds, utilities=utilities, districts=districts,
+                          barriers=barriers, level=level, rules=r,
+                          missing_households=missing_households,
+                          utility_margin_m=utility_margin_m, gap_m=gap_m)
+    core = bundle_core(inp.households, inp.xy, inp.bounds, inp.adj, status=inp.status,
+                       district=inp.district_code if level is not None else None,
+                       shared=inp.shared_w, min_households=min_households,
+                       max_households=max_households, max_span_m=max_span_m,
+                       target_households=target_households,
+                       household_cap=None if cap is None else float(cap))
+    result = _result_tables(inp, core, dissolve=dissolve)
+    options = {"level": level, "gap_m": gap_m, "min_households": min_households,
+               "max_households": max_households, "max_span_m": max_span_m,
+               "target_households": target_households,
+               "utility_margin_m": utility_margin_m, "rules": r.name,
+               "household_cap": cap, "missing_households": missing_households}
+    return BundleResult(**result, report=inp.report, options=options, rules=r)
+
+
+@dataclass
+class _Inputs:
+    """Everything :func:`bundle_core` and the output tables need, in the analysis CRS."""
+
+    comp: Any  # repaired and flagged compounds, their own CRS
+    metric: Any  # the same rows in the analysis CRS
+    ids: NDArray[np.object_]
+    elig: pd.DataFrame  # eligibility.classify
+    status: NDArray[np.int8]
+    households: NDArray[np.float64]
+    xy: NDArray[np.float64]
+    bounds: NDArray[np.float64]
+    adj: Adjacency
+    dist_key: pd.Series
+    dist_name: pd.Series
+    district_code: NDArray[np.int64]
+    links: _UtilityLinks | None
+    shared_w: NDArray[np.float64]
+    report: Report
+
+
+def _prepare_inputs(compounds: Any, *, utilities: Any, districts: Any, barriers: Any,
+                    level: Level | None, rules: Rules, missing_households: str,
+                    utility_margin_m: float, gap_m: float) -> _Inputs:
+    """Check and project the layers, classify, and build the adjacency and the joins."""
+    from gisplan import join as joinmod
+    from gisplan.adjacency import adjacency as build_adjacency
+    from gisplan.adjacency import overlapping_pairs
+    from gisplan.eligibility import CODE, classify
+
+    comp, metric, report = joinmod.prepare_compounds(compounds, check_overlaps=False)
+    if barriers is not None and len(barriers):
+        barriers = barriers.geometry if hasattr(barriers, "geometry") else barriers
+    else:
+        barriers = None
+    others = joinmod.project_to_compounds(
+        metric, comp, {"districts": districts if level is not None else None,
+                       "utilities": utilities, "barriers": barriers}, report=report)
     ids = comp["compound_id"].astype(str).to_numpy()
     geoms = metric.geometry.to_numpy()
+    elig = classify(comp, rules=rules)
+    status = np.asarray(elig["eligibility"].map(CODE).to_numpy(dtype=np.int8), dtype=np.int8)
+    h = _households(comp, ids, missing_households=missing_households, report=report)
+    xy, bounds = _points_and_bounds(geoms)
+    bars = others["barriers"].to_numpy() if others["barriers"] is not None else None
+    adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
+    # compounds drawn over each other: among the touching pairs (blocked ones included)
+    touch = adj.gap_m <= 0
+    cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
+    jd = None
+    if others["districts"] is not None and len(others["districts"]):
+        jdr = joinmod.join_districts(metric, others["districts"])
+        jd = jdr.frame
+        report.merge(jdr.report)
+    links = None
+    if others["utilities"] is not None and len(others["utilities"]):
+        links = _utility_links(metric, others["utilities"], margin_m=utility_margin_m)
+    report.merge(joinmod.flag_overlaps(comp, metric, *overlapping_pairs(geoms, candidates=cand)))
+    dist_key, dist_name = _district_keys(comp, jd, level=level, report=report)
+    codes, _ = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
+    shared_w = (joinmod.shared_counts(links.incidence, adj.i, adj.j) if links is not None
+                else np.zeros(len(adj)))
+    return _Inputs(comp=comp, metric=metric, ids=ids, elig=elig, status=status,
+                   households=h, xy=xy, bounds=bounds, adj=adj, dist_key=dist_key,
+                   dist_name=dist_name, district_code=codes.astype(np.int64), links=links,
+                   shared_w=shared_w, report=report)
 
-    elig = classify(comp, rules=r)
-    status = elig["eligibility"].map(CODE).to_numpy(dtype=np.int8)
+
+def _households(comp: Any, ids: NDArray[np.object_], *, missing_households: str,
+                report: Report) -> NDArray[np.float64]:
+    """Households per compound; missing ones flagged (NaN, or 0 with ``"zero"``)."""
+    from gisplan.findings import Finding, add_flags
+
     hh = pd.to_numeric(comp.get("households"), errors="coerce") if "households" in comp \
         else pd.Series(np.nan, index=comp.index)
     h = hh.to_numpy(dtype=float, na_value=np.nan)
     miss_h = np.isnan(h)
     if miss_h.any():
-        from gisplan.findings import add_flags
         add_flags(comp, miss_h, "missing_households")
-        for k in np.flatnonzero(miss_h)[:50].tolist():
-            report.add(Finding("warning", "missing_households",
-                               "households missing; the compound "
-                               + ("is listed standalone" if missing_households == "standalone"
-                                  else "is bundled with 0 households"),
-                               layer="compounds", row=ids[k], column="households",
-                               hint="fill in 户数 (households) and run bundle again"))
+        what = ("is listed standalone" if missing_households == "standalone"
+                else "is bundled with 0 households")
+        report.add_capped((Finding("warning", "missing_households",
+                                   f"households missing; the compound {what}",
+                                   layer="compounds", row=ids[k], column="households",
+                                   hint="fill in 户数 (households) and run bundle again")
+                           for k in np.flatnonzero(miss_h).tolist()), total=int(miss_h.sum()))
         if missing_households == "zero":
             h = np.where(miss_h, 0.0, h)
     nonpos = ~miss_h & (h < 0)
     if nonpos.any():
-        from gisplan.findings import add_flags
         add_flags(comp, nonpos, "nonpositive_households")
         h = np.where(nonpos, np.nan, h)
+    return np.asarray(h, dtype=float)
 
-    ok_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+
+def _points_and_bounds(geoms: NDArray[np.object_]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return representative points (inside each polygon) and bounding boxes (NaN: none)."""
+    import shapely
+
+    n = len(geoms)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     xy = np.full((n, 2), np.nan)
-    xy[ok_geom] = shapely.get_coordinates(
-        joinmod.elementwise_in_threads(shapely.point_on_surface, geoms[ok_geom]))
+    xy[ok] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok]))
     bounds = np.full((n, 4), np.nan)
-    bounds[ok_geom] = shapely.bounds(geoms[ok_geom])
+    bounds[ok] = shapely.bounds(geoms[ok])
+    return xy, bounds
 
-    # barriers in the metric CRS
-    bars = None
-    if barriers is not None and len(barriers):
-        bg = barriers.geometry if hasattr(barriers, "geometry") else barriers
-        bars = joinmod.to_crs_checked(gpd.GeoSeries(bg), metric.crs, layer="barriers",
-                                      report=report).to_numpy()
 
-    # The district join and the utility links run in worker threads (inputs from
-    # THREADS_FROM compounds) while this thread builds the adjacency: shapely's vectorised
-    # operations release the GIL, so the two cores of a planner's laptop both work. Each
-    # task has its own Report (merged below in a fixed order, so that the output stays
-    # deterministic) and only reads the frames; flags are written after the threads are done.
-    rep_d, rep_u = Report(), Report()
-    join_d = level is not None and districts is not None and len(districts) > 0
-    fut_d = (_start(joinmod.join_districts, comp, districts, report=rep_d, metric=metric,
-                    threaded=threaded) if join_d else None)
-    fut_u = (_start(_utility_links, metric, utilities, ref=comp, margin_m=utility_margin_m,
-                    report=rep_u, projected=early_u, threaded=threaded)
-             if utilities is not None and len(utilities) else None)
-    adj = build_adjacency(geoms, gap_m=gap_m, barriers=bars, points=xy)
-    # compounds drawn over each other: among the touching pairs (blocked ones included)
-    touch = adj.gap_m <= 0
-    cand = (np.r_[adj.i[touch], adj.blocked_i], np.r_[adj.j[touch], adj.blocked_j])
-    overlaps = overlapping_pairs(geoms, candidates=cand)
-    jd = fut_d.result() if fut_d is not None else None
-    links = fut_u.result() if fut_u is not None else None
-    report.merge(rep_d)
-    report.merge(rep_u)
-    joinmod.flag_overlaps(comp, metric, *overlaps, report=report)
+def _district_keys(comp: Any, jd: pd.DataFrame | None, *, level: Level | None,
+                   report: Report) -> tuple[pd.Series, pd.Series]:
+    """Return the district of each compound at *level* (None where none), and its name.
 
-    # district codes
+    From the district join when the districts layer has that level, else from the
+    compounds' own column (``district`` / ``street`` / ``county``), each with a finding.
+    """
+    from gisplan.findings import Finding
+
     dist_key = pd.Series(pd.NA, index=comp.index, dtype=object)
     dist_name = None
     if level is not None:
-        if jd is not None:
-            col = f"{level}_id"
-            if col in jd:
-                dist_key = jd[col].astype(object)
-                dist_name = jd[f"{level}_name"].astype(object)
-            else:
-                report.add(Finding("warning", "district_level_missing",
-                                   f"the districts layer has no '{level}' districts; "
-                                   f"using the compounds' own '{_LEVEL_COLUMN[level]}' column",
-                                   layer="districts", column="level", value=level))
-                dist_key = comp.get(_LEVEL_COLUMN[level], dist_key)
-        elif _LEVEL_COLUMN[level] in comp:
-            dist_key = comp[_LEVEL_COLUMN[level]].astype(object)
+        column = _LEVEL_COLUMN[level]
+        if jd is not None and f"{level}_id" in jd:
+            dist_key = jd[f"{level}_id"].astype(object)
+            dist_name = jd[f"{level}_name"].astype(object)
+        elif jd is not None:
+            report.add(Finding("warning", "district_level_missing",
+                               f"the districts layer has no '{level}' districts; "
+                               f"using the compounds' own '{column}' column",
+                               layer="districts", column="level", value=level))
+            dist_key = comp.get(column, dist_key)
+        elif column in comp:
+            dist_key = comp[column].astype(object)
         else:
             report.add(Finding("warning", "district_level_missing",
-                               f"no districts layer and no '{_LEVEL_COLUMN[level]}' column: "
+                               f"no districts layer and no '{column}' column: "
                                "bundles may cross districts", layer="compounds",
-                               column=_LEVEL_COLUMN[level]))
-    dist_key = pd.Series(dist_key, index=comp.index).where(
-        pd.Series(dist_key, index=comp.index).notna(), None)
-    if dist_name is None:
-        dist_name = dist_key
-    codes, _ = pd.factorize(dist_key.to_numpy(dtype=object), sort=True)
-    district_code = codes.astype(np.int64)  # -1 where outside every district
-
-    shared_w = np.zeros(len(adj))
-    ulinks = None
-    if links is not None:
-        ulinks = links
-        shared_w = joinmod.shared_counts(links.incidence, adj.i, adj.j)
+                               column=column))
+    key = pd.Series(dist_key, index=comp.index)
+    key = key.where(key.notna(), None)
+    return key, (key if dist_name is None else dist_name)
 
 
-    # the adjacency layer's lines do not depend on the bundles: drawn in a worker thread
-    # while this one bundles
-    edge_lines = _start(_edge_lines, xy, adj, metric.crs, comp.crs, threaded=threaded)
+def _result_tables(inp: _Inputs, core: CoreResult, *, dissolve: bool) -> dict[str, Any]:
+    """Build the four output layers of a bundling run."""
+    import geopandas as gpd
 
-    core = bundle_core(h, xy, bounds, adj, status=status,
-                       district=district_code if level is not None else None,
-                       shared=shared_w, min_households=min_households,
-                       max_households=max_households, max_span_m=max_span_m,
-                       target_households=target_households,
-                       household_cap=cap)
     label = core.label
     bundle_ids = np.array([f"B{k + 1:04d}" for k in range(core.n_bundles)], dtype=object)
-    bid = _pick(bundle_ids, label)
-
-    # The bundle outlines (a GEOS union per bundle, GIL-free) are dissolved in a worker
-    # thread while this thread builds the tables.
     inb = label >= 0
-    outlines = None
+    mem = _members_table(inp, core, bundle_ids)
+    standalone = _standalone_table(inp, core)
+    bundle_table, centres = _bundle_table(inp.comp, inp.metric, label, bundle_ids,
+                                          inp.households, inp.elig["eligibility"].to_numpy(),
+                                          inp.dist_key, inp.dist_name, inp.links, inp.adj,
+                                          inp.shared_w)
+    adj_gdf = _adjacency_layer(inp, label)
+    comp = inp.comp
+    n = len(comp)
     if dissolve and core.n_bundles:
-        outlines = _start(_dissolve, comp.geometry.to_numpy()[inb], label[inb], core.n_bundles,
-                          threaded=threaded)
+        geometry = _dissolve(comp.geometry.to_numpy()[inb], label[inb], core.n_bundles)
+    else:
+        geometry = centres.to_crs(comp.crs)
+    bundles = gpd.GeoDataFrame(bundle_table, geometry=np.asarray(geometry, dtype=object),
+                               crs=comp.crs)
+    inp.report.count("compounds", n, int(len(mem) + len(standalone)))
+    if len(mem) + len(standalone) != n:  # pragma: no cover - a bug, not bad input
+        raise AssertionError("bundling lost or duplicated compounds")
+    return {"bundles": bundles, "members": mem, "standalone": standalone,
+            "adjacency": adj_gdf}
 
-    # ------------------------------------------------------------ members
-    names = comp["name"].astype(str).to_numpy() if "name" in comp else ids
-    eg = elig["eligibility"].to_numpy()
-    link_id = _pick(ids, core.link)
+
+def _members_table(inp: _Inputs, core: CoreResult, bundle_ids: NDArray[np.object_]
+                   ) -> pd.DataFrame:
+    """One row per bundled compound, with why it is there (``bundle_members``)."""
+    from gisplan.eligibility import CONDITIONAL, ELIGIBLE
+    from gisplan.join import pick_or_none
+
+    adj, shared_w, ids = inp.adj, inp.shared_w, inp.ids
+    inb = core.label >= 0
+    names = inp.comp["name"].astype(str).to_numpy() if "name" in inp.comp else ids
+    eg = inp.elig["eligibility"].to_numpy()
     le = core.link_edge
     has_link = le >= 0
-    link_reason = _pick(adj.reason, le)
+    link_reason = pick_or_none(adj.reason, le)
     link_gap = np.where(has_link, adj.gap_m[np.maximum(le, 0)] if len(adj) else 0.0, np.nan)
     link_shared = np.where(has_link, shared_w[np.maximum(le, 0)] if len(adj) else 0.0, 0.0)
     mem = pd.DataFrame({
-        "bundle_id": bid[inb],
+        "bundle_id": pick_or_none(bundle_ids, core.label)[inb],
         "compound_id": ids[inb],
         "name": names[inb],
-        "households": h[inb],
+        "households": inp.households[inb],
         "eligibility": pd.Categorical(eg[inb], categories=[ELIGIBLE, CONDITIONAL]),
         "role": pd.Categorical(core.role[inb], categories=list(ROLES)),
-        "linked_to": link_id[inb],
+        "linked_to": pick_or_none(ids, core.link)[inb],
         "link_reason": pd.Categorical(link_reason[inb], categories=["touching", "gap"]),
         "link_gap_m": np.round(link_gap[inb].astype(float), 1),
         "shared_lines_with_link": link_shared[inb],
@@ -969,61 +1098,51 @@ def bundle_compounds(
     mem["why_zh"], mem["why_en"] = _explain(mem)
     role_rank = mem["role"].map({r: k for k, r in enumerate(
         ("seed", "component", "grown", "merged", "absorbed"))})
-    mem = (mem.assign(_r=role_rank).sort_values(["bundle_id", "_r", "compound_id"])
-           .drop(columns="_r").reset_index(drop=True))
+    return (mem.assign(_r=role_rank).sort_values(["bundle_id", "_r", "compound_id"])
+            .drop(columns="_r").reset_index(drop=True))
 
-    # ------------------------------------------------------------ standalone
-    out = ~inb
-    st_code = core.reason[out]
-    elig_reason = elig["eligibility_reason"].to_numpy()[out]
-    st_code = np.where(st_code == "not_candidate", elig_reason, st_code)
+
+def _standalone_table(inp: _Inputs, core: CoreResult) -> pd.DataFrame:
+    """One row per compound not in a bundle, with the reason (``bundle_standalone``)."""
     from gisplan.eligibility import reasons as elig_reasons
+
+    out = core.label < 0
+    ids = inp.ids
+    names = inp.comp["name"].astype(str).to_numpy() if "name" in inp.comp else ids
+    st_code = core.reason[out]
+    elig_reason = inp.elig["eligibility_reason"].to_numpy()[out]
+    st_code = np.where(st_code == "not_candidate", elig_reason, st_code)
     texts = {k: (v["zh"], v["en"]) for k, v in elig_reasons().items()} | STANDALONE_REASONS
-    standalone = pd.DataFrame({
+    return pd.DataFrame({
         "compound_id": ids[out],
         "name": names[out],
-        "households": h[out],
-        "eligibility": eg[out],
+        "households": inp.households[out],
+        "eligibility": inp.elig["eligibility"].to_numpy()[out],
         "reason": st_code,
         "reason_zh": [texts.get(c, (c, c))[0] for c in st_code],
         "reason_en": [texts.get(c, (c, c))[1] for c in st_code],
-        "district": dist_key.to_numpy(dtype=object)[out],
+        "district": inp.dist_key.to_numpy(dtype=object)[out],
     })
 
-    # ------------------------------------------------------------ bundles
-    bundle_table, centres = _bundle_table(comp, metric, label, bundle_ids, h, eg, dist_key,
-                                          dist_name, ulinks, adj, shared_w)
 
-    # ------------------------------------------------------------ adjacency layer
+def _adjacency_layer(inp: _Inputs, label: NDArray[np.int64]) -> Any:
+    """Build the ``adjacency`` layer: edges, and lines between representative points."""
+    import geopandas as gpd
+
+    adj, comp = inp.adj, inp.comp
     lab_i = label[adj.i] if len(adj) else np.zeros(0, np.int64)
     lab_j = label[adj.j] if len(adj) else np.zeros(0, np.int64)
-    # edge lines between representative points, drawn in the store's CRS
-    lines = edge_lines.result()
-    id_index = pd.Index(ids)
-    adj_gdf = gpd.GeoDataFrame({
+    lines = _edge_lines(inp.xy, adj, inp.metric.crs, comp.crs)
+    id_index = pd.Index(inp.ids)
+    return gpd.GeoDataFrame({
         # categoricals: 700,000 edges of a city do not become 1.4 million strings
         "compound_a": pd.Categorical.from_codes(adj.i, categories=id_index),
         "compound_b": pd.Categorical.from_codes(adj.j, categories=id_index),
         "reason": pd.Categorical(adj.reason, categories=["touching", "gap"]),
         "gap_m": np.round(adj.gap_m, 2),
-        "shared_lines": shared_w,
+        "shared_lines": inp.shared_w,
         "same_bundle": (lab_i >= 0) & (lab_i == lab_j),
     }, geometry=gpd.GeoSeries(lines, crs=comp.crs))
-
-    geometry = outlines.result() if outlines is not None else centres.to_crs(comp.crs)
-    bundles = gpd.GeoDataFrame(bundle_table, geometry=np.asarray(geometry, dtype=object),
-                               crs=comp.crs)
-
-    report.count("compounds", n, int(len(mem) + len(standalone)))
-    if len(mem) + len(standalone) != n:  # pragma: no cover - a bug, not bad input
-        raise AssertionError("bundling lost or duplicated compounds")
-    options = {"level": level, "gap_m": gap_m, "min_households": min_households,
-               "max_households": max_households, "max_span_m": max_span_m,
-               "target_households": target_households,
-               "utility_margin_m": utility_margin_m, "rules": r.name,
-               "household_cap": cap, "missing_households": missing_households}
-    return BundleResult(bundles=bundles, members=mem, standalone=standalone,
-                        adjacency=adj_gdf, report=report, options=options)
 
 
 def _explain(mem: pd.DataFrame) -> tuple[Any, Any]:
@@ -1176,14 +1295,12 @@ class _UtilityLinks:
     incidence: sp.csr_array  # compound × line
 
 
-def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, report: Report,
-                   projected: tuple[Any, Future[Any]] | None = None) -> _UtilityLinks:
+def _utility_links(metric: Any, utilities: Any, *, margin_m: float) -> _UtilityLinks:
     """Lines within the margin of each compound (for shared-line weights and owners).
 
-    Line attributes stay per line, as integer codes of their sorted text: a city has a
-    million compound × line pairs but only a handful of networks and owners.
-    *projected* is ``(crs, future)`` of the lines already being projected; used when
-    ``crs`` is the compounds' metric CRS.
+    *utilities* is in the CRS of *metric*. Line attributes stay per line, as integer codes
+    of their sorted text: a city has a million compound × line pairs but only a handful of
+    networks and owners.
     """
     from gisplan import join as joinmod
 
@@ -1191,13 +1308,8 @@ def _utility_links(metric: Any, utilities: Any, *, ref: Any, margin_m: float, re
         from gisplan._errors import SchemaError
         raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
                           column="utility_id", hint="add a unique 管线编号 per line")
-    joinmod._note_crs(utilities, ref, layer="utilities", report=report)
-    if projected is not None and projected[0] == metric.crs:
-        um = projected[1].result()
-    else:
-        um = joinmod.to_crs_checked(utilities, metric.crs, layer="utilities", report=report)
-    ci, uj, _ = joinmod.utility_pairs(metric.geometry.to_numpy(), um.geometry.to_numpy(),
-                                      margin_m=margin_m)
+    ci, uj, _ = joinmod.utility_pairs(metric.geometry.to_numpy(),
+                                      utilities.geometry.to_numpy(), margin_m=margin_m)
     m = len(utilities)
     net_raw = (utilities["network"] if "network" in utilities
                else pd.Series(None, index=utilities.index, dtype=object))
@@ -1246,66 +1358,73 @@ def _dissolve(geoms: NDArray[np.object_], lab: NDArray[np.int64], k: int) -> NDA
 
     if k == 0:
         return np.zeros(0, dtype=object)
-    from gisplan.join import elementwise_in_threads
-
     order = np.argsort(lab, kind="stable")
     collections = np.asarray(shapely.geometrycollections(geoms[order], indices=lab[order]),
                              dtype=np.object_)
-    return np.asarray(elementwise_in_threads(shapely.buffer, collections, np.zeros(k)),
-                      dtype=np.object_)
+    return np.asarray(shapely.buffer(collections, 0.0), dtype=np.object_)
 
 
-def bundle_project(project: Any, *, barrier_classes: tuple[str, ...] = ("arterial",),
+def bundle_project(source: ProgrammeLike, *,
+                   barrier_classes: tuple[str, ...] = ("arterial",),
                    write: bool = True, **options: Any) -> BundleResult:
     """Bundle the compounds of a programme store and write the results back.
 
     Reads ``compounds``, and where present ``districts``, ``utilities`` and ``roads``
-    (roads of *barrier_classes* become barriers); writes the layers ``bundles``,
-    ``adjacency`` and the tables ``bundle_members``, ``bundle_standalone`` in one atomic
-    step, and the options to the metadata key ``bundle_options``.
+    (:func:`gisplan.sources.read_layers`; roads of *barrier_classes* become barriers);
+    writes the layers ``bundles``, ``adjacency`` and the tables ``bundle_members``,
+    ``bundle_standalone`` in one atomic step, and the options to the metadata key
+    ``bundle_options``.
 
     Parameters
     ----------
-    project : gisplan.store.Project or path
+    source : gisplan.store.Project or path
         The programme.
     barrier_classes : tuple of str, default ("arterial",)
         ``road_class`` values of ``roads`` that bundles may not cross.
     write : bool, default True
         Write the results into the store.
     **options
-        Passed to :func:`bundle_compounds`; ``level`` defaults to the programme's
-        ``bundle_level`` metadata.
+        Passed to :func:`bundle_compounds`. ``level`` defaults to the programme's
+        ``bundle_level`` metadata; ``rules`` to the rule set the programme names
+        (:func:`gisplan.eligibility.programme_rules`: its ``rule_set``, else the national
+        baseline).
 
     Returns
     -------
     BundleResult
-    """
-    from gisplan.store import Project
+        With ``rules`` and ``rules_chosen_by`` saying which rule set was applied and why.
 
-    p = project if isinstance(project, Project) else Project.open(project)
-    present = set(p.layers())
-    compounds = p.read("compounds")
-    kw: dict[str, Any] = {}
-    for name in ("districts", "utilities"):
-        if name in present:
-            kw[name] = p.read(name)
-    if "roads" in present and options.get("barriers") is None:
-        roads = p.read("roads")
-        if "road_class" in roads and len(roads):
-            from gisplan.schema import term
-            cls = roads["road_class"].map(lambda v: term("road_class", v))
-            bars = roads[cls.isin(barrier_classes).to_numpy()]
-            if len(bars):
-                kw["barriers"] = bars
+    Examples
+    --------
+    >>> res = bundle_project("layers/guyuan_2022.gpkg", write=False)
+    >>> res.rules.name, len(res.members) + len(res.standalone)
+    ('guyuan_2022', 26)
+    """
+    from gisplan.eligibility import programme_rules
+    from gisplan.sources import as_project, read_layers
+
+    p = as_project(source)
+    layers = read_layers(p, ["compounds"], optional=["districts", "utilities", "roads"])
+    kw: dict[str, Any] = {k: layers[k] for k in ("districts", "utilities")
+                          if layers[k] is not None}
+    roads = layers["roads"]
+    if roads is not None and options.get("barriers") is None and "road_class" in roads \
+            and len(roads):
+        from gisplan.schema import term
+        cls = roads["road_class"].map(lambda v: term("road_class", v))
+        bars = roads[cls.isin(barrier_classes).to_numpy()]
+        if len(bars):
+            kw["barriers"] = bars
     meta: Mapping[str, Any] = p.meta or {}
     if "level" not in options and meta.get("bundle_level"):
         kw["level"] = meta["bundle_level"]
-    rules_meta = meta.get("rules") or {}
-    if "household_cap" not in options and isinstance(rules_meta, Mapping) \
-            and "household_cap_2001_2005" in rules_meta:
-        kw["household_cap"] = float(rules_meta["household_cap_2001_2005"])
+    chosen_by = "given to bundle_project"
+    if "rules" not in options:
+        choice = programme_rules(meta)
+        kw["rules"], chosen_by = choice.rules, choice.chosen_by
     kw.update(options)
-    result = bundle_compounds(compounds, **kw)
+    result = bundle_compounds(layers["compounds"], **kw)
+    result.rules_chosen_by = chosen_by
     if write:
         p.write_many(result.layers(), meta_updates={"bundle_options": result.options})
     return result

@@ -83,7 +83,7 @@ def _join(project: Any) -> str:
     from gisplan.join import join_project
 
     out = join_project(project)
-    parts = [f"{name} {len(frame):,}" for name, frame in out.items() if name != "report"]
+    parts = [f"{name} {len(frame):,}" for name, frame in out.tables.items()]
     return "tables " + ", ".join(parts)
 
 

@@ -11,15 +11,33 @@
   ``join_districts``, ``join_utilities``, ``join_facilities`` and ``shared_lines``
   (tables keyed by ``compound_id``; the ``compounds`` layer itself is not rewritten).
 
-All measures are taken in the metric CRS (``gisplan.crs.metric_crs`` when available, else
-the UTM zone of the data) and every function returns one row per compound it was given
-(or per compound × network / facility for the long tables) with the compound's id.
+All measures are taken in the analysis CRS of the compounds (:func:`gisplan.crs.analysis_crs`;
+every other layer is brought into it by :func:`gisplan.crs.project_layers`, with one warning
+naming both CRSs when it was stored in another). Every function returns a result with a
+``.report`` (:class:`~gisplan.findings.Report`) and one row per compound it was given (or
+per compound × network / facility for the long tables) with the compound's id.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> import shapely
+>>> compounds = gpd.GeoDataFrame({"compound_id": ["A", "B"]},
+...                              geometry=shapely.box([0, 200], 0, [100, 300], 100), crs=4547)
+>>> districts = gpd.GeoDataFrame({"district_id": ["D1"], "name": ["西关"], "level": ["片区"]},
+...                              geometry=[shapely.box(-10, -10, 150, 150)], crs=4547)
+>>> frame, report = join_districts(compounds, districts)
+>>> frame["pianqu_id"].tolist()[0], frame["pianqu_share"].tolist()[0]
+('D1', 1.0)
+>>> frame["flags"].tolist()
+['', 'outside_districts']
+>>> [f.code for f in report]
+['outside_districts']
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,69 +45,91 @@ import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
 
-from gisplan._errors import CRSError, InputError, SchemaError
+from gisplan._errors import InputError, SchemaError
+from gisplan.adjacency import overlapping_pairs
+from gisplan.crs import analysis_crs, project_layers, require_crs
 from gisplan.findings import Finding, Report, add_flags
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+    from gisplan.sources import ProgrammeLike
+
+__all__ = ["JoinResult", "PreparedCompounds", "ProjectJoin", "UtilityJoin", "join_districts",
+           "join_facilities", "join_project", "join_utilities", "prepare_compounds"]
 
 #: share of a compound's area below which it counts as split across districts
 SPLIT_SHARE = 0.9
 LEVELS = ("pianqu", "street", "county")
 
 
-# ------------------------------------------------------------------------------- CRS helpers
-def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> Any:
-    """Return the metric CRS to measure *gdf* in (:func:`gisplan.crs.metric_crs`).
+class JoinResult(NamedTuple):
+    """A join table and its findings (``frame, report = join_districts(...)``)."""
 
-    A layer without any coordinates (no rows, or only empty geometries) keeps its own CRS:
-    there is nothing to measure.
+    frame: pd.DataFrame
+    report: Report
+
+
+@dataclass(frozen=True)
+class UtilityJoin:
+    """Result of :func:`join_utilities`.
+
+    Attributes
+    ----------
+    per_compound : pandas.DataFrame
+        One row per compound and network present within the margin.
+    shared_lines : pandas.DataFrame
+        One row per line serving two compounds or more.
+    incidence : scipy.sparse.csr_array
+        Compound × line incidence (lines within the margin), for shared-line weights.
+    report : Report
+        Findings and counts.
     """
-    from gisplan.crs import metric_crs
 
-    if not np.isfinite(np.asarray(gdf.total_bounds, dtype=float)).all():
-        return gdf.crs
-    return metric_crs(gdf)
+    per_compound: pd.DataFrame
+    shared_lines: pd.DataFrame
+    incidence: sp.csr_array
+    report: Report
 
 
-def to_crs_checked(gdf: Any, crs: Any, *, layer: str, report: Report | None = None) -> Any:
-    """Reproject *gdf* to *crs*; a layer without a CRS is an error that says how to fix it.
+@dataclass(frozen=True)
+class ProjectJoin:
+    """Result of :func:`join_project`: the tables by name, and the findings."""
 
-    A layer in another CRS than the compounds is reprojected and a warning finding
-    ``crs_reprojected`` names both CRSs.
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    report: Report = field(default_factory=Report)
+
+
+class PreparedCompounds(NamedTuple):
+    """Result of :func:`prepare_compounds`."""
+
+    compounds: gpd.GeoDataFrame
+    metric: gpd.GeoDataFrame
+    report: Report
+
+
+# ------------------------------------------------------------------------------- CRS
+def project_to_compounds(metric: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame,
+                         layers: dict[str, Any], *, report: Report) -> dict[str, Any]:
+    """Bring *layers* into the CRS of *metric* (the compounds projected for the analysis).
+
+    The CRS contract of :func:`gisplan.crs.project_layers`: a layer without a CRS is the
+    one "no CRS" error; a layer stored in another CRS than *compounds* is used with one
+    warning naming both CRSs. ``None`` entries pass through. The compounds themselves are
+    not projected again (only their CRS is compared).
     """
-    from pyproj import CRS
-
-    if gdf.crs is None:
-        raise CRSError(
-            f"layer '{layer}' has no coordinate reference system",
-            layer=layer,
-            hint="declare it when importing (EPSG:4326 for lon/lat, EPSG:4490 for CGCS2000)")
-    return project_to(gdf, CRS.from_user_input(crs))
+    out, _ = project_layers({"compounds": compounds.iloc[:0], **layers}, crs=metric.crs,
+                            report=report)
+    del out["compounds"]
+    return out
 
 
-def _note_crs(layer_gdf: Any, compounds: Any, *, layer: str, report: Report) -> None:
-    """Record a ``crs_reprojected`` warning when *layer_gdf* is not in the compounds' CRS."""
-    if layer_gdf.crs is None:
-        raise CRSError(f"layer '{layer}' has no coordinate reference system", layer=layer,
-                       hint="declare it when importing (EPSG:4326 lon/lat, EPSG:4490 CGCS2000)")
-    if compounds.crs is not None and layer_gdf.crs != compounds.crs:
-        report.add(Finding(
-            "warning", "crs_reprojected",
-            f"layer '{layer}' is in {layer_gdf.crs.to_string()}, the compounds in "
-            f"{compounds.crs.to_string()}; reprojected for the analysis", layer=layer,
-            value=layer_gdf.crs.to_string(), hint="store all layers of a programme in one CRS"))
+def _empty(geoms: NDArray[np.object_]) -> NDArray[np.bool_]:
+    return np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms), dtype=bool)
 
 
-def project_to(gdf: Any, crs: Any) -> Any:
-    """Return *gdf* in *crs*, without a copy or a transformation when it is there already."""
-    if gdf.crs is not None and gdf.crs == crs:
-        return gdf
-    return gdf.to_crs(crs)
-
-
-def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = None,
-                      check_overlaps: bool = True) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def prepare_compounds(compounds: gpd.GeoDataFrame, *,
+                      check_overlaps: bool = True) -> PreparedCompounds:
     """Check and repair the compounds layer; return it and its metric projection.
 
     Invalid polygons are repaired (``invalid_geometry_repaired``), empty or missing
@@ -100,84 +140,95 @@ def prepare_compounds(compounds: gpd.GeoDataFrame, *, report: Report | None = No
     ----------
     compounds : geopandas.GeoDataFrame
         Canonical ``compounds`` layer with a CRS and a unique ``compound_id``.
-    report : Report, optional
-        Receives the findings.
     check_overlaps : bool, default True
         Look for compounds drawn over each other.
 
     Returns
     -------
-    compounds : geopandas.GeoDataFrame
-        A copy, repaired and flagged, same index.
-    metric : geopandas.GeoDataFrame
-        The same rows in the metric CRS.
-    """
-    from gisplan.adjacency import overlapping_pairs
+    PreparedCompounds
+        ``compounds`` (a copy, repaired and flagged, same index), ``metric`` (the same
+        rows in :func:`gisplan.crs.analysis_crs`) and ``report``.
 
-    rep = report if report is not None else Report()
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    >>> gdf = gpd.GeoDataFrame({"compound_id": ["A"]}, geometry=[bowtie], crs=4547)
+    >>> comp, metric, report = prepare_compounds(gdf)
+    >>> comp["flags"].tolist(), [f.code for f in report]
+    (['invalid_geometry_repaired'], ['invalid_geometry_repaired'])
+    """
+    rep = Report()
     if "compound_id" not in compounds:
         raise SchemaError("the compounds layer has no 'compound_id' column", layer="compounds",
                           column="compound_id", hint="add a unique 小区编号 per compound")
-    if compounds.crs is None:
-        raise CRSError("the compounds layer has no coordinate reference system",
-                       layer="compounds",
-                       hint="set it when importing (EPSG:4326 for lon/lat, EPSG:4490 CGCS2000)")
+    require_crs(compounds, layer="compounds")
     comp = compounds.copy()
     ids = comp["compound_id"].astype(str)
-    dup = (pd.Series(False, index=ids.index) if ids.is_unique  # hash check, no mask
-           else ids.duplicated(keep=False))
-    if dup.any():
-        first = ids[dup].iloc[0]
-        raise InputError(f"{int(dup.sum())} compounds share an id, e.g. '{first}'",
-                         layer="compounds", row=int(np.flatnonzero(dup.to_numpy())[0]),
-                         column="compound_id", value=first,
-                         hint="give every compound its own 小区编号")
+    _check_unique_ids(ids)
     geoms = comp.geometry.to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    invalid = ~empty & ~elementwise_in_threads(shapely.is_valid, geoms)
+    empty = _empty(geoms)
+    invalid = ~empty & ~shapely.is_valid(geoms)
     if invalid.any():
         fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
         geoms = geoms.copy()
         geoms[invalid] = fixed
         comp = comp.set_geometry(pd.Series(geoms, index=comp.index).values, crs=comp.crs)
         add_flags(comp, invalid, "invalid_geometry_repaired")
-        for k in np.flatnonzero(invalid)[:50].tolist():
-            rep.add(Finding("warning", "invalid_geometry_repaired",
-                            "invalid polygon repaired with shapely.make_valid",
-                            layer="compounds", row=ids.iloc[k], column="geometry",
-                            hint="check the outline in QGIS"))
-        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        rep.add_capped((Finding("warning", "invalid_geometry_repaired",
+                                "invalid polygon repaired with shapely.make_valid",
+                                layer="compounds", row=ids.iloc[k], column="geometry",
+                                hint="check the outline in QGIS")
+                        for k in np.flatnonzero(invalid).tolist()), total=int(invalid.sum()))
+        empty = _empty(geoms)
     if empty.any():
         add_flags(comp, empty, "empty_geometry")
-        for k in np.flatnonzero(empty)[:50].tolist():
-            rep.add(Finding("warning", "empty_geometry",
-                            "compound has no outline; it is kept but cannot be placed",
-                            layer="compounds", row=ids.iloc[k], column="geometry",
-                            hint="draw the compound's outline or give its lon/lat"))
-    metric = project_to(comp, metric_crs_for(comp))
-    if metric is comp:
-        metric = comp.copy()
+        rep.add_capped((Finding("warning", "empty_geometry",
+                                "compound has no outline; it is kept but cannot be placed",
+                                layer="compounds", row=ids.iloc[k], column="geometry",
+                                hint="draw the compound's outline or give its lon/lat")
+                        for k in np.flatnonzero(empty).tolist()), total=int(empty.sum()))
+    crs = analysis_crs(comp)
+    metric = comp.copy() if comp.crs == crs else comp.to_crs(crs)
     if check_overlaps:
-        flag_overlaps(comp, metric, *overlapping_pairs(metric.geometry.to_numpy()),
-                      report=rep)
-    return comp, metric
+        rep.merge(flag_overlaps(comp, metric, *overlapping_pairs(metric.geometry.to_numpy())))
+    return PreparedCompounds(comp, metric, rep)
+
+
+def _check_unique_ids(ids: pd.Series) -> None:
+    """Raise an :class:`InputError` naming the first id shared by two compounds."""
+    if ids.is_unique:  # hash check, no mask
+        return
+    dup = ids.duplicated(keep=False)
+    first = ids[dup].iloc[0]
+    raise InputError(f"{int(dup.sum())} compounds share an id, e.g. '{first}'",
+                     layer="compounds", row=int(np.flatnonzero(dup.to_numpy())[0]),
+                     column="compound_id", value=first,
+                     hint="give every compound its own 小区编号")
 
 
 def flag_overlaps(comp: gpd.GeoDataFrame, metric: gpd.GeoDataFrame, i: NDArray[np.int64],
-                  j: NDArray[np.int64], area: NDArray[np.float64], *, report: Report) -> None:
-    """Flag compounds drawn over each other (``overlaps_compound``) in both frames."""
+                  j: NDArray[np.int64], area: NDArray[np.float64]) -> Report:
+    """Flag compounds drawn over each other (``overlaps_compound``) in both frames.
+
+    Returns the findings (one per overlapping pair, capped).
+    """
+    rep = Report()
     if not len(i):
-        return
+        return rep
     ids = comp["compound_id"].astype(str).to_numpy()
     mask = np.zeros(len(comp), bool)
     mask[i] = mask[j] = True
     add_flags(comp, mask, "overlaps_compound")
     add_flags(metric, mask, "overlaps_compound")
-    for a, b, ar in zip(i[:50].tolist(), j[:50].tolist(), area[:50].tolist(), strict=True):
-        report.add(Finding("warning", "overlaps_compound",
-                           f"overlaps compound '{ids[b]}' by {ar:.0f} m²",
-                           layer="compounds", row=ids[a], column="geometry",
-                           hint="correct the outlines so that compounds do not overlap"))
+    rep.add_capped((Finding("warning", "overlaps_compound",
+                            f"overlaps compound '{ids[b]}' by {ar:.0f} m²",
+                            layer="compounds", row=ids[a], column="geometry",
+                            hint="correct the outlines so that compounds do not overlap")
+                    for a, b, ar in zip(i.tolist(), j.tolist(), area.tolist(), strict=True)),
+                   total=len(i))
+    return rep
 
 
 def _valid(geoms: NDArray[np.object_], present: NDArray[np.bool_]) -> NDArray[np.object_]:
@@ -190,8 +241,14 @@ def _valid(geoms: NDArray[np.object_], present: NDArray[np.bool_]) -> NDArray[np
     return out
 
 
-def _pick(values: NDArray[Any], pos: NDArray[Any]) -> NDArray[np.object_]:
-    """``values[pos]`` where ``pos >= 0``, None elsewhere (object array)."""
+def pick_or_none(values: NDArray[Any], pos: NDArray[Any]) -> NDArray[np.object_]:
+    """``values[pos]`` where ``pos >= 0``, None elsewhere (object array).
+
+    Examples
+    --------
+    >>> pick_or_none(np.array(["a", "b"], dtype=object), np.array([1, -1, 0])).tolist()
+    ['b', None, 'a']
+    """
     out = np.full(len(pos), None, dtype=object)
     ok = pos >= 0
     out[ok] = values[pos[ok]]
@@ -204,9 +261,7 @@ def join_districts(
     districts: gpd.GeoDataFrame,
     *,
     split_share: float = SPLIT_SHARE,
-    report: Report | None = None,
-    metric: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
+) -> JoinResult:
     """Assign each compound to a district of every level present, by largest overlap.
 
     Parameters
@@ -219,32 +274,24 @@ def join_districts(
     split_share : float, default 0.9
         A compound whose largest share in a level is below this is flagged
         ``split_across_districts``.
-    report : Report, optional
-        Receives findings and the rows in/out count.
-    metric : geopandas.GeoDataFrame, optional
-        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
-    pandas.DataFrame
-        Index and order of *compounds*; ``compound_id`` and, per level present,
+    JoinResult
+        ``frame``: index and order of *compounds*; ``compound_id`` and, per level present,
         ``{level}_id``, ``{level}_name``, ``{level}_share`` (0–1, NaN when outside), plus
-        ``flags`` (``outside_districts``, ``split_across_districts``).
+        ``flags`` (``outside_districts``, ``split_across_districts``). ``report``: findings
+        and the rows in/out count.
     """
     from gisplan.schema import term
 
-    rep = report if report is not None else Report()
+    rep = Report()
     for col in ("district_id", "level"):
         if col not in districts:
             raise SchemaError(f"the districts layer has no '{col}' column", layer="districts",
                               column=col, hint="see the districts layer in schema.toml")
-    if compounds.crs is None:
-        raise CRSError("the compounds layer has no coordinate reference system",
-                       layer="compounds", hint="set it when importing")
-    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
-    crs = cm.crs
-    _note_crs(districts, compounds, layer="districts", report=rep)
-    dm = to_crs_checked(districts, crs, layer="districts", report=rep)
+    layers, _ = project_layers({"compounds": compounds, "districts": districts}, report=rep)
+    cm, dm = layers["compounds"], layers["districts"]
     level = districts["level"].map(lambda v: term("district_level", v)).to_numpy(dtype=object)
     bad_level = pd.isna(level)
     if bad_level.any():
@@ -254,11 +301,59 @@ def join_districts(
                         layer="districts", row=k, column="level",
                         value=districts["level"].iloc[k],
                         hint="use 片区 / 街道 / 县区 (pianqu / street / county)"))
-    dgeoms = dm.geometry.to_numpy()
-    dvalid = ~(shapely.is_missing(dgeoms) | shapely.is_empty(dgeoms)) & ~bad_level
+    ci, dj, share = _district_overlaps(cm.geometry.to_numpy(), dm.geometry.to_numpy(),
+                                       usable=~bad_level)
+    out = pd.DataFrame({"compound_id": compounds["compound_id"].astype(str).to_numpy()},
+                       index=compounds.index)
+    out["flags"] = ""
+    did = districts["district_id"].astype(str).to_numpy()
+    dname = (districts["name"].astype(str).to_numpy() if "name" in districts else did)
+    n = len(compounds)
+    present = [lv for lv in LEVELS if (level == lv).any()]
+    # ties between equal shares go to the smaller id: rank the ids once (integer sort keys)
+    _, did_rank = np.unique(did, return_inverse=True)
+    outside_any = np.zeros(n, bool)
+    split_any = np.zeros(n, bool)
+    for lv in present:
+        m = level[dj] == lv
+        best_d, best_s = _largest_share(n, ci[m], dj[m], share[m], did_rank)
+        has = best_d >= 0
+        out[f"{lv}_id"] = pick_or_none(did, best_d)
+        out[f"{lv}_name"] = pick_or_none(dname, best_d)
+        out[f"{lv}_share"] = np.round(best_s, 4)
+        outside_any |= ~has
+        split_any |= has & (best_s < split_share)
+    if not present:
+        outside_any[:] = True
+    add_flags(out, outside_any, "outside_districts")
+    add_flags(out, split_any, "split_across_districts")
+    ids = out["compound_id"].to_numpy()
+    rep.add_capped((Finding("warning", "outside_districts",
+                            "compound lies outside every district of at least one level; kept",
+                            layer="compounds", row=ids[k], column="geometry",
+                            hint="check its outline or extend the districts layer")
+                    for k in np.flatnonzero(outside_any).tolist()),
+                   total=int(outside_any.sum()))
+    rep.add_capped((Finding("warning", "split_across_districts",
+                            f"less than {split_share:.0%} of the compound lies in one "
+                            "district; assigned to the district with the largest share",
+                            layer="compounds", row=ids[k], column="geometry")
+                    for k in np.flatnonzero(split_any).tolist()), total=int(split_any.sum()))
+    rep.count("join_districts", n, len(out), flagged=int((outside_any | split_any).sum()))
+    return JoinResult(out, rep)
+
+
+def _district_overlaps(cgeoms: NDArray[np.object_], dgeoms: NDArray[np.object_], *,
+                       usable: NDArray[np.bool_]
+                       ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """(compound, district) pairs that overlap, and the share of the compound's area.
+
+    Array core of :func:`join_districts`, both arrays in one metric CRS; districts not
+    *usable* (unknown level) and missing geometries are left out.
+    """
+    dvalid = ~_empty(dgeoms) & usable
     dgeoms = _valid(dgeoms, dvalid)
-    cgeoms = cm.geometry.to_numpy()
-    cvalid = ~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms))
+    cvalid = ~_empty(cgeoms)
     cgeoms = _valid(cgeoms, cvalid)
     carea = np.where(cvalid, shapely.area(cgeoms), np.nan)
 
@@ -285,52 +380,20 @@ def join_districts(
         share = np.where(carea[ci] > 0, inter / carea[ci], 1.0)
     pos = inter > 0
     pos |= (carea[ci] == 0)  # degenerate polygons: any intersecting district counts
-    ci, dj, share = ci[pos], dj[pos], share[pos]
+    return ci[pos], dj[pos], share[pos]
 
-    out = pd.DataFrame({"compound_id": compounds["compound_id"].astype(str).to_numpy()},
-                       index=compounds.index)
-    out["flags"] = ""
-    did = districts["district_id"].astype(str).to_numpy()
-    dname = (districts["name"].astype(str).to_numpy() if "name" in districts else did)
-    n = len(compounds)
-    present = [lv for lv in LEVELS if (level == lv).any()]
-    # ties between equal shares go to the smaller id: rank the ids once (integer sort keys)
-    _, did_rank = np.unique(did, return_inverse=True)
-    outside_any = np.zeros(n, bool)
-    split_any = np.zeros(n, bool)
-    for lv in present:
-        m = level[dj] == lv
-        c, d, s = ci[m], dj[m], share[m]
-        order = np.lexsort((did_rank[d], -s, c))  # per compound: largest share, then id
-        c, d, s = c[order], d[order], s[order]
-        first = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
-        best_d = np.full(n, -1)
-        best_s = np.full(n, np.nan)
-        best_d[c[first]] = d[first]
-        best_s[c[first]] = np.minimum(s[first], 1.0)
-        has = best_d >= 0
-        out[f"{lv}_id"] = _pick(did, best_d)
-        out[f"{lv}_name"] = _pick(dname, best_d)
-        out[f"{lv}_share"] = np.round(best_s, 4)
-        outside_any |= ~has
-        split_any |= has & (best_s < split_share)
-    if not present:
-        outside_any[:] = True
-    add_flags(out, outside_any, "outside_districts")
-    add_flags(out, split_any, "split_across_districts")
-    ids = out["compound_id"].to_numpy()
-    for k in np.flatnonzero(outside_any)[:50].tolist():
-        rep.add(Finding("warning", "outside_districts",
-                        "compound lies outside every district of at least one level; kept",
-                        layer="compounds", row=ids[k], column="geometry",
-                        hint="check its outline or extend the districts layer"))
-    for k in np.flatnonzero(split_any)[:50].tolist():
-        rep.add(Finding("warning", "split_across_districts",
-                        f"less than {split_share:.0%} of the compound lies in one district; "
-                        "assigned to the district with the largest share",
-                        layer="compounds", row=ids[k], column="geometry"))
-    rep.count("join_districts", n, len(out), flagged=int((outside_any | split_any).sum()))
-    return out
+
+def _largest_share(n: int, c: NDArray[np.int64], d: NDArray[np.int64], s: NDArray[np.float64],
+                   did_rank: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Per compound, the district with the largest share (ties: smaller id), and the share."""
+    order = np.lexsort((did_rank[d], -s, c))  # per compound: largest share, then id
+    c, d, s = c[order], d[order], s[order]
+    first = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
+    best_d = np.full(n, -1)
+    best_s = np.full(n, np.nan)
+    best_d[c[first]] = d[first]
+    best_s[c[first]] = np.minimum(s[first], 1.0)
+    return best_d, best_s
 
 
 # ------------------------------------------------------------------------------- utilities
@@ -339,10 +402,7 @@ def join_utilities(
     utilities: gpd.GeoDataFrame,
     *,
     margin_m: float = 10.0,
-    report: Report | None = None,
-    return_incidence: bool = False,
-    metric: gpd.GeoDataFrame | None = None,
-) -> Any:
+) -> UtilityJoin:
     """Measure the utility lines of every compound, per network type.
 
     Parameters
@@ -354,73 +414,95 @@ def join_utilities(
         ``install_year``); network names in Chinese are mapped (``vocab.network``).
     margin_m : float, default 10.0
         Margin around each compound: a line in the street along the compound serves it.
-    report : Report, optional
-        Receives findings and counts.
-    return_incidence : bool, default False
-        Also return the compound × line incidence matrix (``scipy.sparse``, lines within
-        the margin), used for the shared-line weights of bundling.
-    metric : geopandas.GeoDataFrame, optional
-        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
-    per_compound : pandas.DataFrame
-        One row per compound and network present within the margin: ``compound_id``,
-        ``network``, ``network_zh``, ``n_lines``, ``length_in_m`` (inside the compound),
-        ``length_margin_m`` (inside compound + margin), ``owners`` (``;``-separated),
-        ``oldest_install_year``, ``shared_lines`` (lines that also serve other compounds).
-    shared_lines : pandas.DataFrame
-        One row per line serving two compounds or more: ``utility_id``, ``network``,
-        ``owner``, ``install_year``, ``n_compounds``, ``compound_ids``, ``length_m``.
-    incidence : scipy.sparse.csr_array, optional
-        Only when *return_incidence*.
+    UtilityJoin
+        ``per_compound``: one row per compound and network present within the margin:
+        ``compound_id``, ``network``, ``network_zh``, ``n_lines``, ``length_in_m`` (inside
+        the compound), ``length_margin_m`` (inside compound + margin), ``owners``
+        (``;``-separated), ``oldest_install_year``, ``shared_lines`` (lines that also serve
+        other compounds). ``shared_lines``: one row per line serving two compounds or more:
+        ``utility_id``, ``network``, ``owner``, ``install_year``, ``n_compounds``,
+        ``compound_ids``, ``length_m``. ``incidence``: the compound × line matrix
+        (``scipy.sparse``, lines within the margin). ``report``: findings.
     """
-    from gisplan.schema import zh
-
-    rep = report if report is not None else Report()
+    rep = Report()
     if "utility_id" not in utilities:
         raise SchemaError("the utilities layer has no 'utility_id' column", layer="utilities",
                           column="utility_id", hint="add a unique 管线编号 per line")
-    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
-    crs = cm.crs
-    _note_crs(utilities, compounds, layer="utilities", report=rep)
-    um = to_crs_checked(utilities, crs, layer="utilities", report=rep)
-    cgeoms = cm.geometry.to_numpy()
-    cvalid = ~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms))
-    cgeoms = _valid(cgeoms, cvalid)
-    ugeoms = um.geometry.to_numpy()
-    uvalid = ~(shapely.is_missing(ugeoms) | shapely.is_empty(ugeoms))
+    layers, _ = project_layers({"compounds": compounds, "utilities": utilities}, report=rep)
+    cgeoms = layers["compounds"].geometry.to_numpy()
+    cgeoms = _valid(cgeoms, ~_empty(cgeoms))
+    ugeoms = layers["utilities"].geometry.to_numpy()
     n, m = len(cgeoms), len(ugeoms)
+    attrs = _line_attributes(utilities)
+    cid = compounds["compound_id"].astype(str).to_numpy()
 
+    ci, uj, _ = utility_pairs(cgeoms, ugeoms, margin_m=margin_m)
+    inc = sp.csr_array((np.ones(len(ci)), (ci, uj)), shape=(n, m))
+    n_comp = np.bincount(uj, minlength=m)
+    per = _per_compound_network(cgeoms, ugeoms, ci, uj, attrs, n_comp, cid, margin_m=margin_m)
+    multi = np.flatnonzero(n_comp >= 2)
+    upos = np.full(m, -1)
+    upos[multi] = np.arange(len(multi))
+    sel = upos[uj] >= 0
+    shared = pd.DataFrame({
+        "utility_id": attrs["utility_id"][multi],
+        "network": attrs["network"][multi],
+        "owner": attrs["owner"][multi],
+        "install_year": pd.array(attrs["install_year"][multi], dtype="Float64").astype("Int64"),
+        "n_compounds": n_comp[multi],
+        "compound_ids": group_join(upos[uj][sel], cid[ci][sel], len(multi)),
+        "length_m": np.round(shapely.length(ugeoms[multi]), 1),
+    })
+    missing = _empty(ugeoms)
+    uid = attrs["utility_id"]
+    rep.add_capped((Finding("warning", "empty_geometry", "utility line has no geometry; ignored",
+                            layer="utilities", row=uid[k], column="geometry")
+                    for k in np.flatnonzero(missing).tolist()), total=int(missing.sum()))
+    return UtilityJoin(per, shared, inc, rep)
+
+
+def _line_attributes(utilities: pd.DataFrame) -> dict[str, NDArray[Any]]:
+    """Return per line ``utility_id``, ``network``, ``owner`` and ``install_year``.
+
+    Networks are canonical keys; a blank owner is None, an unknown year NaN.
+    """
+    m = len(utilities)
     net_raw = (utilities["network"] if "network" in utilities
-               else pd.Series(None, index=utilities.index))
-    network = network_keys(net_raw)
+               else pd.Series(None, index=utilities.index, dtype=object))
     owner = (utilities["owner"].astype(object).where(utilities["owner"].notna(), None)
              .to_numpy(dtype=object) if "owner" in utilities else np.full(m, None, object))
     year = (pd.to_numeric(utilities["install_year"], errors="coerce").to_numpy(
         dtype=float, na_value=np.nan) if "install_year" in utilities else np.full(m, np.nan))
-    uid = utilities["utility_id"].astype(str).to_numpy()
-    cid = compounds["compound_id"].astype(str).to_numpy()
+    return {"utility_id": utilities["utility_id"].astype(str).to_numpy(),
+            "network": network_keys(net_raw), "owner": owner, "install_year": year}
 
-    ci, uj, _ = utility_pairs(cgeoms, ugeoms, margin_m=margin_m)
+
+def _per_compound_network(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object_],
+                          ci: NDArray[np.int64], uj: NDArray[np.int64],
+                          attrs: dict[str, NDArray[Any]], n_comp: NDArray[np.int64],
+                          cid: NDArray[np.object_], *, margin_m: float) -> pd.DataFrame:
+    """Build the ``per_compound`` table of :func:`join_utilities` from the pairs."""
+    from gisplan.schema import zh
+
+    network, owner, year = attrs["network"], attrs["owner"], attrs["install_year"]
     # lengths on the pairs only: inside the compound, and inside compound + margin
     zone = shapely.buffer(cgeoms[ci], margin_m, quad_segs=4) if margin_m > 0 else cgeoms[ci]
     len_in = shapely.length(shapely.intersection(ugeoms[uj], cgeoms[ci]))
     len_margin = shapely.length(shapely.intersection(ugeoms[uj], zone))
-
-    inc = sp.csr_array((np.ones(len(ci)), (ci, uj)), shape=(n, m))
-    n_comp = np.bincount(uj, minlength=m)
     # groups: compound × network, in compound order then network name
     net_codes, net_names = pd.factorize(network[uj], sort=True)
-    key = ci.astype(np.int64) * max(len(net_names), 1) + net_codes
+    width = max(len(net_names), 1)
+    key = ci.astype(np.int64) * width + net_codes
     keys, grp = np.unique(key, return_inverse=True)
     k = len(keys)
-    g_c = keys // max(len(net_names), 1)
-    g_net = np.asarray(net_names, dtype=object)[keys % max(len(net_names), 1)]
+    g_net = np.asarray(net_names, dtype=object)[keys % width]
     oldest = np.full(k, np.inf)
     np.minimum.at(oldest, grp, np.where(np.isnan(year[uj]), np.inf, year[uj]))
-    per = pd.DataFrame({
-        "compound_id": cid[g_c],
+    return pd.DataFrame({
+        "compound_id": cid[keys // width],
         "network": g_net,
         "network_zh": [zh("network", x) for x in g_net.tolist()],
         "n_lines": np.bincount(grp, minlength=k),
@@ -431,28 +513,6 @@ def join_utilities(
                                         dtype="Float64").astype("Int64"),
         "shared_lines": np.bincount(grp, weights=n_comp[uj] >= 2, minlength=k).astype(int),
     })
-
-    multi = np.flatnonzero(n_comp >= 2)
-    upos = np.full(m, -1)
-    upos[multi] = np.arange(len(multi))
-    sel = upos[uj] >= 0
-    shared = pd.DataFrame({
-        "utility_id": uid[multi],
-        "network": network[multi],
-        "owner": owner[multi],
-        "install_year": pd.array(year[multi], dtype="Float64").astype("Int64"),
-        "n_compounds": n_comp[multi],
-        "compound_ids": group_join(upos[uj][sel], cid[ci][sel], len(multi)),
-        "length_m": np.round(shapely.length(ugeoms[multi]), 1),
-    })
-    missing = ~uvalid
-    if missing.any():
-        for k in np.flatnonzero(missing)[:50].tolist():
-            rep.add(Finding("warning", "empty_geometry", "utility line has no geometry; ignored",
-                            layer="utilities", row=uid[k], column="geometry"))
-    if return_incidence:
-        return per, shared, inc
-    return per, shared
 
 
 def network_keys(values: pd.Series) -> NDArray[np.object_]:
@@ -492,30 +552,11 @@ def utility_pairs(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object_], *,
                       bb[:, 3] + margin_m)
     a, b = shapely.STRtree(ugeoms[uok]).query(env)
     ci, uj = cok[a].astype(np.int64), uok[b].astype(np.int64)
-    dist = elementwise_in_threads(shapely.distance, cgeoms[ci], ugeoms[uj])
+    dist = shapely.distance(cgeoms[ci], ugeoms[uj])
     near = dist <= margin_m
     ci, uj, dist = ci[near], uj[near], dist[near]
     order = np.lexsort((uj, ci))
     return ci[order], uj[order], dist[order]
-
-
-def elementwise_in_threads(func: Any, *arrays: NDArray[Any], parts: int = 2) -> NDArray[Any]:
-    """Apply the element-wise shapely function *func* to *arrays* in *parts* threads.
-
-    Shapely's vectorised functions release the GIL while GEOS works, so the chunks run on
-    separate cores; the result is the same as ``func(*arrays)``. Small inputs are not
-    split.
-    """
-    n = len(arrays[0])
-    if parts < 2 or n < 20_000:
-        return np.asarray(func(*arrays))
-    from concurrent.futures import ThreadPoolExecutor
-
-    (s0, e0), *chunks = pairwise(np.linspace(0, n, parts + 1).astype(int).tolist())
-    with ThreadPoolExecutor(max_workers=parts - 1) as pool:
-        rest = [pool.submit(func, *(a[s:e] for a in arrays)) for s, e in chunks]
-        first = func(*(a[s0:e0] for a in arrays))
-        return np.concatenate([first, *(f.result() for f in rest)])
 
 
 def group_join(lab: NDArray[Any], values: NDArray[Any], k: int, *,
@@ -614,9 +655,7 @@ def join_facilities(
     facilities: gpd.GeoDataFrame,
     *,
     margin_m: float = 50.0,
-    report: Report | None = None,
-    metric: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
+) -> JoinResult:
     """List the facilities inside or within *margin_m* of each compound.
 
     Parameters
@@ -628,30 +667,21 @@ def join_facilities(
     margin_m : float, default 50.0
         Straight-line margin around the compound, metres (walking distances are the
         coverage module's business).
-    report : Report, optional
-        Receives findings.
-    metric : geopandas.GeoDataFrame, optional
-        *compounds* already projected to the metric CRS (saves a reprojection).
 
     Returns
     -------
-    pandas.DataFrame
-        One row per compound × facility: ``compound_id``, ``facility_id``,
-        ``facility_type``, ``facility_name``, ``inside`` (bool), ``distance_m``
-        (0 inside); sorted by compound, distance, facility.
+    JoinResult
+        ``frame``: one row per compound × facility: ``compound_id``, ``facility_id``,
+        ``facility_type``, ``facility_name``, ``inside`` (bool), ``distance_m`` (0 inside);
+        sorted by compound, distance, facility. ``report``: findings.
     """
-    rep = report if report is not None else Report()
-    cm = metric if metric is not None else project_to(compounds, metric_crs_for(compounds))
-    crs = cm.crs
-    _note_crs(facilities, compounds, layer="facilities", report=rep)
-    fm = to_crs_checked(facilities, crs, layer="facilities", report=rep)
-    cgeoms = cm.geometry.to_numpy()
-    cvalid = ~(shapely.is_missing(cgeoms) | shapely.is_empty(cgeoms))
-    fgeoms = fm.geometry.to_numpy()
-    fvalid = ~(shapely.is_missing(fgeoms) | shapely.is_empty(fgeoms))
-    fidx = np.flatnonzero(fvalid)
+    rep = Report()
+    layers, _ = project_layers({"compounds": compounds, "facilities": facilities}, report=rep)
+    cgeoms = layers["compounds"].geometry.to_numpy()
+    fgeoms = layers["facilities"].geometry.to_numpy()
+    fidx = np.flatnonzero(~_empty(fgeoms))
     tree = shapely.STRtree(fgeoms[fidx])
-    ci, fj = tree.query(np.where(cvalid, cgeoms, None), predicate="dwithin",
+    ci, fj = tree.query(np.where(~_empty(cgeoms), cgeoms, None), predicate="dwithin",
                         distance=margin_m)
     fj = fidx[fj]
     dist = shapely.distance(cgeoms[ci], fgeoms[fj])
@@ -669,21 +699,24 @@ def join_facilities(
         "inside": dist <= 0,
         "distance_m": np.round(dist, 1),
     })
-    return out.sort_values(["compound_id", "distance_m", "facility_id"]).reset_index(drop=True)
+    frame = out.sort_values(["compound_id", "distance_m", "facility_id"]).reset_index(drop=True)
+    return JoinResult(frame, rep)
 
 
 # ------------------------------------------------------------------------------- store
-def join_project(project: Any, *, utility_margin_m: float = 10.0,
+def join_project(source: ProgrammeLike, *, utility_margin_m: float = 10.0,
                  facility_margin_m: float = 50.0, split_share: float = SPLIT_SHARE,
-                 write: bool = True) -> dict[str, Any]:
+                 write: bool = True) -> ProjectJoin:
     """Run the joins on a programme store and write the tables back.
 
-    Writes (in one atomic step) the tables ``join_districts``, ``join_utilities``,
-    ``shared_lines`` and ``join_facilities`` for the layers present.
+    Reads ``compounds`` and, where present, ``districts``, ``utilities`` and
+    ``facilities`` (:func:`gisplan.sources.read_layers`); writes (in one atomic step) the
+    tables ``join_districts``, ``join_utilities``, ``shared_lines`` and
+    ``join_facilities`` for the layers present.
 
     Parameters
     ----------
-    project : gisplan.store.Project or path
+    source : gisplan.store.Project or path
         The programme.
     utility_margin_m, facility_margin_m : float
         Margins around compounds (metres).
@@ -694,27 +727,38 @@ def join_project(project: Any, *, utility_margin_m: float = 10.0,
 
     Returns
     -------
-    dict
-        Table name -> DataFrame, plus ``"report"`` -> :class:`gisplan.findings.Report`.
-    """
-    from gisplan.store import Project
+    ProjectJoin
+        ``tables`` (table name -> DataFrame) and ``report``.
 
-    p = project if isinstance(project, Project) else Project.open(project)
-    present = set(p.layers())
-    rep = Report()
-    compounds, _ = prepare_compounds(p.read("compounds"), report=rep)
-    out: dict[str, Any] = {}
-    if "districts" in present:
-        out["join_districts"] = join_districts(compounds, p.read("districts"),
-                                               split_share=split_share, report=rep)
-    if "utilities" in present:
-        per, shared = join_utilities(compounds, p.read("utilities"),
-                                     margin_m=utility_margin_m, report=rep)
-        out["join_utilities"], out["shared_lines"] = per, shared
-    if "facilities" in present:
-        out["join_facilities"] = join_facilities(compounds, p.read("facilities"),
-                                                 margin_m=facility_margin_m, report=rep)
+    Examples
+    --------
+    >>> result = join_project("layers/guyuan_2022.gpkg", write=False)
+    >>> sorted(result.tables)
+    ['join_districts', 'join_facilities', 'join_utilities', 'shared_lines']
+    >>> result.report.counts["join_districts"].balanced
+    True
+    """
+    from gisplan.sources import as_project, read_layers
+
+    p = as_project(source)
+    layers = read_layers(p, ["compounds"], optional=["districts", "utilities", "facilities"])
+    compounds, metric, rep = prepare_compounds(layers["compounds"])
+    others = project_to_compounds(metric, compounds,
+                                  {k: layers[k] for k in ("districts", "utilities", "facilities")},
+                                  report=rep)
+    out: dict[str, pd.DataFrame] = {}
+    if others["districts"] is not None:
+        jd = join_districts(metric, others["districts"], split_share=split_share)
+        out["join_districts"] = jd.frame
+        rep.merge(jd.report)
+    if others["utilities"] is not None:
+        ju = join_utilities(metric, others["utilities"], margin_m=utility_margin_m)
+        out["join_utilities"], out["shared_lines"] = ju.per_compound, ju.shared_lines
+        rep.merge(ju.report)
+    if others["facilities"] is not None:
+        jf = join_facilities(metric, others["facilities"], margin_m=facility_margin_m)
+        out["join_facilities"] = jf.frame
+        rep.merge(jf.report)
     if write and out:
         p.write_many({k: pd.DataFrame(v).reset_index(drop=True) for k, v in out.items()})
-    out["report"] = rep
-    return out
+    return ProjectJoin(out, rep)

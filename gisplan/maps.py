@@ -1034,13 +1034,14 @@ def _bundle_layers(frames: _Frames, comp: gpd.GeoDataFrame
     if isinstance(bundles, gpd.GeoDataFrame) and members is not None:
         return bundles, members
     from gisplan.bundle import bundle_compounds
+    from gisplan.eligibility import programme_rules
 
     util, districts = frames.get("utilities"), frames.get("districts")
     level = frames.meta.get("bundle_level", "pianqu")
     result = bundle_compounds(
         comp, utilities=util if isinstance(util, gpd.GeoDataFrame) else None,
         districts=districts if isinstance(districts, gpd.GeoDataFrame) else None,
-        level=level)
+        level=level, rules=programme_rules(frames.meta).rules)
     return result.bundles, result.members
 
 

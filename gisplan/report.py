@@ -269,7 +269,10 @@ def report_tables(project: Any, *, as_of: Any = None) -> list[Table]:
                             note=f"截至{day}；按进度应达：自{meta.get('start_date') or '年初'}"
                                  "起按时间均匀推进的目标值"))
 
-    problems = pd.concat([check_log(log, today=None), check_compounds(compounds)],
+    from gisplan.eligibility import programme_rules
+
+    rules = programme_rules(meta).rules  # the programme's rule set, not another city's
+    problems = pd.concat([check_log(log, today=None), check_compounds(compounds, rules=rules)],
                          ignore_index=True)
     problems = problems[problems["severity"] != "info"] if len(problems) else problems
     df = problems[["county", "compound_id", "compound_name", "date", "problem_zh", "detail",

@@ -72,3 +72,15 @@ def test_overlapping_pairs_report_the_overlap_area_and_skip_touching_pairs():
 def test_negative_gap_is_refused():
     with pytest.raises(ValueError, match="gap_m"):
         adjacency(boxes(0), gap_m=-1)
+
+
+def test_adjacency_imports_neither_join_nor_bundle():
+    # no import cycle: join uses adjacency (overlapping_pairs), never the other way round
+    import subprocess
+    import sys
+
+    code = ("import sys, gisplan.adjacency; "
+            "print(sorted(m for m in ('gisplan.join', 'gisplan.bundle') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

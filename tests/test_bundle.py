@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from gisplan._errors import ConstraintError
 from gisplan.bundle import bundle_compounds, bundle_project
+from gisplan.crs import CRSMismatchWarning
 from gisplan.findings import has_flag
 
 CRS = "EPSG:4547"
@@ -75,7 +76,7 @@ def test_ineligible_compounds_are_standalone_with_the_reason():
     gdf = row(4, households=200, built_year=[1990, 2010, 1990, 1990])
     gdf["prior_central_funding"] = [False, False, True, False]
     gdf["status"] = ["planned", "planned", "planned", "拟拆除"]
-    res = bundle_compounds(gdf, min_households=100)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=100)
     st = res.standalone.set_index("compound_id")
     assert st.loc["C01", "reason"] == "built_after_2005"
     assert st.loc["C02", "reason"] == "prior_central_funding"
@@ -88,7 +89,7 @@ def test_a_2001_2005_compound_joins_only_with_an_eligible_neighbour():
     # C00 eligible, C01 2003 (next to C00), far away D00 2003 alone
     gdf = pd.concat([row(2, households=[900, 100], built_year=[1990, 2003]),
                      row(1, households=100, built_year=2003, x=2000, prefix="D")])
-    res = bundle_compounds(gdf, min_households=300)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=300)
     lab = labels(res)
     assert lab["C00"] == lab["C01"]
     st = res.standalone.set_index("compound_id")
@@ -98,7 +99,7 @@ def test_a_2001_2005_compound_joins_only_with_an_eligible_neighbour():
 def test_a_2001_2005_compound_does_not_bridge_two_eligible_groups_into_its_own_bundle():
     # a chain of conditional compounds: only the one touching the eligible one may join
     gdf = row(3, households=[900, 50, 50], built_year=[1990, 2003, 2003])
-    res = bundle_compounds(gdf, min_households=300)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=300)
     lab = labels(res)
     assert lab["C00"] == lab["C01"]
     assert "C02" not in lab
@@ -110,7 +111,7 @@ def test_the_2001_2005_households_stay_within_the_15_percent_cap():
     # four eligible compounds (1000 households), each with a 2003 neighbour to the north
     gdf = pd.concat([row(4, households=250),
                      row(4, households=100, built_year=2003, y=108, prefix="N")])
-    res = bundle_compounds(gdf, min_households=100, max_households=5000)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=100, max_households=5000)
     b = res.bundles
     assert b["households_2001_2005"].sum() <= 0.15 * b["households"].sum() + 1e-9
     st = res.standalone.set_index("compound_id")
@@ -236,7 +237,8 @@ def test_districts_layer_sets_the_district_and_flags_compounds_outside():
     dist = gpd.GeoDataFrame({"district_id": ["P1"], "name": ["一片区"], "level": ["pianqu"]},
                             geometry=[shapely.box(X0 - 10, Y0 - 10, X0 + 210, Y0 + 110)],
                             crs=CRS).to_crs("EPSG:4326")
-    res = bundle_compounds(gdf, districts=dist, min_households=100)
+    with pytest.warns(CRSMismatchWarning, match="districts"):
+        res = bundle_compounds(gdf, districts=dist, min_households=100)
     lab = labels(res)
     assert lab["C00"] == lab["C01"] != lab["C02"]
     assert [f for f in res.report.warnings if f.code == "outside_districts"]
@@ -271,7 +273,9 @@ def test_cli_bundle_prints_bundles_and_reasons(store):
 
     out = CliRunner().invoke(cli, ["bundle", str(store.path), "--min-households", "300"])
     assert out.exit_code == 0, out.output
-    assert "B0001" in out.output and "built_after_2005" in out.output
+    assert "B0001" in out.output and "built_after_2000" in out.output
+    # the store names no rule set: the national baseline, and the output says so
+    assert "rule set 改造对象规则: national_2020" in out.output
     assert "compounds 6→6" in out.output
 
 
@@ -323,5 +327,6 @@ def test_the_array_core_partitions_a_row_into_pairs():
 def test_a_cap_of_one_switches_the_2001_2005_cap_off():
     gdf = pd.concat([row(4, households=250),
                      row(4, households=100, built_year=2003, y=108, prefix="N")])
-    res = bundle_compounds(gdf, min_households=100, max_households=5000, household_cap=1.0)
+    res = bundle_compounds(gdf, rules="guyuan_2022", min_households=100, max_households=5000,
+                           household_cap=1.0)
     assert res.standalone.empty

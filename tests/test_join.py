@@ -5,7 +5,8 @@ import pytest
 import shapely
 
 from gisplan._errors import CRSError, InputError
-from gisplan.findings import Report, has_flag
+from gisplan.crs import CRSMismatchWarning
+from gisplan.findings import has_flag
 from gisplan.join import join_districts, join_facilities, join_project, join_utilities
 
 CRS = "EPSG:4547"  # CGCS2000 3° Gauss-Krüger, central meridian 114°E
@@ -41,7 +42,7 @@ def districts():
 
 
 def test_each_compound_gets_the_district_with_the_largest_share(compounds, districts):
-    out = join_districts(compounds, districts)
+    out = join_districts(compounds, districts).frame
     assert out["pianqu_id"].tolist()[:2] == ["P1", "P1"]
     assert out["pianqu_share"].iloc[0] == pytest.approx(1.0)
     assert out["street_id"].tolist()[:3] == ["S1", "S1", "S1"]
@@ -49,14 +50,13 @@ def test_each_compound_gets_the_district_with_the_largest_share(compounds, distr
 
 def test_a_compound_split_across_districts_is_flagged_with_its_main_share(compounds,
                                                                           districts):
-    out = join_districts(compounds, districts)
+    out = join_districts(compounds, districts).frame
     assert out.loc[2, "pianqu_share"] == pytest.approx(0.5)
     assert has_flag(out, "split_across_districts").tolist() == [False, False, True, False]
 
 
 def test_a_compound_outside_every_district_is_kept_and_flagged(compounds, districts):
-    rep = Report()
-    out = join_districts(compounds, districts, report=rep)
+    out, rep = join_districts(compounds, districts)
     assert len(out) == 4
     assert pd.isna(out.loc[3, "pianqu_id"])
     assert np.isnan(out.loc[3, "pianqu_share"])
@@ -65,16 +65,17 @@ def test_a_compound_outside_every_district_is_kept_and_flagged(compounds, distri
 
 
 def test_districts_in_another_crs_give_the_same_answer_and_a_warning(compounds, districts):
-    rep = Report()
-    out = join_districts(compounds, districts.to_crs("EPSG:4326"), report=rep)
-    assert out["pianqu_id"].tolist()[:3] == ["P1", "P1", "P1"] or \
-        out["pianqu_id"].tolist()[:2] == ["P1", "P1"]
+    with pytest.warns(CRSMismatchWarning, match="EPSG:4326.*EPSG:4547"):
+        out, rep = join_districts(compounds, districts.to_crs("EPSG:4326"))
+    assert out["pianqu_id"].tolist()[:2] == ["P1", "P1"]
     assert out.loc[0, "pianqu_share"] == pytest.approx(1.0, abs=1e-4)
-    assert [f.code for f in rep.warnings if f.code == "crs_reprojected"]
+    warned = [f for f in rep.warnings if f.code == "crs_reprojected"]
+    assert len(warned) == 1
+    assert "EPSG:4326" in warned[0].message and "EPSG:4547" in warned[0].message
 
 
 def test_districts_without_a_crs_are_an_error_that_says_how_to_fix(compounds, districts):
-    with pytest.raises(CRSError, match=r"districts.*EPSG"):
+    with pytest.raises(CRSError, match=r"districts.*--crs"):
         join_districts(compounds, districts.set_crs(None, allow_override=True))
 
 
@@ -90,7 +91,7 @@ def utilities():
 
 
 def test_utility_lengths_inside_and_within_the_margin(compounds, utilities):
-    per, _ = join_utilities(compounds, utilities, margin_m=10)
+    per = join_utilities(compounds, utilities, margin_m=10).per_compound
     a = per[(per["compound_id"] == "A") & (per["network"] == "water_supply")].iloc[0]
     assert a["length_in_m"] == pytest.approx(100.0)
     # W1: 100 m inside + 10 m either side; W2: 100 m along the north edge (+ nothing more)
@@ -99,7 +100,7 @@ def test_utility_lengths_inside_and_within_the_margin(compounds, utilities):
 
 
 def test_owners_and_oldest_install_year_per_compound_and_network(compounds, utilities):
-    per, _ = join_utilities(compounds, utilities)
+    per = join_utilities(compounds, utilities).per_compound
     a = per[(per["compound_id"] == "A") & (per["network"] == "water_supply")].iloc[0]
     assert a["owners"] == "二水厂;市自来水公司"
     assert a["oldest_install_year"] == 1979
@@ -107,15 +108,24 @@ def test_owners_and_oldest_install_year_per_compound_and_network(compounds, util
 
 
 def test_a_trunk_through_several_compounds_is_a_shared_line(compounds, utilities):
-    _, shared = join_utilities(compounds, utilities)
+    shared = join_utilities(compounds, utilities).shared_lines
     assert shared["utility_id"].tolist() == ["W1"]
     assert shared["compound_ids"].iloc[0] == "A;B"
     assert shared["n_compounds"].iloc[0] == 2
 
 
 def test_compound_without_lines_has_no_rows_but_is_not_an_error(compounds, utilities):
-    per, _ = join_utilities(compounds, utilities)
-    assert "D" not in set(per["compound_id"])
+    res = join_utilities(compounds, utilities)
+    assert "D" not in set(res.per_compound["compound_id"])
+    assert not res.report.errors
+
+
+def test_join_utilities_always_gives_the_incidence_of_compounds_and_lines(compounds,
+                                                                          utilities):
+    inc = join_utilities(compounds, utilities).incidence
+    assert inc.shape == (4, 3)
+    # W1 serves A and B; W2 serves A; G1 serves C
+    assert inc.toarray().astype(int).tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]]
 
 
 @pytest.fixture
@@ -129,7 +139,7 @@ def facilities():
 
 
 def test_facilities_inside_or_within_the_margin(compounds, facilities):
-    out = join_facilities(compounds, facilities, margin_m=50)
+    out = join_facilities(compounds, facilities, margin_m=50).frame
     a = out[out["compound_id"] == "A"]
     assert a["facility_id"].tolist() == ["F1", "F2"]
     assert a["inside"].tolist() == [True, False]
@@ -166,8 +176,7 @@ def test_invalid_polygon_is_repaired_and_flagged():
 
     bow = shapely.Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
     gdf = gpd.GeoDataFrame({"compound_id": ["A"]}, geometry=[bow], crs=CRS)
-    rep = Report()
-    comp, _ = prepare_compounds(gdf, report=rep)
+    comp, _, rep = prepare_compounds(gdf)
     assert comp.geometry.is_valid.all()
     assert comp.geometry.area.iloc[0] == pytest.approx(5000.0)
     assert has_flag(comp, "invalid_geometry_repaired").all()
@@ -177,12 +186,12 @@ def test_invalid_polygon_is_repaired_and_flagged():
 def test_join_project_on_the_guyuan_sample_keeps_every_compound(sample_copy):
     from gisplan.store import Project
 
-    p = Project.open(sample_copy("guyuan"))
-    out = join_project(p)
-    n = len(p.read("compounds"))
-    assert len(out["join_districts"]) == n
-    assert out["report"].counts["join_districts"].balanced
-    assert set(out["join_utilities"]["network"]) <= {
+    path = sample_copy("guyuan")
+    out = join_project(path)  # a path works as well as a Project
+    n = len(Project.open(path).read("compounds"))
+    assert len(out.tables["join_districts"]) == n
+    assert out.report.counts["join_districts"].balanced
+    assert set(out.tables["join_utilities"]["network"]) <= {
         "water_supply", "drainage", "power", "gas", "heating", "telecom"}
 
 
@@ -194,16 +203,6 @@ def test_group_join_sorts_and_deduplicates_and_skips_blanks():
     assert group_join(lab, values, 4).tolist() == ["水务;燃气", "", "电力", ""]
 
 
-def test_elementwise_in_threads_gives_the_same_result_as_one_call():
-    from gisplan.join import elementwise_in_threads
-
-    rng = np.random.default_rng(0)
-    a = shapely.points(rng.random((30_000, 2)))
-    b = shapely.box(*rng.random((4, 30_000)))
-    got = elementwise_in_threads(shapely.distance, a, b, parts=3)
-    assert np.array_equal(got, shapely.distance(a, b))
-
-
 def test_group_join_with_many_distinct_values_sorts_and_deduplicates():
     from gisplan.join import group_join
 
@@ -213,3 +212,14 @@ def test_group_join_with_many_distinct_values_sorts_and_deduplicates():
     out = group_join(lab, values, 3)
     assert out[2].split(";") == [f"L{k:03d}" for k in range(0, 100, 2)]
     assert out[0] == out[1] == ";".join(f"L{k:03d}" for k in range(1, 100, 2))
+
+
+def test_many_empty_utility_lines_are_listed_up_to_the_cap_then_counted(compounds):
+    from gisplan.findings import LISTED_PER_CODE
+
+    n = LISTED_PER_CODE + 7
+    lines = gpd.GeoDataFrame({"utility_id": [f"U{k}" for k in range(n)]},
+                             geometry=[None] * n, crs=CRS)
+    rep = join_utilities(compounds, lines).report
+    assert len(rep.by_code("empty_geometry")) == LISTED_PER_CODE
+    assert "7 more rows" in rep.by_code("empty_geometry_more")[0].message

@@ -198,7 +198,7 @@ def test_unknown_milestone_measure_names_the_fix():
 def test_eligibility_rules_of_guyuan_are_checked():
     compounds = compounds_frame().assign(built_year=[1995, 2003, 2008, 1998],
                                          prior_central_funding=[False, False, False, True])
-    problems = check_compounds(compounds)
+    problems = check_compounds(compounds, rules="guyuan_2022")
     by_id = problems.set_index("compound_id")
     assert by_id.loc["C", "severity"] == "warning"  # built after 2005
     assert "2005" in by_id.loc["C", "detail"]

@@ -233,12 +233,15 @@ def test_county_programmes_bundle_most_eligible_compounds(sample_copy, key):
 
     res = bundle_project(Project.open(sample_copy(key)), write=False)
     reasons = res.standalone["reason"].astype(str)
-    ineligible = reasons.isin(["built_after_2005", "prior_central_funding", "demolition"])
+    # these programmes name no rule set: the national baseline (built by end of 2000)
+    assert res.rules.name == "national_2020"
+    ineligible = reasons.isin(["built_after_2000", "prior_central_funding", "demolition"])
     eligible = len(res.members) + int((~ineligible).sum())
     assert len(res.members) / eligible > 0.85
     assert ineligible.any()
-    # a minority left alone for a reason of their own: too small and isolated
-    assert reasons.eq("below_min_households").sum() < 0.1 * eligible
+    # a minority left alone for a reason of their own: too small and isolated (Xuchang
+    # 24 of 214: its 2001-2005 compounds no longer join their eligible neighbours)
+    assert reasons.eq("below_min_households").sum() < 0.12 * eligible
 
 
 def test_guyuan_progress_log_through_2022(stores):

@@ -36,9 +36,12 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
 
     Adjacent = touching or within the gap 相邻; never across arterial roads 主干路. Bundles
     stay in one district 片区, between the household floor and ceiling, within the span.
-    Compounds built 2001–2005 join only with eligible neighbours, within 15 % of households
-    (固原 rule); ineligible compounds 不符合条件 are listed with the reason. Writes the
-    layers bundles, adjacency and the tables bundle_members, bundle_standalone.
+    Eligibility rules 改造对象规则: the rule set the programme names (rule_set), else the
+    national baseline 国办发〔2020〕23号 (built by the end of 2000); Guyuan's set
+    (guyuan_2022) also admits compounds built 2001–2005 with eligible neighbours, within
+    15 % of households. The rule set used is printed. Ineligible compounds 不符合条件 are
+    listed with the reason. Writes the layers bundles, adjacency and the tables
+    bundle_members, bundle_standalone.
     """
     from rich.console import Console
     from rich.table import Table
@@ -53,6 +56,8 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
     res = bundle_project(project, barrier_classes=barrier_classes, write=not no_write,
                          **options)
     con = Console()
+    con.print(f"rule set 改造对象规则: {res.rules.describe()} — chosen by {res.rules_chosen_by}",
+              highlight=False, markup=False)
     for f in res.report:
         con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
                   markup=False, highlight=False)

@@ -32,12 +32,12 @@ def join(project: Path, utility_margin_m: float, facility_margin_m: float, split
 
     from gisplan.join import join_project
 
-    out = join_project(project, utility_margin_m=utility_margin_m,
-                       facility_margin_m=facility_margin_m, split_share=split_share,
-                       write=not no_write)
+    result = join_project(project, utility_margin_m=utility_margin_m,
+                          facility_margin_m=facility_margin_m, split_share=split_share,
+                          write=not no_write)
+    out = result.tables
     con = Console()
-    rep = out.pop("report")
-    for f in rep:
+    for f in result.report:
         con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
                   markup=False, highlight=False)
     jd = out.get("join_districts")

@@ -165,7 +165,11 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     p = _open(project)
     compounds = p.read("compounds")
     log = read_log(p)
-    problems = pd.concat([check_log(log), check_compounds(compounds)], ignore_index=True)
+    from gisplan.eligibility import programme_rules
+
+    rules = programme_rules(p.meta).rules  # the programme's rule set, not another city's
+    problems = pd.concat([check_log(log), check_compounds(compounds, rules=rules)],
+                         ignore_index=True)
     gaps = design_gaps(compounds)
     gaps = gaps[gaps["n_missing"] > 0]
     counts = problems.groupby(["code", "problem_zh", "severity"]).size().reset_index(name="n")
