@@ -45,12 +45,19 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     >>> df = pd.DataFrame({"name": ["=cmd|' /C calc'!A0", "ok"], "n": [-1, 2]})
     >>> csv_safe_frame(df)["name"].tolist(), csv_safe_frame(df)["n"].tolist()
     (["'=cmd|' /C calc'!A0", 'ok'], [-1, 2])
+
+    Other values of a text column keep their type (a row number stays ``2``, not ``2.0``):
+
+    >>> csv_safe_frame(pd.DataFrame({"row": pd.Series([2, None], dtype=object)}))["row"].tolist()
+    [2, None]
     """
     out = frame.copy()
     for col in out.columns:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[col] = s.map(csv_safe).astype(object)
+            # element by element: Series.map would turn [2, None] into [2.0, nan]
+            out[col] = pd.Series([csv_safe(v) for v in s.to_numpy(dtype=object)],
+                                 index=s.index, dtype=object)
     out.columns = [csv_safe(c) if isinstance(c, str) else c for c in out.columns]
     return out
 
