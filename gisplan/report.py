@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan._errors import InputError
-from gisplan.cells import csv_safe_frame, xlsx_string_cell
+from gisplan.cells import CSV_LINE_END, csv_safe_frame, xlsx_string_cell
 from gisplan.progress import (
     DateLike,
     Level,
@@ -561,7 +561,8 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     The first table goes to *path*; the others to ``<stem>_<sheet name>.csv`` beside it.
     Rates are written as ``85.0%``, money in 万元 with three decimals. A text cell that a
     spreadsheet would evaluate (``=…``, ``+…``, ``-…``, ``@…``) is written with a leading
-    ``'`` (:func:`gisplan.cells.csv_safe_frame`).
+    ``'`` (:func:`gisplan.cells.csv_safe_frame`); lines end in CRLF, so that a carriage
+    return inside a name is quoted (:data:`gisplan.cells.CSV_LINE_END`).
 
     Parameters
     ----------
@@ -578,7 +579,8 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     out = []
     for k, t in enumerate(tables):
         target = path if k == 0 else path.with_name(f"{path.stem}_{t.name}.csv")
-        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig")
+        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig",
+                             lineterminator=CSV_LINE_END)
         out.append(target)
     return out
 

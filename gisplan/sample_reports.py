@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan._errors import InputError
-from gisplan.cells import csv_safe_frame, xlsx_string_cell
+from gisplan.cells import to_csv, xlsx_string_cell
 from gisplan.progress import compound_status, read_log, require_date, to_dates
 from gisplan.sources import ProgrammeLike, as_project
 
@@ -158,7 +158,7 @@ def write_county_report(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        csv_safe_frame(body).to_csv(path, index=False, encoding="utf-8-sig")
+        to_csv(body, path)
     else:
         _write_xlsx_form(body, path, date_text)
     return path

@@ -295,3 +295,35 @@ def test_unknown_category_of_a_milestone_names_the_fix():
     with pytest.raises(InputError, match="基础类"):
         milestone_status(compounds_frame().assign(categories=CATEGORIES), _xuchang_log([]),
                          _basic_milestone(categories="basc"), as_of="2023-06-30")
+
+
+def test_findings_of_one_code_are_capped_and_every_row_stays_flagged():
+    from gisplan.findings import LISTED_PER_CODE
+    from gisplan.progress import prepare_log
+
+    n = LISTED_PER_CODE + 10
+    raw = pd.DataFrame({"compound_id": ["A"] * n, "date": ["2099-01-01"] * n,
+                        "stage": ["开工"] * n, "source_row": range(2, n + 2)})
+    log, _, report = prepare_log(raw, compounds_frame().assign(name="x"), file="r.csv")
+    assert len(report.by_code("future_date")) == LISTED_PER_CODE
+    (more,) = report.by_code("future_date_more")
+    assert more.message.startswith("10 more rows")
+    assert log["flags"].str.contains("future_date").all()
+    assert report.counts["progress_log"].rows_in == report.counts["progress_log"].rows_out == n
+
+
+def test_the_progress_package_imports_neither_report_nor_sample_reports():
+    """No import cycle: report and sample_reports build on progress, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import gisplan.progress
+
+    package = Path(gisplan.progress.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                    a.name for a in node.names]
+                assert not [m for m in names if m and m.startswith(
+                    ("gisplan.report", "gisplan.sample_reports", "gisplan.maps"))], path

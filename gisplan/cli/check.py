@@ -200,11 +200,11 @@ def _blank(value: object) -> object:
 
 def _render_csv(report: Report) -> str:
     """One finding a row; empty cells where a finding has no row or value; no formulas."""
-    from gisplan.cells import csv_safe_frame
+    from gisplan.cells import to_csv
 
     frame = report.to_frame()
     for col, attr in (("row", "row"), ("value", "value")):
         frame[col] = [None if _blank(getattr(f, attr)) is None else str(getattr(f, attr))
                       for f in report.findings]
     frame.insert(2, "code_zh", frame["code"].map(CODE_ZH))
-    return str(csv_safe_frame(frame).to_csv(index=False, lineterminator="\n"))
+    return str(to_csv(frame))

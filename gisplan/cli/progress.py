@@ -174,7 +174,7 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     backwards, completion before start, dates in the future, names not matched; design
     items missing by renovation category (Huai'an list); Guyuan eligibility rules.
     """
-    from gisplan.cells import csv_safe_frame
+    from gisplan.cells import to_csv
     from gisplan.design import design_gaps
     from gisplan.progress import check_compounds, check_log, read_log
     from gisplan.sources import as_project, read_layers
@@ -190,9 +190,8 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     click.echo(f"design gaps 设计缺项: {len(gaps)} of {len(compounds)} compounds miss required "
                "items")
     if out is not None:
-        csv_safe_frame(problems).to_csv(out, index=False, encoding="utf-8-sig")
-        csv_safe_frame(gaps).to_csv(out.with_name(out.stem + "_design_gaps.csv"),
-                                    index=False, encoding="utf-8-sig")
+        to_csv(problems, out)
+        to_csv(gaps, out.with_name(out.stem + "_design_gaps.csv"))
         click.echo(f"wrote {out} and {out.with_name(out.stem + '_design_gaps.csv')}")
     if strict and (problems["severity"].isin(["warning", "error"]).any() or len(gaps)):
         sys.exit(1)
