@@ -56,8 +56,9 @@ def parse_dates(values: Any) -> pd.Series:
 def to_dates(values: Any) -> pd.Series:
     """Return *values* as ``object`` of :class:`datetime.date` (None where missing)."""
     ts = parse_dates(values)
-    return pd.Series([None if pd.isna(v) else v.date() for v in ts], index=ts.index,
-                     dtype=object)
+    # datetime64[D] -> object gives datetime.date (None for NaT) in one vectorised step
+    days = ts.to_numpy(dtype="datetime64[D]").astype(object)
+    return pd.Series(days, index=ts.index, dtype=object)
 
 
 def as_date(value: Any) -> dt.date | None:
