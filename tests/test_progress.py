@@ -327,3 +327,12 @@ def test_the_progress_package_imports_neither_report_nor_sample_reports():
                     a.name for a in node.names]
                 assert not [m for m in names if m and m.startswith(
                     ("gisplan.report", "gisplan.sample_reports", "gisplan.maps"))], path
+
+
+def test_compounds_without_ids_are_refused_with_the_fix_not_a_key_error():
+    from gisplan._errors import SchemaError
+
+    log = log_frame([{"compound_id": "A", "date": "2023-05-10", "stage": "started"}])
+    with pytest.raises(SchemaError, match="compound_id") as err:
+        progress_summary(compounds_frame().drop(columns="compound_id"), log, as_of="2023-06-30")
+    assert "小区编号" in str(err.value)

@@ -24,7 +24,7 @@ def _date(value: str | None) -> dt.date | None:
 
     day = as_date(value)
     if day is None:
-        raise InputError("date not recognised", column="--as-of", value=value,
+        raise InputError("--as-of: date not recognised", value=value,
                          hint=f"write a {DATE_HELP}")
     return day
 

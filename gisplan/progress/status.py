@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gisplan._errors import InputError
+from gisplan._errors import InputError, SchemaError
 from gisplan.progress.dates import DateLike, parse_dates, require_date, to_dates
 from gisplan.progress.terms import (
     BOOL_CRITERIA,
@@ -228,6 +228,12 @@ def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
     ``completed`` and ``flagged`` (a start that does not meet the start criteria) are bool.
     """
     comp = _planned(compounds)
+    if "compound_id" not in comp:
+        raise SchemaError("the compounds have no compound_id column, so the progress log "
+                          "cannot be matched to them", layer="compounds",
+                          column="compound_id",
+                          hint="add a column 小区编号 (compound_id) to the compound list and "
+                               "import it again")
     status = compound_status(log, as_of=as_of)
     base = pd.DataFrame({
         "key": comp["compound_id"].astype(str).to_numpy(),
