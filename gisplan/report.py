@@ -7,8 +7,9 @@ funding source (资金来源) and, where the store holds them, the bundles (连�
 facility gaps (设施缺口). :func:`write_xlsx` writes them as a workbook with a merged
 title row, a date line, frozen Chinese header rows, column widths and number formats
 (percent, 万元); :func:`write_csv` writes one UTF-8 CSV per table (with a BOM, so Excel
-opens the Chinese correctly). Every header is Chinese; a column the user brought keeps its
-own name. No cell is ever a formula: names from users are string cells in XLSX and
+opens the Chinese correctly). Every header is Chinese, and the notes sheet 列名说明 gives
+the canonical column behind each header of the stored tables; a column the user brought
+keeps its own name. No cell is ever a formula: names from users are string cells in XLSX and
 quote-prefixed in CSV where a spreadsheet would evaluate them (:mod:`gisplan.cells`).
 
 Examples
@@ -89,6 +90,9 @@ class Table:
         The last row is a total (合计): written bold.
     note : str
         A line under the title (date, units).
+    fields : dict
+        Header -> the canonical column name it shows (``片区名称`` -> ``district_name``),
+        for the notes sheet 列名说明; headers the report makes itself are not listed.
     """
 
     name: str
@@ -97,6 +101,7 @@ class Table:
     kinds: Mapping[str, Kind] = field(default_factory=dict)
     total_row: bool = False
     note: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
@@ -222,7 +227,7 @@ def _kind(s: pd.Series, col: str) -> Kind:
     return "text"
 
 
-def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind]]:
+def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
     """Return a stored analysis table with Chinese headers, without geometry.
 
     Columns gisplan knows get their Chinese name; a column the user brought keeps its
@@ -253,7 +258,7 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind]]:
                             or (isinstance(v, float) and np.isnan(v)) else str(v))
     out = df.rename(columns=names)
     out.columns = [names[c] for c in df.columns]
-    return _numbered(out), kinds | {_NUMBER: "int"}
+    return _numbered(out), kinds | {_NUMBER: "int"}, {h: str(c) for c, h in names.items()}
 
 
 def _budget(meta: Mapping[str, Any]) -> Table | None:
@@ -369,14 +374,26 @@ def _analysis_tables(src: _Inputs) -> list[Table]:
     """连片项目 and 设施缺口, where the store holds bundles and coverage results."""
     tables = []
     if src.layers.get("bundles") is not None:
-        frame, kinds = _generic(src.layers["bundles"])
-        tables.append(Table("连片项目", f"{src.name}连片改造项目", frame, kinds))
+        frame, kinds, fields = _generic(src.layers["bundles"])
+        tables.append(Table("连片项目", f"{src.name}连片改造项目", frame, kinds,
+                            fields=fields))
     for layer in ("coverage_gaps", "coverage_summary"):
         if src.layers.get(layer) is not None:
-            frame, kinds = _generic(src.layers[layer])
-            tables.append(Table("设施缺口", f"{src.name}配套设施缺口", frame, kinds))
+            frame, kinds, fields = _generic(src.layers[layer])
+            tables.append(Table("设施缺口", f"{src.name}配套设施缺口", frame, kinds,
+                                fields=fields))
             break
     return tables
+
+
+def _field_notes(tables: list[Table]) -> Table | None:
+    """列名说明: the canonical column behind each Chinese header of the stored tables."""
+    rows = [{"工作表": t.name, "列名": header, "字段名": name}
+            for t in tables for header, name in t.fields.items()]
+    if not rows:
+        return None
+    return Table("列名说明", "列名说明（中文列名与数据字段对照）", _numbered(pd.DataFrame(rows)),
+                 {"序号": "int"}, note="字段名：GeoPackage 图层中的列名，供数据交换和程序使用")
 
 
 def _inputs(project: ProgrammeLike, as_of: DateLike | None) -> _Inputs:
@@ -410,7 +427,8 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     list of Table
         进度汇总, 片区进度 (when compounds carry a 片区), 里程碑 (when the programme has
         milestones), 问题清单, 设计缺项, 资金来源 (when the metadata has a budget),
-        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers).
+        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), and
+        列名说明 after them: the canonical column name behind each of their headers.
 
     Raises
     ------
@@ -422,7 +440,9 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     optional = [_milestone_table(src), _problem_table(src), _design_table(src),
                 _budget(src.meta)]
     tables += [t for t in optional if t is not None]
-    return tables + _analysis_tables(src)
+    tables += _analysis_tables(src)
+    notes = _field_notes(tables)
+    return tables + ([notes] if notes is not None else [])
 
 
 # --------------------------------------------------------------------------- writers

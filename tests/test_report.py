@@ -179,3 +179,8 @@ def test_every_header_of_the_bundle_and_gap_sheets_is_chinese(programme, tmp_pat
         english = [h for h in headers if h.isascii()]
         assert not english, (sheet, english)
         assert len(set(headers)) == len(headers)
+    # the canonical names stay available, in the notes sheet
+    notes = {(r[1], r[2]): r[3] for r in wb["列名说明"].iter_rows(min_row=4, values_only=True)}
+    assert notes[("连片项目", "片区名称")] == "district_name"
+    assert notes[("设施缺口", "直线距离（米）：幼儿园")] == "straight_m_kindergarten"
+    assert {v for (sheet, _), v in notes.items() if sheet == "设施缺口"} == set(GAP_COLUMNS)
