@@ -7,13 +7,20 @@ funding source (资金来源) and, where the store holds them, the bundles (连�
 facility gaps (设施缺口). :func:`write_xlsx` writes them as a workbook with a merged
 title row, a date line, frozen Chinese header rows, column widths and number formats
 (percent, 万元); :func:`write_csv` writes one UTF-8 CSV per table (with a BOM, so Excel
-opens the Chinese correctly).
+opens the Chinese correctly). Every header is Chinese, and the notes sheet 列名说明 gives
+the canonical column behind each header of the stored tables; a column the user brought
+keeps its own name. No cell is ever a formula: names from users are string cells in XLSX and
+quote-prefixed in CSV where a spreadsheet would evaluate them (:mod:`gisplan.cells`).
 
 Examples
 --------
+>>> import tempfile
+>>> from pathlib import Path
 >>> from gisplan.report import write_report
->>> write_report("layers/xuchang_2023.gpkg", "reports/xuchang.xlsx", as_of="2023-06-30")
-[PosixPath('reports/xuchang.xlsx')]
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     [p.name for p in write_report("layers/xuchang_2023.gpkg", Path(tmp) / "xuchang.xlsx",
+...                                   as_of="2023-06-30")]
+['xuchang.xlsx']
 """
 
 from __future__ import annotations
@@ -22,22 +29,37 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from gisplan._errors import InputError
+from gisplan.cells import CSV_LINE_END, csv_safe_frame, xlsx_string_cell
+from gisplan.progress import (
+    DateLike,
+    Level,
+    check_compounds,
+    check_log,
+    milestone_status,
+    progress_summary,
+    read_log,
+    require_date,
+    to_dates,
+)
+from gisplan.sources import ProgrammeLike, as_project, read_layers
 
 __all__ = [
     "Table",
     "progress_table",
     "report_tables",
-    "write_county_report",
     "write_csv",
     "write_report",
     "write_xlsx",
 ]
+
+#: how a column is formatted: integer, decimal, percent, 万元, date or text
+Kind = Literal["int", "float", "pct", "wan", "date", "text"]
 
 #: number format per column kind
 FORMATS: dict[str, str] = {
@@ -68,19 +90,23 @@ class Table:
         The last row is a total (合计): written bold.
     note : str
         A line under the title (date, units).
+    fields : dict
+        Header -> the canonical column name it shows (``片区名称`` -> ``district_name``),
+        for the notes sheet 列名说明; headers the report makes itself are not listed.
     """
 
     name: str
     title: str
     frame: pd.DataFrame
-    kinds: dict[str, str] = field(default_factory=dict)
+    kinds: Mapping[str, Kind] = field(default_factory=dict)
     total_row: bool = False
     note: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
 
-_PROGRESS_COLS: list[tuple[str, str, str]] = [
+_PROGRESS_COLS: list[tuple[str, str, Kind]] = [
     ("unit", "县区", "text"),
     ("compounds_planned", "计划小区数", "int"),
     ("households_planned", "计划户数", "int"),
@@ -96,17 +122,8 @@ _PROGRESS_COLS: list[tuple[str, str, str]] = [
 ]
 
 
-def _numbered(frame: pd.DataFrame, *, total: bool = False) -> pd.DataFrame:
-    out = frame.reset_index(drop=True).copy()
-    no: list[Any] = list(range(1, len(out) + 1))
-    if total and len(out):
-        no[-1] = ""
-    out.insert(0, "序号", no)
-    return out
-
-
-def progress_table(summary: pd.DataFrame, *, unit_zh: str = "县区") -> tuple[pd.DataFrame,
-                                                                            dict[str, str]]:
+def progress_table(summary: pd.DataFrame, *, unit_zh: str = "县区"
+                   ) -> tuple[pd.DataFrame, dict[str, Kind]]:
     """Rename a :func:`gisplan.progress.progress_summary` frame to Chinese headers.
 
     Parameters
@@ -124,26 +141,98 @@ def progress_table(summary: pd.DataFrame, *, unit_zh: str = "县区") -> tuple[p
     cols = [(c, unit_zh if c == "unit" else h, k) for c, h, k in _PROGRESS_COLS]
     frame = summary[[c for c, _, _ in cols]].rename(columns={c: h for c, h, _ in cols})
     has_total = bool(len(frame)) and str(frame.iloc[-1, 0]) == "合计"
-    kinds = {h: k for _, h, k in cols} | {"序号": "int"}
+    kinds: dict[str, Kind] = {h: k for _, h, k in cols} | {"序号": "int"}
     return _numbered(frame, total=has_total), kinds
 
 
+#: Chinese headers of the columns of stored analysis tables (bundles, coverage); the
+#: columns of the compounds schema take their schema name (``schema.toml``)
 _GENERIC_ZH: dict[str, str] = {
     "bundle_id": "连片编号", "name": "名称", "county": "县区", "district": "片区",
-    "street": "街道", "n_compounds": "小区数", "compounds": "小区数",
-    "households": "户数", "buildings": "楼栋数", "floor_area_m2": "住宅建筑面积（平方米）",
-    "area_m2": "占地面积（平方米）", "members": "成员小区", "compound_ids": "成员小区",
-    "networks": "涉及管线", "owners": "管线权属单位", "share_2001_2005": "2001—2005年户数占比",
+    "district_name": "片区名称", "street": "街道", "n_compounds": "小区数", "compounds": "小区数",
+    "households": "户数", "households_2001_2005": "2001—2005年建成小区户数",
+    "buildings": "楼栋数", "floor_area_m2": "住宅建筑面积（平方米）",
+    "area_m2": "占地面积（平方米）", "land_area_m2": "占地面积（平方米）",
+    "span_m": "范围跨度（米）", "members": "成员小区", "compound_ids": "成员小区",
+    "networks": "涉及管线", "utility_networks": "涉及管线", "owners": "管线权属单位",
+    "utility_owners": "管线权属单位", "oldest_install_year": "最早敷设年份",
+    "shared_line_pairs": "共用管线小区对数", "share_2001_2005": "2001—2005年户数占比",
     "compound_id": "小区编号", "facility_type": "设施类型", "facility_zh": "设施类型",
     "distance_m": "步行距离（米）", "walk_m": "步行距离（米）", "limit_m": "标准距离（米）",
-    "max_walk_m": "标准距离（米）", "gap": "缺口", "covered": "已覆盖", "n_gaps": "缺口数",
-    "share_covered": "覆盖率", "covered_share": "覆盖率", "households_uncovered": "未覆盖户数",
-    "circle": "生活圈", "reason": "原因", "flags": "标记",
+    "max_walk_m": "标准距离（米）", "standard_m": "标准距离（米）", "gap": "缺口",
+    "covered": "已覆盖", "gaps": "缺口设施代码", "gaps_zh": "缺口设施", "n_gaps": "缺口数",
+    "share_covered": "覆盖率", "covered_share": "覆盖率",
+    "share_compounds": "覆盖率（按小区）", "share_households": "覆盖率（按户数）",
+    "compounds_covered": "已覆盖小区数", "households_covered": "已覆盖户数",
+    "households_uncovered": "未覆盖户数", "households_unknown": "户数不详小区数",
+    "snap_m": "接入路网距离（米）", "access_from": "步行起点", "coverage_method": "距离算法",
+    "level": "层级", "unit": "单位", "circle": "生活圈", "reason": "原因", "flags": "标记",
 }
+#: per-facility columns: ``<prefix><facility type>`` -> label + the type's Chinese name
+_PER_FACILITY_ZH: tuple[tuple[str, str], ...] = (
+    ("walk_m_", "步行距离（米）："), ("straight_m_", "直线距离（米）："),
+    ("covered_", "已覆盖："), ("gap_", "缺口："),
+)
+#: the report's own running number; a user column of that name is kept as 原序号
+_NUMBER = "序号"
 
 
-def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Return a stored analysis table with Chinese headers where known, without geometry."""
+def _unique(header: str, taken: set[str], col: str) -> str:
+    """*header*, or ``header col`` (then numbered) when another column already has it."""
+    out = header if header not in taken else f"{header} {col}"
+    k = 2
+    while out in taken:
+        out, k = f"{header} {col} {k}", k + 1
+    taken.add(out)
+    return out
+
+
+def _numbered(frame: pd.DataFrame, *, total: bool = False) -> pd.DataFrame:
+    """*frame* with the running number 序号 first (blank on a total row).
+
+    A column the user called 序号 is kept, as 原序号: the report never drops or
+    overwrites a user's column.
+    """
+    out = frame.reset_index(drop=True).copy()
+    if _NUMBER in out.columns:
+        taken = {str(c) for c in out.columns}
+        out = out.rename(columns={_NUMBER: _unique("原" + _NUMBER, taken, _NUMBER)})
+    no: list[Any] = list(range(1, len(out) + 1))
+    if total and len(out):
+        no[-1] = ""
+    out.insert(0, _NUMBER, no)
+    return out
+
+
+def _header_zh(col: str, facility_types: Mapping[str, Any]) -> str | None:
+    """Return the Chinese header of a stored column, None when it has none."""
+    from gisplan.schema import layer_schema
+
+    if col in _GENERIC_ZH:
+        return _GENERIC_ZH[col]
+    for prefix, label in _PER_FACILITY_ZH:
+        if col.startswith(prefix) and col[len(prefix):] in facility_types:
+            return label + facility_types[col[len(prefix):]].zh
+    known = {c.name: c.zh for c in layer_schema("compounds").columns}
+    return known.get(col)
+
+
+def _kind(s: pd.Series, col: str) -> Kind:
+    if pd.api.types.is_bool_dtype(s):
+        return "text"
+    if pd.api.types.is_integer_dtype(s):
+        return "int"
+    if pd.api.types.is_float_dtype(s):
+        return "pct" if ("share" in col or "rate" in col) else "float"
+    return "text"
+
+
+def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
+    """Return a stored analysis table with Chinese headers, without geometry.
+
+    Columns gisplan knows get their Chinese name; a column the user brought keeps its
+    own name (序号 becomes 原序号, the report numbers its rows itself).
+    """
     from gisplan.schema import vocab
 
     df = pd.DataFrame(frame).drop(columns="geometry", errors="ignore").copy()
@@ -151,30 +240,25 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     if "facility_type" in df:
         df["facility_type"] = df["facility_type"].map(
             lambda v: f"{ft[v].zh} {v}" if v in ft else v)
-    kinds: dict[str, str] = {}
-    names: dict[str, str] = {}
+    kinds: dict[str, Kind] = {}
+    names: dict[Any, str] = {}
+    taken = {_NUMBER}
     for col in df.columns:
-        zh_name = _GENERIC_ZH.get(col)
-        if zh_name is None:
-            for prefix, label in (("walk_m_", "步行距离（米）："), ("gap_", "缺口：")):
-                if col.startswith(prefix) and col[len(prefix):] in ft:
-                    zh_name = label + ft[col[len(prefix):]].zh
-        header = f"{zh_name} {col}" if zh_name and zh_name in names.values() else (
-            zh_name or col)
+        zh_name = _header_zh(str(col), ft)
+        header = _unique(zh_name or str(col), taken, str(col))
+        if header == _NUMBER or (zh_name is None and str(col) == _NUMBER):
+            header = _unique("原" + _NUMBER, taken, str(col))
         names[col] = header
         s = df[col]
+        kinds[header] = _kind(s, str(col))
         if pd.api.types.is_bool_dtype(s):
             df[col] = s.map({True: "是", False: "否"})
-            kinds[header] = "text"
-        elif pd.api.types.is_integer_dtype(s):
-            kinds[header] = "int"
-        elif pd.api.types.is_float_dtype(s):
-            kinds[header] = "pct" if ("share" in col or "rate" in col) else "float"
-        else:
+        elif kinds[header] == "text":
             df[col] = s.map(lambda v: v if v is None or isinstance(v, str | dt.date)
                             or (isinstance(v, float) and np.isnan(v)) else str(v))
-            kinds[header] = "text"
-    return _numbered(df.rename(columns=names)), kinds | {"序号": "int"}
+    out = df.rename(columns=names)
+    out.columns = [names[c] for c in df.columns]
+    return _numbered(out), kinds | {_NUMBER: "int"}, {h: str(c) for c, h in names.items()}
 
 
 def _budget(meta: Mapping[str, Any]) -> Table | None:
@@ -199,7 +283,138 @@ def _budget(meta: Mapping[str, Any]) -> Table | None:
                   "占比": "pct"}, total_row=True, note=note or "单位：万元")
 
 
-def report_tables(project: Any, *, as_of: Any = None) -> list[Table]:
+def _iso(values: pd.Series) -> pd.Series:
+    """Return dates as ``2023-06-30`` text (None where missing), as the report shows them."""
+    return to_dates(values).map(lambda d: None if d is None else d.isoformat())
+
+
+@dataclass
+class _Inputs:
+    """What the report is made of: the programme's layers and the status date."""
+
+    name: str
+    meta: Mapping[str, Any]
+    compounds: pd.DataFrame
+    log: pd.DataFrame
+    asof: dt.date
+    layers: dict[str, Any]
+
+    @property
+    def day(self) -> str:
+        return f"{self.asof.year}年{self.asof.month}月{self.asof.day}日"
+
+
+def _progress_tables(src: _Inputs) -> list[Table]:
+    """进度汇总, and 片区进度 when compounds carry a 片区."""
+    levels: list[tuple[Level, str, str, str]] = [("county", "县区", "进度汇总", "进度汇总表")]
+    if "district" in src.compounds and src.compounds["district"].notna().any():
+        levels.append(("district", "片区", "片区进度", "分片区进度表"))
+    tables = []
+    for level, unit_zh, sheet, title in levels:
+        summary = progress_summary(src.compounds, src.log, as_of=src.asof, by=level)
+        frame, kinds = progress_table(summary, unit_zh=unit_zh)
+        tables.append(Table(sheet, f"{src.name}{title}", frame, kinds, total_row=True,
+                            note=f"截至{src.day}　单位：个、户"))
+    return tables
+
+
+def _milestone_table(src: _Inputs) -> Table | None:
+    """里程碑: each milestone per county and for the programme."""
+    milestones = src.meta.get("milestones") or []
+    if not milestones:
+        return None
+    ms = milestone_status(src.compounds, src.log, milestones, as_of=src.asof,
+                          start=src.meta.get("start_date"), by="county")
+    ms = ms.assign(unit=pd.Categorical(ms["unit"], categories=list(
+        dict.fromkeys(["合计", *ms["unit"]]))), due=_iso(ms["due"]))
+    ms = ms.sort_values(["unit", "due"], kind="stable")
+    df = ms[["unit", "milestone_zh", "due", "measure_zh", "target", "expected", "value",
+             "state_zh"]].astype({"unit": object})
+    df.columns = ["县区", "节点目标", "截止日期", "指标", "目标值", "按进度应达", "实际完成",
+                  "状态"]
+    return Table("里程碑", f"{src.name}节点目标完成情况", _numbered(df),
+                 {"序号": "int", "目标值": "pct", "按进度应达": "pct", "实际完成": "pct"},
+                 note=f"截至{src.day}；按进度应达：自{src.meta.get('start_date') or '年初'}"
+                      "起按时间均匀推进的目标值")
+
+
+def _problem_table(src: _Inputs) -> Table:
+    """问题清单: warnings of the log checks and the eligibility rules."""
+    from gisplan.eligibility import programme_rules
+
+    rules = programme_rules(src.meta).rules  # the programme's rule set, not another city's
+    problems = pd.concat([check_log(src.log, today=None),
+                          check_compounds(src.compounds, rules=rules)], ignore_index=True)
+    problems = problems[problems["severity"] != "info"] if len(problems) else problems
+    df = problems[["county", "compound_id", "compound_name", "date", "problem_zh", "detail",
+                   "code", "source_file", "source_row"]].copy()
+    df["date"] = _iso(df["date"])
+    df.columns = ["县区", "小区编号", "小区名称", "日期", "问题类型", "说明", "问题代码",
+                  "来源文件", "来源行"]
+    df["来源行"] = pd.to_numeric(df["来源行"], errors="coerce").astype("Int64")
+    return Table("问题清单", f"{src.name}问题清单", _numbered(df),
+                 {"序号": "int", "来源行": "int"}, note=f"截至{src.day}")
+
+
+def _design_table(src: _Inputs) -> Table:
+    """设计缺项: required items a compound's design leaves out."""
+    from gisplan.design import design_gaps
+    from gisplan.schema import zh as zh_term
+
+    gaps = design_gaps(src.compounds)
+    gaps = gaps[gaps["n_missing"] > 0]
+    df = gaps[["county", "compound_id", "name", "categories", "n_missing", "missing_zh",
+               "unknown_items"]].copy()
+    df["categories"] = df["categories"].map(
+        lambda s: "、".join(zh_term("category", c) for c in str(s).split(";") if c))
+    df.columns = ["县区", "小区编号", "小区名称", "改造类型", "缺项数", "缺少内容", "未识别内容"]
+    return Table("设计缺项", f"{src.name}设计方案缺项清单", _numbered(df),
+                 {"序号": "int", "缺项数": "int"},
+                 note="依据：淮安市老旧小区改造督查通报（2023）、国办发〔2020〕23号")
+
+
+def _analysis_tables(src: _Inputs) -> list[Table]:
+    """连片项目 and 设施缺口, where the store holds bundles and coverage results."""
+    tables = []
+    if src.layers.get("bundles") is not None:
+        frame, kinds, fields = _generic(src.layers["bundles"])
+        tables.append(Table("连片项目", f"{src.name}连片改造项目", frame, kinds,
+                            fields=fields))
+    for layer in ("coverage_gaps", "coverage_summary"):
+        if src.layers.get(layer) is not None:
+            frame, kinds, fields = _generic(src.layers[layer])
+            tables.append(Table("设施缺口", f"{src.name}配套设施缺口", frame, kinds,
+                                fields=fields))
+            break
+    return tables
+
+
+def _field_notes(tables: list[Table]) -> Table | None:
+    """列名说明: the canonical column behind each Chinese header of the stored tables."""
+    rows = [{"工作表": t.name, "列名": header, "字段名": name}
+            for t in tables for header, name in t.fields.items()]
+    if not rows:
+        return None
+    return Table("列名说明", "列名说明（中文列名与数据字段对照）", _numbered(pd.DataFrame(rows)),
+                 {"序号": "int"}, note="字段名：GeoPackage 图层中的列名，供数据交换和程序使用")
+
+
+def _inputs(project: ProgrammeLike, as_of: DateLike | None) -> _Inputs:
+    p = as_project(project)
+    layers = read_layers(p, ["compounds"], optional=["bundles", "coverage_gaps",
+                                                     "coverage_summary"])
+    log = read_log(p)
+    if as_of is None:
+        dates = [d for d in to_dates(log["date"]) if d is not None]
+        asof = max(dates) if dates else dt.date.today()
+    else:
+        asof = require_date(as_of)
+    meta = p.meta or {}
+    return _Inputs(meta.get("name") or Path(str(p.path)).stem, meta, layers["compounds"],
+                   log, asof, layers)
+
+
+def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> list[Table]:
     """Gather the report's tables for *project* on *as_of*.
 
     Parameters
@@ -207,107 +422,30 @@ def report_tables(project: Any, *, as_of: Any = None) -> list[Table]:
     project : gisplan.store.Project or path
         The programme store.
     as_of : date-like, optional
-        Status date; the latest date in the progress log by default.
+        Status date; None means the latest date in the progress log (today when the log
+        is empty).
 
     Returns
     -------
     list of Table
         进度汇总, 片区进度 (when compounds carry a 片区), 里程碑 (when the programme has
         milestones), 问题清单, 设计缺项, 资金来源 (when the metadata has a budget),
-        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers).
+        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), and
+        列名说明 after them: the canonical column name behind each of their headers.
+
+    Raises
+    ------
+    InputError
+        The as-of date cannot be read.
     """
-    from gisplan.design import design_gaps
-    from gisplan.progress import (
-        _open,
-        _parse_dates,
-        check_compounds,
-        check_log,
-        milestone_status,
-        progress_summary,
-        read_log,
-    )
-
-    p = _open(project)
-    meta = p.meta or {}
-    layers = set(p.layers())
-    compounds = p.read("compounds")
-    log = read_log(p)
-    if as_of is None:
-        dates = pd.to_datetime(log["date"], errors="coerce").dropna()
-        as_of = dates.max() if len(dates) else pd.Timestamp.now().normalize()
-    asof = _parse_dates(pd.Series([as_of])).iloc[0]
-    if pd.isna(asof):
-        raise InputError("as-of date not recognised", value=as_of,
-                         hint="write 2023-06-30 or 2023年6月30日")
-    day = f"{asof.year}年{asof.month}月{asof.day}日"
-    name = meta.get("name") or Path(str(getattr(p, "path", ""))).stem
-    tables: list[Table] = []
-
-    summary = progress_summary(compounds, log, as_of=asof, by="county")
-    frame, kinds = progress_table(summary)
-    tables.append(Table("进度汇总", f"{name}进度汇总表", frame, kinds, total_row=True,
-                        note=f"截至{day}　单位：个、户"))
-    if "district" in compounds and compounds["district"].notna().any():
-        summary_d = progress_summary(compounds, log, as_of=asof, by="district")
-        frame, kinds = progress_table(summary_d, unit_zh="片区")
-        tables.append(Table("片区进度", f"{name}分片区进度表", frame, kinds, total_row=True,
-                            note=f"截至{day}　单位：个、户"))
-
-    milestones = meta.get("milestones") or []
-    if milestones:
-        ms = milestone_status(compounds, log, milestones, as_of=asof,
-                              start=meta.get("start_date"), by="county")
-        ms = ms.assign(unit=pd.Categorical(ms["unit"], categories=list(
-            dict.fromkeys(["合计", *ms["unit"]]))) ).sort_values(["unit", "due"], kind="stable")
-        df = ms[["unit", "milestone_zh", "due", "measure_zh", "target", "expected", "value",
-                 "state_zh"]].astype({"unit": object})
-        df.columns = ["县区", "节点目标", "截止日期", "指标", "目标值", "按进度应达",
-                      "实际完成", "状态"]
-        tables.append(Table("里程碑", f"{name}节点目标完成情况", _numbered(df),
-                            {"序号": "int", "目标值": "pct", "按进度应达": "pct",
-                             "实际完成": "pct"},
-                            note=f"截至{day}；按进度应达：自{meta.get('start_date') or '年初'}"
-                                 "起按时间均匀推进的目标值"))
-
-    from gisplan.eligibility import programme_rules
-
-    rules = programme_rules(meta).rules  # the programme's rule set, not another city's
-    problems = pd.concat([check_log(log, today=None), check_compounds(compounds, rules=rules)],
-                         ignore_index=True)
-    problems = problems[problems["severity"] != "info"] if len(problems) else problems
-    df = problems[["county", "compound_id", "compound_name", "date", "problem_zh", "detail",
-                   "code", "source_file", "source_row"]].copy()
-    df.columns = ["县区", "小区编号", "小区名称", "日期", "问题类型", "说明", "问题代码",
-                  "来源文件", "来源行"]
-    df["来源行"] = pd.to_numeric(df["来源行"], errors="coerce").astype("Int64")
-    tables.append(Table("问题清单", f"{name}问题清单", _numbered(df),
-                        {"序号": "int", "来源行": "int"}, note=f"截至{day}"))
-
-    gaps = design_gaps(compounds)
-    gaps = gaps[gaps["n_missing"] > 0]
-    df = gaps[["county", "compound_id", "name", "categories", "n_missing", "missing_zh",
-               "unknown_items"]].copy()
-    from gisplan.schema import zh as zh_term
-
-    df["categories"] = df["categories"].map(
-        lambda s: "、".join(zh_term("category", c) for c in str(s).split(";") if c))
-    df.columns = ["县区", "小区编号", "小区名称", "改造类型", "缺项数", "缺少内容", "未识别内容"]
-    tables.append(Table("设计缺项", f"{name}设计方案缺项清单", _numbered(df),
-                        {"序号": "int", "缺项数": "int"},
-                        note="依据：淮安市老旧小区改造督查通报（2023）、国办发〔2020〕23号"))
-
-    budget = _budget(meta)
-    if budget is not None:
-        tables.append(budget)
-    if "bundles" in layers:
-        frame, kinds = _generic(p.read("bundles"))
-        tables.append(Table("连片项目", f"{name}连片改造项目", frame, kinds))
-    for layer in ("coverage_gaps", "coverage_summary"):
-        if layer in layers:
-            frame, kinds = _generic(p.read(layer))
-            tables.append(Table("设施缺口", f"{name}配套设施缺口", frame, kinds))
-            break
-    return tables
+    src = _inputs(project, as_of)
+    tables = _progress_tables(src)
+    optional = [_milestone_table(src), _problem_table(src), _design_table(src),
+                _budget(src.meta)]
+    tables += [t for t in optional if t is not None]
+    tables += _analysis_tables(src)
+    notes = _field_notes(tables)
+    return tables + ([notes] if notes is not None else [])
 
 
 # --------------------------------------------------------------------------- writers
@@ -354,16 +492,29 @@ def _named_styles(wb: Any) -> None:
                                       font=Font(bold=True)))
 
 
+def _put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; text is always a string cell, never a formula (:mod:`gisplan.cells`)."""
+    cell = ws.cell(row=row, column=column)
+    value = _cell(value)
+    if isinstance(value, str):
+        xlsx_string_cell(cell, value)
+    else:
+        cell.value = value
+    return cell
+
+
 def _write_sheet(ws: Any, table: Table) -> None:
+    from openpyxl.utils import get_column_letter
+
     frame = table.frame
     ncol = max(len(frame.columns), 1)
-    ws.cell(row=1, column=1, value=table.title).style = "gp_title"
-    ws.cell(row=2, column=1, value=table.note)
+    _put(ws, 1, 1, table.title).style = "gp_title"
+    _put(ws, 2, 1, table.note)
     if ncol > 1:
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
         ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
     for j, header in enumerate(frame.columns, start=1):
-        ws.cell(row=3, column=j, value=str(header)).style = "gp_head"
+        _put(ws, 3, j, str(header)).style = "gp_head"
     styles = []
     for header in frame.columns:
         kind = table.kinds.get(str(header))
@@ -372,10 +523,8 @@ def _write_sheet(ws: Any, table: Table) -> None:
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=4):
         suffix = "_total" if i == last else ""
         for j, (style, value) in enumerate(zip(styles, row, strict=True), start=1):
-            ws.cell(row=i, column=j, value=_cell(value)).style = style + suffix
+            _put(ws, i, j, value).style = style + suffix
     for j, header in enumerate(frame.columns, start=1):
-        from openpyxl.utils import get_column_letter
-
         ws.column_dimensions[get_column_letter(j)].width = _width(frame[header], str(header))
     ws.freeze_panes = "B4" if "县区" in frame.columns[:2] or "片区" in frame.columns[:2] else "A4"
 
@@ -414,7 +563,8 @@ def write_xlsx(tables: list[Table], path: str | Path) -> Path:
 
 
 def _csv_frame(table: Table) -> pd.DataFrame:
-    df = table.frame.copy()
+    """Return the table as CSV text: user text made safe first, then numbers formatted."""
+    df = csv_safe_frame(table.frame)
     for header, kind in table.kinds.items():
         if header not in df:
             continue
@@ -432,7 +582,10 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     """Write *tables* as CSV files (UTF-8 with BOM, so Excel reads the Chinese).
 
     The first table goes to *path*; the others to ``<stem>_<sheet name>.csv`` beside it.
-    Rates are written as ``85.0%``, money in 万元 with three decimals.
+    Rates are written as ``85.0%``, money in 万元 with three decimals. A text cell that a
+    spreadsheet would evaluate (``=…``, ``+…``, ``-…``, ``@…``) is written with a leading
+    ``'`` (:func:`gisplan.cells.csv_safe_frame`); lines end in CRLF, so that a carriage
+    return inside a name is quoted (:data:`gisplan.cells.CSV_LINE_END`).
 
     Parameters
     ----------
@@ -449,12 +602,14 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     out = []
     for k, t in enumerate(tables):
         target = path if k == 0 else path.with_name(f"{path.stem}_{t.name}.csv")
-        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig")
+        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig",
+                             lineterminator=CSV_LINE_END)
         out.append(target)
     return out
 
 
-def write_report(project: Any, out: str | Path, *, as_of: Any = None) -> list[Path]:
+def write_report(project: ProgrammeLike, out: str | Path, *,
+                 as_of: DateLike | None = None) -> list[Path]:
     """Write the programme report as XLSX (one workbook) or CSV (a file per table).
 
     Parameters
@@ -463,7 +618,7 @@ def write_report(project: Any, out: str | Path, *, as_of: Any = None) -> list[Pa
     out : path
         ``.xlsx`` for a workbook, ``.csv`` for CSV files.
     as_of : date-like, optional
-        Status date (latest date in the log by default).
+        Status date; None means the latest date in the log.
 
     Returns
     -------
@@ -478,110 +633,3 @@ def write_report(project: Any, out: str | Path, *, as_of: Any = None) -> list[Pa
         return write_csv(tables, out)
     raise InputError("unsupported report format", file=str(out),
                      hint="end the file name in .xlsx or .csv")
-
-
-# --------------------------------------------------------------------------- county forms
-
-
-def write_county_report(
-    table: pd.DataFrame,
-    path: str | Path,
-    *,
-    as_of: Any,
-    extra_row: Mapping[str, Any] | None = None,
-    date_style: str = "cn",
-    percent_style: str = "text",
-) -> Path:
-    """Write a county progress report as counties send it (for import demos and tests).
-
-    XLSX: a title row, then two header rows where 开工认定标准 is merged over its five
-    criteria and the other headers are merged down over both rows. CSV: one header row.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        ``county``, ``name``, ``stage`` (vocab key), ``households`` and the start
-        criteria (``consent_rate``, ``structures_removed``, ...).
-    path : path
-        ``.xlsx`` or ``.csv``.
-    as_of : date-like
-        The report date, written in each row.
-    extra_row : mapping, optional
-        One more row (e.g. a compound of 经开区).
-    date_style : {"cn", "dot", "iso"}
-        ``2023年6月30日``, ``2023.6.30`` or ``2023-06-30``.
-    percent_style : {"text", "share"}
-        ``"85%"`` or ``0.85``.
-
-    Returns
-    -------
-    Path
-    """
-    from gisplan.schema import zh as zh_term
-
-    day = pd.Timestamp(as_of)
-    date_text = {"cn": f"{day.year}年{day.month}月{day.day}日",
-                 "dot": f"{day.year}.{day.month}.{day.day}",
-                 "iso": day.strftime("%Y-%m-%d")}[date_style]
-    rows = pd.DataFrame(table).copy()
-    if extra_row is not None:
-        rows = pd.concat([rows, pd.DataFrame([dict(extra_row)])], ignore_index=True)
-
-    def yes(v: Any) -> str:
-        return "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) \
-            else ("是" if bool(v) else "否")
-
-    def pct(v: Any) -> Any:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        return f"{float(v) * 100:.0f}%" if percent_style == "text" else round(float(v), 4)
-
-    body = pd.DataFrame({
-        "序号": range(1, len(rows) + 1),
-        "县区": rows["county"].to_numpy(),
-        "小区名称": rows["name"].to_numpy(),
-        "户数": [("" if pd.isna(v) else f"{int(v)}户") for v in rows.get(
-            "households", pd.Series([np.nan] * len(rows)))],
-        "填报日期": date_text,
-        "形象进度": [zh_term("stage", s) for s in rows["stage"]],
-        "居民同意率": [pct(v) for v in rows.get("consent_rate", [None] * len(rows))],
-        "违建拆除": [yes(v) for v in rows.get("structures_removed", [None] * len(rows))],
-        "设计公示": [yes(v) for v in rows.get("design_posted", [None] * len(rows))],
-        "签订施工合同": [yes(v) for v in rows.get("contract_signed", [None] * len(rows))],
-        "施工队伍进场": [yes(v) for v in rows.get("crew_on_site", [None] * len(rows))],
-        "备注": "",
-    })
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        body.to_csv(path, index=False, encoding="utf-8-sig")
-        return path
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "进度表"
-    ncol = len(body.columns)
-    ws.cell(row=1, column=1, value=f"老旧小区改造进度表（截至{date_text}）").font = Font(bold=True)
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
-    crit = ["居民同意率", "违建拆除", "设计公示", "签订施工合同", "施工队伍进场"]
-    for j, h in enumerate(body.columns, start=1):
-        if h in crit:
-            ws.cell(row=3, column=j, value=h)
-        else:
-            ws.cell(row=2, column=j, value=h)
-            ws.merge_cells(start_row=2, start_column=j, end_row=3, end_column=j)
-    first = list(body.columns).index(crit[0]) + 1
-    ws.cell(row=2, column=first, value="开工认定标准")
-    ws.merge_cells(start_row=2, start_column=first, end_row=2, end_column=first + len(crit) - 1)
-    for row in ws.iter_rows(min_row=2, max_row=3):
-        for c in row:
-            c.alignment = Alignment(horizontal="center", vertical="center")
-            c.font = Font(bold=True)
-    for i, values in enumerate(body.itertuples(index=False, name=None), start=4):
-        for j, v in enumerate(values, start=1):
-            ws.cell(row=i, column=j, value=_cell(v))
-    ws.freeze_panes = "A4"
-    wb.save(path)
-    return path

@@ -1,5 +1,7 @@
 """Status, checks and milestones derived from the progress log (no store needed)."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,8 +56,8 @@ def test_status_is_the_latest_report_on_or_before_the_date():
     assert compound_status(log, as_of="2023年5月10日").loc["A", "stage"] == "started"
     late = compound_status(log, as_of="2023.12.31").loc["A"]
     assert late["stage"] == "completed"
-    assert late["started_date"] == pd.Timestamp("2023-05-10")
-    assert late["completed_date"] == pd.Timestamp("2023-09-01")
+    assert late["started_date"] == dt.date(2023, 5, 10)
+    assert late["completed_date"] == dt.date(2023, 9, 1)
 
 
 def test_criteria_reported_earlier_hold_at_the_start():
@@ -95,7 +97,7 @@ def test_stage_going_backwards_is_flagged():
     ])
     back = check_log(log).query("code == 'stage_backwards'")
     assert len(back) == 1
-    assert back.iloc[0]["date"] == "2023-06-10"
+    assert back.iloc[0]["date"] == dt.date(2023, 6, 10)
 
 
 def test_completion_before_start_is_flagged():
@@ -293,3 +295,44 @@ def test_unknown_category_of_a_milestone_names_the_fix():
     with pytest.raises(InputError, match="基础类"):
         milestone_status(compounds_frame().assign(categories=CATEGORIES), _xuchang_log([]),
                          _basic_milestone(categories="basc"), as_of="2023-06-30")
+
+
+def test_findings_of_one_code_are_capped_and_every_row_stays_flagged():
+    from gisplan.findings import LISTED_PER_CODE
+    from gisplan.progress import prepare_log
+
+    n = LISTED_PER_CODE + 10
+    raw = pd.DataFrame({"compound_id": ["A"] * n, "date": ["2099-01-01"] * n,
+                        "stage": ["开工"] * n, "source_row": range(2, n + 2)})
+    log, _, report = prepare_log(raw, compounds_frame().assign(name="x"), file="r.csv")
+    assert len(report.by_code("future_date")) == LISTED_PER_CODE
+    (more,) = report.by_code("future_date_more")
+    assert more.message.startswith("10 more rows")
+    assert log["flags"].str.contains("future_date").all()
+    assert report.counts["progress_log"].rows_in == report.counts["progress_log"].rows_out == n
+
+
+def test_the_progress_package_imports_neither_report_nor_sample_reports():
+    """No import cycle: report and sample_reports build on progress, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import gisplan.progress
+
+    package = Path(gisplan.progress.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                    a.name for a in node.names]
+                assert not [m for m in names if m and m.startswith(
+                    ("gisplan.report", "gisplan.sample_reports", "gisplan.maps"))], path
+
+
+def test_compounds_without_ids_are_refused_with_the_fix_not_a_key_error():
+    from gisplan._errors import SchemaError
+
+    log = log_frame([{"compound_id": "A", "date": "2023-05-10", "stage": "started"}])
+    with pytest.raises(SchemaError, match="compound_id") as err:
+        progress_summary(compounds_frame().drop(columns="compound_id"), log, as_of="2023-06-30")
+    assert "小区编号" in str(err.value)

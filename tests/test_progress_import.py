@@ -128,7 +128,7 @@ def test_contradictions_are_flagged_after_import(programme, tmp_path):
 
 
 def test_xlsx_with_title_and_merged_headers_is_read(programme, tmp_path):
-    from gisplan.report import write_county_report
+    from gisplan.sample_reports import write_county_report
 
     table = pd.DataFrame({"county": ["魏都区", "建安区"], "name": ["梅园小区", "德福小区"],
                           "stage": ["started", "designed"], "households": [100, 300],
@@ -231,7 +231,7 @@ def test_two_imports_at_once_give_the_union_without_duplicates(programme, tmp_pa
 
 
 def test_sample_reports_are_reproducible_and_import_back(programme, tmp_path):
-    from gisplan.progress import write_sample_reports
+    from gisplan.sample_reports import write_sample_reports
 
     seed = write_csv(tmp_path / "seed.csv", [
         "魏都区,梅园小区,2023-05-01,开工,85%,是,是,是,是,",

@@ -126,3 +126,61 @@ def test_unknown_output_format_is_refused(programme, tmp_path):
 
     with pytest.raises(InputError, match=r"\.xlsx or \.csv"):
         write_report(programme, tmp_path / "r.pdf")
+
+
+def test_a_user_column_named_xuhao_never_breaks_the_report(programme, tmp_path):
+    """Issue 11: compounds imported from Excel carry 序号; coverage copies it along."""
+    p = Project.open(programme)
+    compounds = p.read("compounds").assign(序号=[3, 1, 2], 备注=["", "临街", None])
+    p.write("compounds", compounds)
+    p.write("coverage_gaps", compounds.assign(n_gaps=[0, 1, 2],
+                                              gaps_zh=["", "托儿所", "托儿所、小学"]))
+    p.write("bundles", gpd.GeoDataFrame({"bundle_id": ["B1"], "序号": [7], "n_compounds": [3]},
+                                        geometry=[shapely.box(0, 0, 3, 1)], crs=4326))
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    headers = [c.value for c in wb["设施缺口"][3]]
+    assert headers[0] == "序号" and "原序号" in headers and "备注" in headers
+    rows = list(wb["设施缺口"].iter_rows(min_row=4, values_only=True))
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert [r[headers.index("原序号")] for r in rows] == [3, 1, 2]  # the user's numbers kept
+    assert [c.value for c in wb["连片项目"][3]] == ["序号", "连片编号", "原序号", "小区数"]
+    files = write_report(programme, tmp_path / "r.csv", as_of="2023-06-30")
+    gaps = pd.read_csv(tmp_path / "r_设施缺口.csv", encoding="utf-8-sig", dtype=str)
+    assert (tmp_path / "r_设施缺口.csv") in files and gaps["原序号"].tolist() == ["3", "1", "2"]
+
+
+BUNDLE_COLUMNS = ["bundle_id", "district", "district_name", "n_compounds", "households",
+                  "households_2001_2005", "buildings", "floor_area_m2", "land_area_m2",
+                  "span_m", "compound_ids", "categories", "shared_line_pairs",
+                  "utility_networks", "utility_owners", "oldest_install_year"]
+GAP_COLUMNS = ["compound_id", "name", "county", "street", "community", "district",
+               "built_year", "households", "categories", "prior_central_funding", "status",
+               "planned_items", "walk_m_kindergarten", "straight_m_kindergarten",
+               "covered_kindergarten", "gaps", "gaps_zh", "n_gaps", "snap_m", "access_from",
+               "coverage_method", "flags"]
+
+
+def test_every_header_of_the_bundle_and_gap_sheets_is_chinese(programme, tmp_path):
+    """Issue 14: the columns bundling and coverage write get Chinese headers."""
+    p = Project.open(programme)
+    bundles = pd.DataFrame({c: [1] for c in BUNDLE_COLUMNS})
+    p.write("bundles", gpd.GeoDataFrame(bundles, geometry=[shapely.box(0, 0, 1, 1)], crs=4326))
+    gaps = pd.DataFrame({c: [1] for c in GAP_COLUMNS})
+    p.write("coverage_gaps", gpd.GeoDataFrame(gaps, geometry=[shapely.box(0, 0, 1, 1)],
+                                              crs=4326))
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    for sheet, n in (("连片项目", len(BUNDLE_COLUMNS)), ("设施缺口", len(GAP_COLUMNS))):
+        headers = [c.value for c in wb[sheet][3]]
+        assert len(headers) == n + 1
+        english = [h for h in headers if h.isascii()]
+        assert not english, (sheet, english)
+        assert len(set(headers)) == len(headers)
+    # the canonical names stay available, in the notes sheet
+    notes = {(r[1], r[2]): r[3] for r in wb["列名说明"].iter_rows(min_row=4, values_only=True)}
+    assert notes[("连片项目", "片区名称")] == "district_name"
+    assert notes[("设施缺口", "直线距离（米）：幼儿园")] == "straight_m_kindergarten"
+    assert {v for (sheet, _), v in notes.items() if sheet == "设施缺口"} == set(GAP_COLUMNS)

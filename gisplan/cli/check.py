@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 
 from gisplan.findings import Finding, Report
 
@@ -190,7 +191,20 @@ def _render_json(report: Report, project: Path) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
+def _blank(value: object) -> object:
+    """None for a missing value (None, NaN, NA), so that CSV shows an empty cell."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
 def _render_csv(report: Report) -> str:
+    """One finding a row; empty cells where a finding has no row or value; no formulas."""
+    from gisplan.cells import to_csv
+
     frame = report.to_frame()
+    for col, attr in (("row", "row"), ("value", "value")):
+        frame[col] = [None if _blank(getattr(f, attr)) is None else str(getattr(f, attr))
+                      for f in report.findings]
     frame.insert(2, "code_zh", frame["code"].map(CODE_ZH))
-    return str(frame.to_csv(index=False, lineterminator="\n"))
+    return str(to_csv(frame))

@@ -10,19 +10,33 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from gisplan.progress.terms import Level
+
 DATE_HELP = "date: 2023-06-30, 2023年6月30日 or 2023.6.30"
 
 
-def _date(value: str | None) -> pd.Timestamp | None:
+def _date(value: str | None) -> dt.date | None:
+    """Return the date an option gives (None when not given); refuse it when unreadable."""
     if value is None:
         return None
     from gisplan._errors import InputError
-    from gisplan.progress import _parse_dates
+    from gisplan.progress import as_date
 
-    day = _parse_dates(pd.Series([value])).iloc[0]
-    if pd.isna(day):
-        raise InputError("date not recognised", value=value, hint=f"write a {DATE_HELP}")
-    return pd.Timestamp(day)
+    day = as_date(value)
+    if day is None:
+        raise InputError("--as-of: date not recognised", value=value,
+                         hint=f"write a {DATE_HELP}")
+    return day
+
+
+def _json_ready(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows of *frame* for JSON: dates as ``2023-06-30``."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, dt.date)).any():
+            out[col] = out[col].map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+    rows: list[dict[str, object]] = json.loads(out.to_json(orient="records", force_ascii=False))
+    return rows
 
 
 def _show(frame: pd.DataFrame, *, title: str | None = None) -> None:
@@ -92,7 +106,7 @@ def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
 @click.option("--by", type=click.Choice(["county", "district"]), default=None,
               help="Only one level: county 县区 or district 片区 (default: both).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> None:
+def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) -> None:
     """Compounds and households planned, started 开工, completed 完工, and milestones 节点目标.
 
     Per county 县区 and per 片区: counts, 开工率 and 完工率 by compounds and by households;
@@ -101,17 +115,19 @@ def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> N
     measures a stage (开工, 完工, 验收 ...) by compounds or households, over every compound
     or only those of one renovation category (基础类: compounds with basic works only).
     """
-    from gisplan.progress import _open, milestone_status, progress_summary, read_log
+    from gisplan.progress import milestone_status, progress_summary, read_log, to_dates
+    from gisplan.sources import as_project, read_layers
 
-    p = _open(project)
-    compounds = p.read("compounds")
+    p = as_project(project)
+    compounds = read_layers(p, ["compounds"])["compounds"]
     log = read_log(p)
     day = _date(as_of)
     if day is None:
-        dates = pd.to_datetime(log["date"], errors="coerce").dropna()
-        day = dates.max() if len(dates) else pd.Timestamp(dt.date.today())
-    levels = [by] if by else ["county"] + (
-        ["district"] if "district" in compounds and compounds["district"].notna().any() else [])
+        dates = [d for d in to_dates(log["date"]) if d is not None]
+        day = max(dates) if dates else dt.date.today()
+    has_district = "district" in compounds and compounds["district"].notna().any()
+    levels: list[Level] = ([by] if by == "county" or by == "district" else
+                           ["county", "district"] if has_district else ["county"])
     out: dict[str, pd.DataFrame] = {}
     for level in levels:
         out[level] = progress_summary(compounds, log, as_of=day, by=level)
@@ -120,9 +136,8 @@ def status(project: Path, as_of: str | None, by: str | None, as_json: bool) -> N
                           start=meta.get("start_date"), by="county")
     out["milestones"] = ms
     if as_json:
-        click.echo(json.dumps({"as_of": f"{day:%Y-%m-%d}"} | {
-            k: json.loads(v.to_json(orient="records", force_ascii=False))
-            for k, v in out.items()}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"as_of": day.isoformat()} | {
+            k: _json_ready(v) for k, v in out.items()}, ensure_ascii=False, indent=2))
         return
     heads = {"unit": "单位", "compounds_planned": "计划小区", "households_planned": "计划户数",
              "compounds_started": "开工小区", "households_started": "开工户数",
@@ -159,11 +174,13 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     backwards, completion before start, dates in the future, names not matched; design
     items missing by renovation category (Huai'an list); Guyuan eligibility rules.
     """
+    from gisplan.cells import to_csv
     from gisplan.design import design_gaps
-    from gisplan.progress import _open, check_compounds, check_log, read_log
+    from gisplan.progress import check_compounds, check_log, read_log
+    from gisplan.sources import as_project, read_layers
 
-    p = _open(project)
-    compounds = p.read("compounds")
+    p = as_project(project)
+    compounds = read_layers(p, ["compounds"])["compounds"]
     log = read_log(p)
     from gisplan.eligibility import programme_rules
 
@@ -177,9 +194,8 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     click.echo(f"design gaps 设计缺项: {len(gaps)} of {len(compounds)} compounds miss required "
                "items")
     if out is not None:
-        problems.to_csv(out, index=False, encoding="utf-8-sig")
-        gaps.to_csv(out.with_name(out.stem + "_design_gaps.csv"), index=False,
-                    encoding="utf-8-sig")
+        to_csv(problems, out)
+        to_csv(gaps, out.with_name(out.stem + "_design_gaps.csv"))
         click.echo(f"wrote {out} and {out.with_name(out.stem + '_design_gaps.csv')}")
     if strict and (problems["severity"].isin(["warning", "error"]).any() or len(gaps)):
         sys.exit(1)

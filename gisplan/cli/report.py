@@ -19,7 +19,8 @@ def report(project: Path, out: Path, as_of: str | None) -> None:
     Sheets: 进度汇总, 片区进度, 里程碑, 问题清单, 设计缺项, 资金来源, and 连片项目 and
     设施缺口 where the store holds bundles and coverage results.
     """
+    from gisplan.cli.progress import _date
     from gisplan.report import write_report
 
-    for path in write_report(project, out, as_of=as_of):
+    for path in write_report(project, out, as_of=_date(as_of)):
         click.echo(f"wrote {path}")

@@ -1,0 +1,348 @@
+"""Status on a date: each compound's stage, and the counts by county or 片区.
+
+Nothing stores a compound's stage: its status on any date is derived from the log
+(:func:`compound_status`), and the summaries by county and 片区 from that
+(:func:`progress_summary`).
+
+Examples
+--------
+>>> import pandas as pd
+>>> log = pd.DataFrame({"compound_id": ["A", "A", "B"],
+...                     "date": ["2023-03-01", "2023-05-10", "2023-04-01"],
+...                     "stage": ["designed", "started", "tendered"]})
+>>> st = compound_status(log, as_of="2023年5月31日")
+>>> st["stage"].tolist(), st.loc["A", "started_date"]
+(['started', 'tendered'], datetime.date(2023, 5, 10))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gisplan._errors import InputError, SchemaError
+from gisplan.progress.dates import DateLike, parse_dates, require_date, to_dates
+from gisplan.progress.terms import (
+    BOOL_CRITERIA,
+    COMPLETED,
+    CONSENT_MIN,
+    CRITERIA_ZH,
+    RANK,
+    START_CRITERIA,
+    STARTED,
+    Level,
+)
+from gisplan.schema import term, vocab, zh
+
+__all__ = ["compound_status", "criteria_ok", "progress_summary", "valid_rows"]
+
+_LEVELS: dict[str, Level] = {"county": "county", "县区": "county", "district": "district",
+                             "pianqu": "district", "片区": "district"}
+
+
+def level_column(by: str) -> Level:
+    """Return the column a summary groups by: ``county`` or ``district`` (片区).
+
+    Raises
+    ------
+    InputError
+        *by* names neither.
+    """
+    try:
+        return _LEVELS[by]
+    except KeyError:
+        raise InputError(f"unknown level {by!r}", value=by,
+                         hint="group by county (县区) or district (片区)") from None
+
+
+def _key(log: pd.DataFrame) -> pd.Series:
+    """Compound id, or ``county|name`` for kept rows of units without geometry."""
+    cid = log["compound_id"].astype(object) if "compound_id" in log else pd.Series(
+        None, index=log.index, dtype=object)
+    if "flags" in log and "compound_name" in log:
+        flags = log["flags"].fillna("").astype(str)
+        by_name = cid.isna() & flags.str.contains("unit_without_geometry", regex=False) & \
+            ~flags.str.contains("compound_unknown|compound_ambiguous")
+        county = log["county"].fillna("").astype(str) if "county" in log else ""
+        name_key = county + "|" + log["compound_name"].fillna("").astype(str)
+        cid = cid.where(~by_name, name_key)
+    return cid
+
+
+def valid_rows(log: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows that take part in the status: a compound, a date, a known stage.
+
+    Adds ``key`` (:func:`_key`) and ``rank`` (position of the stage); ``date`` becomes
+    ``datetime64`` (the computing form); sorted by key, date and log id.
+    """
+    frame = pd.DataFrame(log).copy()
+    frame["key"] = _key(frame)
+    frame["date"] = parse_dates(frame["date"])
+    frame["rank"] = frame["stage"].map(RANK)
+    if "log_id" not in frame:
+        frame["log_id"] = np.arange(len(frame))
+    frame["log_id"] = pd.to_numeric(frame["log_id"], errors="coerce")
+    ok = frame["key"].notna() & frame["date"].notna() & frame["rank"].notna()
+    frame = frame[ok.to_numpy()]
+    return frame.sort_values(["key", "date", "log_id"], kind="stable")
+
+
+def criteria_ok(crit: pd.DataFrame, *, consent_min: float = CONSENT_MIN
+                ) -> tuple[pd.Series, pd.Series]:
+    """Return (all five met: True/False/NA when some unknown, unmet criteria in Chinese)."""
+    consent = pd.to_numeric(crit["consent_rate"], errors="coerce")
+    met = pd.DataFrame(index=crit.index)
+    known = consent.notna().to_numpy()
+    reached = (consent.fillna(0.0) >= consent_min - 1e-9).to_numpy()
+    met["consent_rate"] = pd.array([bool(r) if k else None for k, r in
+                                    zip(known, reached, strict=True)], dtype="boolean")
+    for col in BOOL_CRITERIA:
+        met[col] = crit[col].astype("boolean")
+    failed = met.eq(False).fillna(False)
+    unknown = met.isna()
+    ok = pd.Series(pd.NA, index=crit.index, dtype="boolean")
+    ok[~failed.any(axis=1) & ~unknown.any(axis=1)] = True
+    ok[failed.any(axis=1)] = False
+    names = np.array([CRITERIA_ZH[c] for c in START_CRITERIA], dtype=object)
+    unmet = pd.Series(["、".join(names[row]) for row in failed.to_numpy(dtype=bool)],
+                      index=crit.index, dtype=object)
+    return ok, unmet
+
+
+def _fill_criteria(frame: pd.DataFrame) -> pd.DataFrame:
+    """Forward-fill the start criteria per compound: a criterion holds until reported."""
+    for col in START_CRITERIA:
+        if col not in frame:
+            frame[col] = np.nan if col == "consent_rate" else pd.NA
+    crit = frame[["key", *START_CRITERIA]].copy()
+    crit["consent_rate"] = pd.to_numeric(crit["consent_rate"], errors="coerce")
+    for col in BOOL_CRITERIA:
+        crit[col] = crit[col].astype("boolean")
+    frame[list(START_CRITERIA)] = crit.groupby("key", sort=False)[list(START_CRITERIA)].ffill()
+    return frame
+
+
+def compound_status(log: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
+    """Return each compound's stage on *as_of*, derived from the log.
+
+    The stage is the one of the latest report on or before the date (a later report that
+    goes backwards wins, and is flagged by :func:`gisplan.progress.check_log`).
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        ``progress_log`` rows; ``date`` in any date-like form.
+    as_of : date-like, optional
+        The day (inclusive); None means every row of the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per compound with a report on or before *as_of*, indexed by ``key``
+        (compound id, or ``county|name`` for units without geometry): ``compound_id``,
+        ``compound_name``, ``county``, ``stage``, ``stage_zh``, ``stage_date``,
+        ``started_date`` and ``completed_date`` (first report at or beyond; all three
+        :class:`datetime.date` or None), ``started``, ``completed`` (bool), and the start
+        criteria known at the first start report (forward filled), with ``start_ok``
+        (True / False / NA when unknown) and ``start_unmet`` (the unmet criteria in
+        Chinese).
+    """
+    frame = valid_rows(log)
+    if as_of is not None:
+        frame = frame[frame["date"] <= pd.Timestamp(require_date(as_of))]
+    frame = _fill_criteria(frame)
+    last = frame.groupby("key", sort=True).tail(1).set_index("key")
+    out = pd.DataFrame(index=last.index)
+    for col in ("compound_id", "compound_name", "county"):
+        out[col] = last.get(col)
+    out["stage"] = last["stage"]
+    out["stage_zh"] = out["stage"].map(lambda s: zh("stage", s))
+    started_rows = frame[frame["rank"] >= STARTED].groupby("key", sort=False).head(1)
+    started_rows = started_rows.set_index("key")
+    completed_rows = frame[frame["rank"] >= COMPLETED].groupby("key").head(1).set_index("key")
+    out["stage_date"] = to_dates(last["date"])
+    out["started_date"] = to_dates(started_rows["date"].reindex(out.index))
+    out["completed_date"] = to_dates(completed_rows["date"].reindex(out.index))
+    rank = last["rank"]
+    out["started"] = (rank >= STARTED).to_numpy()
+    out["completed"] = (rank >= COMPLETED).to_numpy()
+    at_start = started_rows[list(START_CRITERIA)].reindex(out.index)
+    ok, unmet = criteria_ok(at_start)
+    out[list(START_CRITERIA)] = at_start
+    out["start_ok"] = ok.where(out["started_date"].notna(), pd.NA).astype("boolean")
+    out["start_unmet"] = unmet.where(out["started_date"].notna(), "")
+    return out
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _planned(compounds: pd.DataFrame) -> pd.DataFrame:
+    """Compounds in the programme: status planned (or not given)."""
+    comp = pd.DataFrame(compounds).drop(columns="geometry", errors="ignore")
+    if "status" in comp:
+        st = comp["status"].map(lambda v: term("compound_status", v))
+        comp = comp[(st.isna() | st.eq("planned")).to_numpy()]
+    return comp
+
+
+def top_category(categories: pd.Series) -> pd.Series:
+    """Highest renovation category of each compound (``basic;improvement`` → improvement).
+
+    Categories are cumulative (国办发〔2020〕23号): a 完善类 compound also gets the 基础类
+    works, so a compound is counted under the highest category it has. None where the
+    compound has no known category.
+    """
+    order = {k: i for i, k in enumerate(vocab("category"))}
+    keys = list(order)
+
+    def top(cell: Any) -> str | None:
+        ranks = [order[k] for k in str(cell).split(";") if k in order] if isinstance(
+            cell, str) else []
+        return keys[max(ranks)] if ranks else None
+
+    return categories.map(top).astype(object)
+
+
+def _log_only(status: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """Return base rows of compounds known only from the log (units without geometry)."""
+    keys = status.index[status["compound_id"].isna()]
+    full = valid_rows(log)
+    hh = (full.groupby("key")["households"].last().reindex(keys)
+          if "households" in full else pd.Series(np.nan, index=keys))
+    return pd.DataFrame({"key": keys, "county": status.loc[keys, "county"].to_numpy(),
+                         "district": None,
+                         "households": pd.to_numeric(hh, errors="coerce").to_numpy(),
+                         "top_category": None})
+
+
+def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
+                  as_of: DateLike) -> pd.DataFrame:
+    """One row per compound in the programme on *as_of*: unit, households, category, rank.
+
+    Compounds with status planned (or none), plus compounds known only from the log
+    (units without geometry, e.g. 经开区). ``rank`` is the position of the compound's
+    stage in :data:`~gisplan.progress.terms.STAGES` (-1 before any report); ``started``,
+    ``completed`` and ``flagged`` (a start that does not meet the start criteria) are bool.
+    """
+    comp = _planned(compounds)
+    if "compound_id" not in comp:
+        raise SchemaError("the compounds have no compound_id column, so the progress log "
+                          "cannot be matched to them", layer="compounds",
+                          column="compound_id",
+                          hint="add a column 小区编号 (compound_id) to the compound list and "
+                               "import it again")
+    status = compound_status(log, as_of=as_of)
+    base = pd.DataFrame({
+        "key": comp["compound_id"].astype(str).to_numpy(),
+        "county": comp["county"].to_numpy() if "county" in comp else None,
+        "district": comp["district"].to_numpy() if "district" in comp else None,
+        "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
+            dtype=float) if "households" in comp else np.nan,
+        "top_category": (top_category(comp["categories"]).to_numpy()
+                         if "categories" in comp else None),
+    })
+    if status["compound_id"].isna().any():
+        base = pd.concat([base, _log_only(status, log)], ignore_index=True)
+    st = status.reindex(base["key"])
+    base["rank"] = st["stage"].map(RANK).fillna(-1).astype(int).to_numpy()
+    base["started"] = st["started"].fillna(False).astype(bool).to_numpy()
+    base["completed"] = st["completed"].fillna(False).astype(bool).to_numpy()
+    base["flagged"] = (base["started"] & ~st["start_ok"].fillna(False).astype(bool)
+                       .to_numpy())
+    return base
+
+
+def unit_of(base: pd.DataFrame, by: str) -> pd.Series:
+    """Return the unit of each base row at level *by*; ``（未注明）`` where not given."""
+    col = level_column(by)
+    return base[col].astype(object).where(base[col].notna(), "（未注明）")
+
+
+_SUMMARY_COLS = ["unit", "compounds_planned", "households_planned", "compounds_started",
+                 "households_started", "start_rate", "start_rate_households",
+                 "compounds_completed", "households_completed", "completion_rate",
+                 "completion_rate_households", "starts_flagged"]
+
+
+def _rates(out: pd.DataFrame) -> pd.DataFrame:
+    for c in ("compounds_planned", "compounds_started", "compounds_completed",
+              "starts_flagged"):
+        out[c] = out[c].astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["start_rate"] = out["compounds_started"] / out["compounds_planned"]
+        out["start_rate_households"] = out["households_started"] / out["households_planned"]
+        out["completion_rate"] = out["compounds_completed"] / out["compounds_planned"]
+        out["completion_rate_households"] = (out["households_completed"]
+                                             / out["households_planned"])
+    for c in ("households_planned", "households_started", "households_completed"):
+        out[c] = out[c].round().astype("Int64")  # NA where a unit reported no households
+    return out[_SUMMARY_COLS]
+
+
+def progress_summary(
+    compounds: pd.DataFrame,
+    log: pd.DataFrame,
+    *,
+    as_of: DateLike,
+    by: Level = "county",
+    total: bool = True,
+) -> pd.DataFrame:
+    """Compounds and households planned, started, completed per county or 片区 on a date.
+
+    Parameters
+    ----------
+    compounds : pandas.DataFrame
+        The programme's compounds (``compound_id``, ``county``, ``district``,
+        ``households``); only those with status planned (or none) count.
+    log : pandas.DataFrame
+        ``progress_log`` rows.
+    as_of : date-like
+        The day (inclusive).
+    by : {"county", "district"}, default "county"
+        Group by county (县区) or 片区 (``"pianqu"`` and ``"片区"`` are read as
+        ``"district"``).
+    total : bool, default True
+        Append a programme total row (unit ``合计``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: ``unit``, ``compounds_planned``, ``households_planned``,
+        ``compounds_started``, ``households_started``, ``compounds_completed``,
+        ``households_completed``, ``start_rate``, ``start_rate_households``,
+        ``completion_rate``, ``completion_rate_households`` (shares 0–1, NaN where
+        nothing is planned) and ``starts_flagged`` (starts that do not meet the start
+        criteria, or whose criteria were not reported). Compounds reported by units
+        without geometry (e.g. 经开区) count under their unit.
+
+    Examples
+    --------
+    >>> comp = pd.DataFrame({"compound_id": ["A", "B"], "county": ["魏都区", "建安区"],
+    ...                      "households": [100, 300]})
+    >>> log = pd.DataFrame({"compound_id": ["A"], "date": ["2023-05-10"],
+    ...                     "stage": ["started"]})
+    >>> s = progress_summary(comp, log, as_of="2023-06-30")
+    >>> s[["unit", "compounds_started", "start_rate_households"]].to_numpy().tolist()
+    [['魏都区', 1, 1.0], ['建安区', 0, 0.0], ['合计', 1, 0.25]]
+    """
+    base = progress_base(compounds, log, as_of=as_of)
+    hh = base["households"].fillna(0.0)
+    base["hh_started"] = hh.where(base["started"], 0.0)
+    base["hh_completed"] = hh.where(base["completed"], 0.0)
+    base["unit"] = unit_of(base, by)
+    g = base.groupby("unit", sort=False)
+    out = pd.DataFrame({
+        "compounds_planned": g.size(),
+        "households_planned": g["households"].sum(min_count=1),
+        "compounds_started": g["started"].sum(),
+        "households_started": g["hh_started"].sum(),
+        "compounds_completed": g["completed"].sum(),
+        "households_completed": g["hh_completed"].sum(),
+        "starts_flagged": g["flagged"].sum(),
+    })
+    if total and len(out):
+        out.loc["合计"] = out.sum(numeric_only=True, min_count=1)
+    return _rates(out.reset_index(names="unit"))
