@@ -222,8 +222,9 @@ class CoverageResult:
 def coverage_project(source: ProgrammeLike, **options: Any) -> CoverageResult:
     """Coverage of a programme: read its layers and call :func:`coverage`.
 
-    Reads ``compounds`` (required), ``facilities``, ``roads``, ``gates`` and
-    ``bundle_members`` (for the roll-up by bundle, unless ``bundles=`` is given).
+    Reads ``compounds`` (required), ``facilities``, ``roads`` (unless a ``network=`` is
+    given), ``gates`` and ``bundle_members`` (for the roll-up by bundle, unless
+    ``bundles=`` is given).
 
     Parameters
     ----------
@@ -242,8 +243,9 @@ def coverage_project(source: ProgrammeLike, **options: Any) -> CoverageResult:
                          optional=["facilities", "roads", "gates", "bundle_members"])
     if options.get("bundles") is None:
         options["bundles"] = _bundles_of_members(layers["bundle_members"])
+    roads = layers["roads"] if options.get("network") is None else None
     with _file_named(str(p.path)):
-        res = coverage(layers["compounds"], layers["facilities"], roads=layers["roads"],
+        res = coverage(layers["compounds"], layers["facilities"], roads=roads,
                        gates=layers["gates"], **options)
     _stamp_file(res.report, str(p.path))
     return res

@@ -211,7 +211,8 @@ def site_project(source: ProgrammeLike, *, facility_type: str, **options: Any
                  ) -> SitingResult:
     """Siting on a programme: read its layers and call :func:`site`.
 
-    Reads ``compounds`` (required), ``facilities``, ``roads`` and ``gates``.
+    Reads ``compounds`` (required), ``facilities``, ``roads`` (unless a ``network=`` is
+    given, e.g. ``network=coverage_result.network``) and ``gates``.
 
     Parameters
     ----------
@@ -224,9 +225,10 @@ def site_project(source: ProgrammeLike, *, facility_type: str, **options: Any
     """
     p = as_project(source)
     layers = read_layers(p, ["compounds"], optional=["facilities", "roads", "gates"])
+    roads = layers["roads"] if options.get("network") is None else None
     with _file_named(str(p.path)):
         res = site(layers["compounds"], layers["facilities"], facility_type=facility_type,
-                   roads=layers["roads"], gates=layers["gates"], **options)
+                   roads=roads, gates=layers["gates"], **options)
     _stamp_file(res.report, str(p.path))
     return res
 
@@ -290,6 +292,8 @@ def site(
     key = _facility_key(std, facility_type)
     if count < 1:
         raise ConstraintError(f"count must be at least 1 (got {count})")
+    if roads is not None and network is not None:
+        raise ValueError("give roads= or network=, not both (a network is built from roads)")
     cand_layer = candidates if isinstance(candidates, gpd.GeoDataFrame) else None
     report = Report()
     crs = network.crs if network is not None else analysis_crs(compounds)

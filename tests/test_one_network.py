@@ -151,3 +151,16 @@ def test_every_candidate_reaches_what_coverage_measures_for_a_facility_there(see
         cov = coverage(city["compounds"], at(x, y, facility_type=["kindergarten"]),
                        roads=city["roads"], gates=city["gates"], types=["kindergarten"])
         assert np.array_equal(sited_distances(res, j), covered_distances(cov)), j
+
+
+def test_site_project_walks_on_the_network_coverage_hands_on(tmp_path) -> None:
+    from gisplan.coverage import coverage_project
+    from gisplan.siting import site_project
+    from gisplan.store import Project
+
+    p = Project.create(tmp_path / "p.gpkg", meta={"name": "t"}, layers=two_compounds())
+    cov = coverage_project(p, types=["kindergarten"])
+    res = site_project(p, facility_type="幼儿园", count=2, network=cov.network)
+    assert res.coverage.network is cov.network
+    assert sorted(res.sites["compound_ids"]) == ["A", "B"]
+    assert all(f.file == str(p.path) for f in res.report if f.layer)
