@@ -286,7 +286,10 @@ def test_straight_line_nearest_equals_brute_force_for_irregular_polygons() -> No
 def test_roads_in_another_crs_give_the_same_walks(city) -> None:
     ref = coverage(**city, types=["kindergarten", "market"])
     city["roads"] = city["roads"].to_crs(4326)
-    res = coverage(**city, types=["kindergarten", "market"])
+    from gisplan.crs import CRSMismatchWarning
+
+    with pytest.warns(CRSMismatchWarning, match="layer 'roads' is in EPSG:4326"):
+        res = coverage(**city, types=["kindergarten", "market"])
     assert res.coverage["walk_m"].to_numpy() == pytest.approx(
         ref.coverage["walk_m"].to_numpy(), abs=0.01)
     assert res.info["edges"] == ref.info["edges"]
@@ -303,3 +306,31 @@ def test_summary_and_gaps_follow_the_covered_matrix(city) -> None:
     for unit, n_covered in by_district.items():
         assert s.loc[("district", unit, "market"), "compounds_covered"] == n_covered
     assert s.loc[("programme", "all", "kindergarten"), "compounds"] == len(comp)
+
+
+def test_geodataframes_in_index_kept_out(city) -> None:
+    comp = city["compounds"].set_axis(np.arange(100) * 7 + 3)
+    res = coverage(comp, city["facilities"], roads=city["roads"], types=["kindergarten"])
+    assert res.compounds.index.equals(comp.index)
+    assert res.compounds.crs == comp.crs
+
+
+def test_a_layer_in_another_crs_is_reprojected_with_one_warning_naming_both(city) -> None:
+    from gisplan.crs import CRSMismatchWarning
+
+    with pytest.warns(CRSMismatchWarning) as caught:
+        res = coverage(city["compounds"], city["facilities"].to_crs(4490),
+                       roads=city["roads"], types=["kindergarten"])
+    assert len([w for w in caught if issubclass(w.category, CRSMismatchWarning)]) == 1
+    (f,) = res.report.by_code("crs_reprojected")
+    assert "EPSG:4490" in f.message and "4547" in f.message
+    assert _row(res, "C000", "kindergarten")["walk_m"] == pytest.approx(90.0, abs=0.01)
+
+
+def test_the_adapter_names_the_file_in_errors_and_findings(tmp_path: Path, city) -> None:
+    path = tmp_path / "p.gpkg"
+    bad = city | {"compounds": city["compounds"].drop(columns="compound_id")}
+    Project.create(path, meta={"name": "t"}, layers=bad)
+    with pytest.raises(SchemaError, match="compound_id") as e:
+        coverage_project(path)
+    assert e.value.file == str(Project.open(path).path)
