@@ -300,7 +300,7 @@ def site(
     walk = method != "euclidean" and (network is not None
                                       or (roads is not None and len(roads) > 0))
     metric, crs = project_layers(
-        {"compounds": compounds, "facilities": facilities, "gates": gates,
+        {"compounds": compounds, "facilities": facilities, "gates": gates if walk else None,
          "candidates": cand_layer,
          "roads": roads.iloc[:0] if walk and roads is not None else None},
         crs=crs, report=report)
