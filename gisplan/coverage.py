@@ -48,6 +48,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gisplan._errors import InputError, SchemaError
+from gisplan._threads import elementwise
 from gisplan.crs import project_layers
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.network import (
@@ -838,8 +839,25 @@ def _straight_nearest(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
     """Straight-line distance from each polygon to the nearest point of each type.
 
     Returns ``(distance, point)`` arrays of shape (types, polygons): ``inf`` / -1 for
-    polygons without geometry and types without points.
+    polygons without geometry and types without points. Each polygon's answer is its
+    own, so large inputs are split over threads (:func:`gisplan._threads.elementwise`;
+    ``benchmarks/bench_coverage.py``); the result is the same.
     """
+    k = len(of_type)
+
+    def part(poly_part: NDArray[np.object_], no_geom_part: NDArray[np.bool_]
+             ) -> NDArray[np.float64]:
+        d, w = _straight_nearest_serial(poly_part, no_geom_part, pts, of_type)
+        return np.concatenate([d.T, w.T.astype(np.float64)], axis=1)
+
+    both = elementwise(part, poly, no_geom).reshape(len(poly), 2 * k)
+    return np.ascontiguousarray(both[:, :k].T), both[:, k:].T.astype(np.int64)
+
+
+def _straight_nearest_serial(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
+                             pts: NDArray[np.object_], of_type: list[NDArray[np.int64]]
+                             ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """:func:`_straight_nearest` in the calling thread."""
     dist = np.full((len(of_type), len(poly)), np.inf)
     which = np.full((len(of_type), len(poly)), -1, dtype=np.int64)
     has_poly = np.flatnonzero(~no_geom)
