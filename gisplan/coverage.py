@@ -34,11 +34,11 @@ True
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -48,7 +48,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gisplan._errors import InputError, SchemaError
-from gisplan._threads import elementwise
+from gisplan._threads import in_background
 from gisplan.crs import project_layers
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.network import (
@@ -79,6 +79,8 @@ __all__ = [
 #: walk, ``euclidean`` measures straight lines only, ``both`` is ``network`` where there
 #: is a network and straight lines otherwise (straight lines are always reported too).
 Method = Literal["auto", "network", "euclidean", "both"]
+
+_T = TypeVar("_T")
 
 #: reach codes of the long table
 REACH = {
@@ -734,8 +736,11 @@ def coverage(
     comp = _prepare_compounds(compounds, metric["compounds"], report)
     fac = _prepare_facilities(facilities, metric["facilities"], std, comp, study_margin_m,
                               report)
-    straight, straight_fac = _straight_nearest(comp.poly, comp.no_geom, fac.pts,
-                                               [fac.of_type(t) for t in types])
+    # straight lines in a second thread while the network is built and walked: both
+    # release the GIL (GEOS, scipy, pyproj), and this halves the time on two cores
+    # (benchmarks/bench_coverage.py); without a network there is nothing to overlap
+    straight_job = (in_background if use_net else _now)(
+        _straight_nearest, comp.poly, comp.no_geom, fac.pts, [fac.of_type(t) for t in types])
     info: dict[str, Any] = {"crs": str(crs)}
     walks: _Walks | None = None
     if use_net:
@@ -753,8 +758,15 @@ def coverage(
     else:
         network = None
         info["network"] = "none"
+    straight, straight_fac = straight_job()
     return _assemble(comp, fac, types, std, straight, straight_fac, walks, network,
                      capacity=capacity, bundles=bundles, info=info, report=report)
+
+
+def _now(func: Callable[..., _T], *args: Any) -> Callable[[], _T]:
+    """Run ``func(*args)`` here and now; return a function giving its result."""
+    result = func(*args)
+    return lambda: result
 
 
 def _judge(walks: _Walks | None, straight: NDArray[np.float64], fac: _Facilities,
@@ -843,21 +855,6 @@ def _straight_nearest(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
     own, so large inputs are split over threads (:func:`gisplan._threads.elementwise`;
     ``benchmarks/bench_coverage.py``); the result is the same.
     """
-    k = len(of_type)
-
-    def part(poly_part: NDArray[np.object_], no_geom_part: NDArray[np.bool_]
-             ) -> NDArray[np.float64]:
-        d, w = _straight_nearest_serial(poly_part, no_geom_part, pts, of_type)
-        return np.concatenate([d.T, w.T.astype(np.float64)], axis=1)
-
-    both = elementwise(part, poly, no_geom).reshape(len(poly), 2 * k)
-    return np.ascontiguousarray(both[:, :k].T), both[:, k:].T.astype(np.int64)
-
-
-def _straight_nearest_serial(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
-                             pts: NDArray[np.object_], of_type: list[NDArray[np.int64]]
-                             ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """:func:`_straight_nearest` in the calling thread."""
     dist = np.full((len(of_type), len(poly)), np.inf)
     which = np.full((len(of_type), len(poly)), -1, dtype=np.int64)
     has_poly = np.flatnonzero(~no_geom)

@@ -336,21 +336,19 @@ def test_the_adapter_names_the_file_in_errors_and_findings(tmp_path: Path, city)
     assert e.value.file == str(Project.open(path).path)
 
 
-def test_straight_line_nearest_in_threads_equals_one_thread(monkeypatch) -> None:
+
+def test_the_straight_lines_in_a_second_thread_equal_those_in_one(city, monkeypatch) -> None:
     from gisplan import coverage as covmod
 
-    rng = np.random.default_rng(5)
-    centres = rng.uniform(0, 5000, (3000, 2))
-    poly = np.asarray(shapely.buffer(shapely.points(centres), rng.uniform(10, 80, 3000),
-                                     quad_segs=2), dtype=object)
-    poly[7] = None
-    no_geom = shapely.is_missing(poly)
-    pts = np.asarray(shapely.points(rng.uniform(-200, 5200, (400, 2))), dtype=object)
-    of_type = [np.arange(0, 200), np.arange(200, 400), np.empty(0, dtype=np.int64)]
-    one = covmod._straight_nearest_serial(poly, no_geom, pts, of_type)
-    orig = covmod.elementwise  # split in 3 threads even below the size where it pays
-    monkeypatch.setattr(covmod, "elementwise",
-                        lambda f, *a: orig(f, *a, parts=3, min_split=2))
-    split = covmod._straight_nearest(poly, no_geom, pts, of_type)
-    assert np.array_equal(split[0], one[0]) and np.array_equal(split[1], one[1])
-    assert split[1].dtype == np.int64 and (split[1][:, 7] == -1).all()
+    threaded = coverage(**city, types=["kindergarten", "market"])
+    monkeypatch.setattr(covmod, "in_background", covmod._now)
+    one = coverage(**city, types=["kindergarten", "market"])
+    pd.testing.assert_frame_equal(threaded.coverage, one.coverage)
+
+
+def test_a_failure_in_the_second_thread_reaches_the_caller() -> None:
+    from gisplan._threads import in_background
+
+    result = in_background(int, "not a number")
+    with pytest.raises(ValueError, match="not a number"):
+        result()
