@@ -851,9 +851,7 @@ def _straight_nearest(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
     """Straight-line distance from each polygon to the nearest point of each type.
 
     Returns ``(distance, point)`` arrays of shape (types, polygons): ``inf`` / -1 for
-    polygons without geometry and types without points. Each polygon's answer is its
-    own, so large inputs are split over threads (:func:`gisplan._threads.elementwise`;
-    ``benchmarks/bench_coverage.py``); the result is the same.
+    polygons without geometry and types without points.
     """
     dist = np.full((len(of_type), len(poly)), np.inf)
     which = np.full((len(of_type), len(poly)), -1, dtype=np.int64)
