@@ -58,7 +58,8 @@ def full(nodes: int, compounds: int, runs: int) -> None:
     for _ in range(runs):
         before = load()
         t = time.perf_counter()
-        res = coverage(city, method="both")
+        res = coverage(city["compounds"], city["facilities"], roads=city["roads"],
+                       gates=city["gates"], method="both")
         times.append(time.perf_counter() - t)
         print(f"  run: {times[-1]:.1f} s  ({before} before, {load()} after)  {res.info}",
               flush=True)

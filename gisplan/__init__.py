@@ -7,7 +7,7 @@ that ``import gisplan`` stays light (maps pull in folium only when a map is made
     p = gisplan.Project.open("layers/guyuan_2022.gpkg")
     report = gisplan.validate_project(p).merge(gisplan.reconcile(p))
     res = gisplan.bundle_project(p)
-    cov = gisplan.coverage(p)
+    cov = gisplan.coverage_project(p)
     gisplan.save_map(gisplan.bundles_map(p), "maps/guyuan_bundles.html")
 """
 
@@ -43,7 +43,9 @@ _LAZY: dict[str, str] = {
     "bundle_compounds": "gisplan.bundle",
     "bundle_project": "gisplan.bundle",
     "coverage": "gisplan.coverage",
+    "coverage_project": "gisplan.coverage",
     "site": "gisplan.siting",
+    "site_project": "gisplan.siting",
     "load_standard": "gisplan.standards",
     "design_gaps": "gisplan.design",
     "import_reports": "gisplan.progress",

@@ -5,32 +5,40 @@ For every compound (小区) and facility type of the life-circle standard
 metres, and whether it lies within the standard's walking distance:
 
 * straight line: from the compound's polygon (0 when the facility is inside it);
-* walking: along the ``roads`` layer (:mod:`gisplan.network`), from the compound's gates
-  where gates are given, otherwise from points along its boundary, snapping both ends
-  to the nearest road edge and adding the snapping distances.
+* walking: on the programme's walking network (:class:`gisplan.network.WalkNetwork`,
+  built from the ``roads`` layer without the roads marked ``walkable=False``), from the
+  compound's gates where gates are given, otherwise from points along its boundary,
+  snapping both ends to the nearest road edge and adding the snapping distances.
 
 It rolls coverage up by bundle (连片), 片区, county (县区) and programme, by compounds and
 by households, and computes capacity-aware access (two-step floating catchment, 2SFCA)
 where facilities carry a ``capacity``.
 
+:func:`coverage` works on GeoDataFrames; :func:`coverage_project` reads the layers of a
+programme and calls it.
+
 Examples
 --------
->>> from gisplan.coverage import coverage
->>> res = coverage("layers/guyuan_2022.gpkg")                # doctest: +SKIP
->>> res.compounds[["compound_id", "walk_m_kindergarten", "gaps"]]  # doctest: +SKIP
->>> res.summary.query("level == 'district'")                 # doctest: +SKIP
->>> res.to_store("layers/guyuan_2022.gpkg")                  # doctest: +SKIP
+>>> from gisplan.coverage import coverage_project
+>>> res = coverage_project("layers/guyuan_2022.gpkg")
+>>> res.method, len(res.compounds)
+('network', 26)
+>>> res.compounds[["compound_id", "walk_m_kindergarten", "gaps"]].shape
+(26, 3)
+>>> sorted(res.summary["level"].unique())
+['county', 'district', 'programme']
+>>> res.network.network.n_edges > 0          # the walking network, for siting to reuse
+True
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -38,16 +46,15 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
-from pyproj import CRS
 
-from gisplan._errors import CRSError, SchemaError
-from gisplan.crs import transform_xy
+from gisplan._errors import InputError, SchemaError
+from gisplan._threads import in_background
+from gisplan.crs import project_layers
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.network import (
-    Network,
+    OriginGraph,
     Snap,
-    build_network,
-    count_crossings,
+    WalkNetwork,
     group_min,
     morton_order,
     origin_graph,
@@ -55,11 +62,25 @@ from gisplan.network import (
     snap_points,
     target_distances,
 )
+from gisplan.sources import ProgrammeLike, as_project, read_layers
 from gisplan.standards import Standard, load_standard
 
-__all__ = ["CoverageResult", "coverage", "load_layers", "metric_crs_for", "two_step_fca"]
+__all__ = [
+    "CoverageResult",
+    "Method",
+    "WalkOrigins",
+    "coverage",
+    "coverage_project",
+    "two_step_fca",
+    "walk_origins",
+]
 
+#: How distances are judged: ``auto`` walks where there is a network, ``network`` must
+#: walk, ``euclidean`` measures straight lines only, ``both`` is ``network`` where there
+#: is a network and straight lines otherwise (straight lines are always reported too).
 Method = Literal["auto", "network", "euclidean", "both"]
+
+_T = TypeVar("_T")
 
 #: reach codes of the long table
 REACH = {
@@ -75,42 +96,6 @@ _REACH_CODE = {name: np.int8(i) for i, name in enumerate(REACH)}
 
 #: store layers written by :meth:`CoverageResult.to_store`
 STORE_LAYERS = ("coverage", "coverage_gaps", "coverage_summary")
-
-
-# --------------------------------------------------------------------------- input
-def load_layers(source: Any) -> tuple[dict[str, Any], str | None]:
-    """Return the layers of a programme and its file name.
-
-    *source* is a :class:`gisplan.store.Project`, a path to a programme GeoPackage, or a
-    mapping of layer name to (Geo)DataFrame.
-    """
-    if isinstance(source, Mapping):
-        return {k: v for k, v in source.items() if v is not None}, None
-    from gisplan.store import Project
-
-    project = source if isinstance(source, Project) else Project.open(os.fspath(source))
-    present = set(project.layers())
-    names = ["compounds", "facilities", "roads", "gates", "districts", "bundle_members"]
-    return {n: project.read(n) for n in names if n in present}, str(project.path)
-
-
-def metric_crs_for(gdf: gpd.GeoDataFrame, *, file: str | None = None, layer: str = "compounds"
-                   ) -> Any:
-    """Return the metric CRS to measure *gdf* in.
-
-    Uses :func:`gisplan.crs.metric_crs` (CGCS2000 Gauss-Krüger zones in China) when
-    available, the layer's own CRS when it is already projected, otherwise UTM.
-    """
-    if gdf.crs is None:
-        raise CRSError("layer has no coordinate reference system", file=file, layer=layer,
-                       hint="set the CRS when importing (EPSG:4326 or EPSG:4490 for lon/lat)")
-    if gdf.crs.is_projected:
-        return gdf.crs
-    try:
-        from gisplan.crs import metric_crs
-    except ImportError:  # pragma: no cover - crs.py is part of gisplan
-        return gdf.estimate_utm_crs()
-    return metric_crs(gdf)
 
 
 # --------------------------------------------------------------------------- 2SFCA
@@ -148,7 +133,7 @@ def two_step_fca(dist: Any, capacity: NDArray[np.float64],
     >>> access, ratio = two_step_fca(d, np.array([30.0, 10.0]), np.array([100.0, 50.0]),
     ...                              catchment_m=300)
     >>> ratio.round(3).tolist(), access.round(3).tolist()
-    [[0.2, 0.2], [0.2, 0.4]]
+    ([0.2, 0.2], [0.2, 0.4])
     """
     m = sp.csr_matrix(dist, dtype=float)
     within = m.copy()
@@ -161,6 +146,8 @@ def two_step_fca(dist: Any, capacity: NDArray[np.float64],
         ratio = np.where(served > 0, cap / served, np.nan)
     access = within.T @ np.nan_to_num(ratio)
     return np.asarray(access, dtype=float), ratio
+
+
 
 
 # --------------------------------------------------------------------------- result
@@ -189,9 +176,18 @@ class CoverageResult:
         Every facility given, with ``facility_type_key``, ``snap_m`` and ``flags``
         (``unknown_facility_type``, ``outside_study_area``, ...); rows in = rows out.
     components : pandas.DataFrame or None
-        Connected parts of the road network, largest first.
+        Connected parts of the road network, largest first (None: straight lines only).
     report : Report
         Findings and row counts.
+    standard : Standard
+        The life-circle standard applied.
+    method : {"network", "euclidean"}
+        How the distances were judged.
+    network : WalkNetwork or None
+        The walking network measured on, to hand on to :func:`gisplan.siting.site`
+        (``network=res.network``); None when distances are straight lines.
+    info : dict
+        Sizes (nodes, edges, demand points, facilities used) and the metric CRS.
     """
 
     coverage: pd.DataFrame
@@ -201,7 +197,8 @@ class CoverageResult:
     components: pd.DataFrame | None
     report: Report
     standard: Standard
-    method: str
+    method: Literal["network", "euclidean"]
+    network: WalkNetwork | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -209,11 +206,9 @@ class CoverageResult:
         """Facility types missing per compound, as lists, indexed like ``compounds``."""
         return self.compounds["gaps"].map(lambda s: [g for g in str(s).split(";") if g])
 
-    def to_store(self, project: Any) -> None:
+    def to_store(self, project: ProgrammeLike) -> None:
         """Write ``coverage``, ``coverage_gaps`` and ``coverage_summary`` in one step."""
-        from gisplan.store import Project
-
-        p = project if isinstance(project, Project) else Project.open(os.fspath(project))
+        p = as_project(project)
         long = self.coverage.copy()
         for col in long.columns:
             if isinstance(long[col].dtype, pd.CategoricalDtype):
@@ -226,16 +221,213 @@ class CoverageResult:
                                                    if isinstance(v, int | float | str)}}})
 
 
-# --------------------------------------------------------------------------- helpers
-def _text(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), None)
+# --------------------------------------------------------------------------- adapter
+def coverage_project(source: ProgrammeLike, **options: Any) -> CoverageResult:
+    """Coverage of a programme: read its layers and call :func:`coverage`.
+
+    Reads ``compounds`` (required), ``facilities``, ``roads`` (unless a ``network=`` is
+    given), ``gates`` and ``bundle_members`` (for the roll-up by bundle, unless
+    ``bundles=`` is given).
+
+    Parameters
+    ----------
+    source : Project, str or os.PathLike
+        The programme or the path of its GeoPackage.
+    **options
+        Keyword options of :func:`coverage`.
+
+    Returns
+    -------
+    CoverageResult
+        Findings name the programme's file.
+    """
+    p = as_project(source)
+    layers = read_layers(p, ["compounds"],
+                         optional=["facilities", "roads", "gates", "bundle_members"])
+    if options.get("bundles") is None:
+        options["bundles"] = _bundles_of_members(layers["bundle_members"])
+    roads = layers["roads"] if options.get("network") is None else None
+    with _file_named(str(p.path)):
+        res = coverage(layers["compounds"], layers["facilities"], roads=roads,
+                       gates=layers["gates"], **options)
+    _stamp_file(res.report, str(p.path))
+    return res
 
 
-def _resolve_facilities(fac: gpd.GeoDataFrame, std: Standard, report: Report,
-                        file: str | None) -> pd.Series:
+def _bundles_of_members(members: pd.DataFrame | None) -> pd.Series | None:
+    """Bundle id per ``compound_id`` from a ``bundle_members`` layer (None if absent)."""
+    if members is None or not {"bundle_id", "compound_id"} <= set(members.columns):
+        return None
+    first = members.drop_duplicates("compound_id")
+    return pd.Series(first["bundle_id"].to_numpy(),
+                     index=first["compound_id"].astype(str).to_numpy())
+
+
+@contextmanager
+def _file_named(file: str) -> Iterator[None]:
+    """Name *file* in an :class:`InputError` raised inside that names no file."""
+    try:
+        yield
+    except InputError as err:
+        if err.file is None:
+            err.file = file
+            err.args = (str(err),)
+        raise
+
+
+def _stamp_file(report: Report, file: str) -> None:
+    """Name *file* in every finding of *report* that names a layer but no file."""
+    report.findings = [replace(f, file=file) if f.file is None and f.layer else f
+                       for f in report.findings]
+
+
+# --------------------------------------------------------------------------- inputs
+def _standard(standard: Standard | str | Path | None) -> Standard:
+    return standard if isinstance(standard, Standard) else load_standard(standard)
+
+
+def _check_types(std: Standard, types: list[str] | None) -> list[str]:
+    """Return the facility types to assess (None: all types of the standard)."""
+    types = list(std.types) if types is None else list(types)
+    for t in types:
+        if t not in std.types:
+            close = std.suggest(t)
+            raise SchemaError("facility type not in the standard", file=std.file,
+                              column="facility_type", value=t,
+                              hint=("did you mean " + ", ".join(close)) if close
+                              else "choose from " + ", ".join(std.types))
+    return types
+
+
+def _use_network(method: Method, roads: gpd.GeoDataFrame | None,
+                 network: WalkNetwork | None) -> bool:
+    """Whether distances are walked; a clear error where walking is asked without roads."""
+    if roads is not None and network is not None:
+        raise ValueError("give roads= or network=, not both (a network is built from roads)")
+    has_net = network is not None or (roads is not None and len(roads) > 0)
+    if method == "network" and not has_net:
+        raise SchemaError("walking distances need a roads layer", layer="roads",
+                          hint="import roads (道路) or use method='euclidean'")
+    return has_net and method != "euclidean"
+
+
+def _facilities_or_empty(facilities: gpd.GeoDataFrame | None, compounds: gpd.GeoDataFrame,
+                         report: Report) -> gpd.GeoDataFrame:
+    """Return the facilities, or an empty layer (every type a gap) when there is none."""
+    if facilities is None:
+        report.add(Finding("warning", "no_facilities", "the programme has no facilities "
+                           "layer: every type is a gap", layer="facilities"))
+        return gpd.GeoDataFrame({"facility_id": pd.Series(dtype=object),
+                                 "facility_type": pd.Series(dtype=object)},
+                                geometry=gpd.GeoSeries([], crs=compounds.crs))
+    if len(facilities) == 0 and facilities.crs is None:
+        return facilities.set_crs(compounds.crs)
+    return facilities
+
+
+@dataclass
+class _Compounds:
+    """The compounds as measured: output frame (input CRS), metric polygons, ids."""
+
+    frame: gpd.GeoDataFrame
+    poly: NDArray[np.object_]
+    no_geom: NDArray[np.bool_]
+    ids: pd.Series
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def _prepare_compounds(compounds: gpd.GeoDataFrame, metric: gpd.GeoDataFrame,
+                       report: Report) -> _Compounds:
+    """Copy the compounds for output, flag those without geometry."""
+    if "compound_id" not in compounds.columns:
+        raise SchemaError("compounds have no column 'compound_id'", layer="compounds",
+                          column="compound_id", hint="add a compound id (小区编号) column")
+    frame = compounds.copy()
+    if "flags" not in frame.columns:
+        frame["flags"] = ""
+    poly = metric.geometry.to_numpy()
+    no_geom = shapely.is_missing(poly) | shapely.is_empty(poly)
+    if no_geom.any():
+        add_flags(frame, no_geom, "empty_geometry")
+        report.add(Finding("warning", "empty_geometry",
+                           f"{int(no_geom.sum())} compounds have no geometry; kept, distances "
+                           "left empty", layer="compounds",
+                           row=frame.index[int(np.flatnonzero(no_geom)[0])],
+                           hint="draw the compound boundary"))
+    return _Compounds(frame, poly, no_geom, frame["compound_id"].astype(str))
+
+
+@dataclass
+class _Facilities:
+    """The facilities as measured: output frame, metric points, type keys, usable rows."""
+
+    frame: gpd.GeoDataFrame
+    pts: NDArray[np.object_]
+    key: NDArray[np.object_]
+    usable: NDArray[np.bool_]
+    ids: NDArray[np.object_]
+
+    def of_type(self, t: str) -> NDArray[np.int64]:
+        """Positions of the usable facilities of type *t*."""
+        return np.flatnonzero(self.usable & (self.key == t))
+
+
+def _prepare_facilities(facilities: gpd.GeoDataFrame, metric: gpd.GeoDataFrame,
+                        std: Standard, comp: _Compounds, study_margin_m: float,
+                        report: Report) -> _Facilities:
+    """Copy the facilities for output; resolve types; flag unlocated and far-off ones."""
+    frame = facilities.copy()
+    if "flags" not in frame.columns:
+        frame["flags"] = ""
+    if "facility_id" not in frame.columns:
+        frame["facility_id"] = [f"F{i}" for i in range(len(frame))]
+    keys = _resolve_facilities(frame, std, report)
+    frame["facility_type_key"] = keys.to_numpy()
+    pts = metric.geometry.to_numpy()
+    f_nogeom = shapely.is_missing(pts) | shapely.is_empty(pts)
+    if f_nogeom.any():
+        add_flags(frame, f_nogeom, "empty_geometry")
+        report.add(Finding("warning", "empty_geometry", f"{int(f_nogeom.sum())} facilities "
+                           "have no location; kept, flagged, left out", layer="facilities",
+                           row=frame.index[int(np.flatnonzero(f_nogeom)[0])],
+                           hint="add coordinates"))
+    outside = _outside_study_area(pts, f_nogeom, comp, study_margin_m)
+    if outside.any():
+        add_flags(frame, outside, "outside_study_area")
+        first = int(np.flatnonzero(outside)[0])
+        report.add(Finding("warning", "outside_study_area",
+                           f"{int(outside.sum())} facilities lie more than "
+                           f"{study_margin_m:.0f} m outside the compounds' extent; kept, "
+                           "flagged, left out", layer="facilities",
+                           row=frame.index[first], column="geometry",
+                           value=str(facilities.geometry.iloc[first]),
+                           hint="check for swapped lon/lat, a wrong CRS or GCJ-02/BD-09 "
+                           "coordinates"))
+    usable = keys.notna().to_numpy() & ~f_nogeom & ~outside
+    return _Facilities(frame, pts, keys.to_numpy(dtype=object), usable,
+                       frame["facility_id"].astype(object).to_numpy())
+
+
+def _outside_study_area(pts: NDArray[np.object_], no_geom: NDArray[np.bool_],
+                        comp: _Compounds, margin_m: float) -> NDArray[np.bool_]:
+    """Facilities more than *margin_m* outside the bounding box of the compounds."""
+    outside = np.zeros(len(pts), dtype=bool)
+    if not (~comp.no_geom).any() or not len(pts):
+        return outside
+    b = shapely.total_bounds(comp.poly[~comp.no_geom])
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    with np.errstate(invalid="ignore"):
+        outside = ~no_geom & ((x < b[0] - margin_m) | (x > b[2] + margin_m)
+                              | (y < b[1] - margin_m) | (y > b[3] + margin_m))
+    return np.asarray(outside, dtype=bool)
+
+
+def _resolve_facilities(fac: gpd.GeoDataFrame, std: Standard, report: Report) -> pd.Series:
     """Canonical type key per facility; flag and report unknown spellings."""
     if "facility_type" not in fac.columns:
-        raise SchemaError("facilities have no column 'facility_type'", file=file,
+        raise SchemaError("facilities have no column 'facility_type'",
                           layer="facilities", column="facility_type",
                           hint="add the type of each facility (e.g. 幼儿园, kindergarten)")
     keys = std.resolve_many(fac["facility_type"])
@@ -243,24 +435,87 @@ def _resolve_facilities(fac: gpd.GeoDataFrame, std: Standard, report: Report,
     if unknown.any():
         add_flags(fac, unknown, "unknown_facility_type")
         bad = fac.loc[unknown, "facility_type"].astype(object)
-        for value, rows in bad.groupby(bad.fillna("<empty>"), sort=True).groups.items():
-            close = std.suggest(value)
-            hint = ("did you mean " + ", ".join(f"{k} ({std.zh(k)})" for k in close)
-                    if close else "use a type of the life-circle standard: "
-                    + ", ".join(std.types))
-            report.add(Finding("warning", "unknown_facility_type",
-                               f"{len(rows)} facilities of unknown type; kept, flagged, "
-                               "left out of coverage", file=file, layer="facilities",
-                               row=rows[0], column="facility_type", value=value, hint=hint))
+        groups = bad.groupby(bad.fillna("<empty>"), sort=True).groups
+        report.add_capped(_unknown_type_findings(groups, std), total=len(groups))
     return keys
 
 
-def _demand_points(compounds: gpd.GeoSeries, gates: gpd.GeoDataFrame | None,
-                   ids: pd.Series, step_m: float | None, report: Report,
-                   file: str | None) -> tuple[NDArray[np.object_], NDArray[np.int64],
-                                              NDArray[np.bool_]]:
+def _unknown_type_findings(groups: Any, std: Standard) -> Iterator[Finding]:
+    """One ``unknown_facility_type`` finding per distinct unknown spelling."""
+    for value, rows in groups.items():
+        close = std.suggest(value)
+        hint = ("did you mean " + ", ".join(f"{k} ({std.zh(k)})" for k in close)
+                if close else "use a type of the life-circle standard: "
+                + ", ".join(std.types))
+        yield Finding("warning", "unknown_facility_type",
+                      f"{len(rows)} facilities of unknown type; kept, flagged, "
+                      "left out of coverage", layer="facilities",
+                      row=rows[0], column="facility_type", value=value, hint=hint)
+
+
+# --------------------------------------------------------------------------- walking
+@dataclass
+class WalkOrigins:
+    """Where each compound is walked from, snapped to the walking network.
+
+    Gates where the compound has any, else points along its boundary every
+    ``boundary_step_m``. Points are sorted by compound (``owner``).
+
+    Attributes
+    ----------
+    points : ndarray of shapely.Point
+        The points, in the network's CRS.
+    owner : ndarray of int
+        Position of the compound of each point.
+    snap : Snap
+        Each point snapped to its nearest edge.
+    has_gate : ndarray of bool, shape (n_compounds,)
+        Compounds walked from their gates.
+    snap_m : ndarray of float, shape (n_compounds,)
+        Shortest snapping distance of each compound's points (NaN: no point).
+    """
+
+    points: NDArray[np.object_]
+    owner: NDArray[np.int64]
+    snap: Snap
+    has_gate: NDArray[np.bool_]
+    snap_m: NDArray[np.float64]
+
+
+def walk_origins(network: WalkNetwork, poly: NDArray[np.object_],
+                 gates: gpd.GeoDataFrame | None, ids: pd.Series,
+                 boundary_step_m: float | None, report: Report) -> WalkOrigins:
+    """Gates or boundary points of every compound, snapped to *network*.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    poly : ndarray of shapely geometry
+        Compound polygons in the network's CRS.
+    gates : GeoDataFrame or None
+        Gates (``compound_id``, points) in the network's CRS; None: no gates.
+    ids : pandas.Series
+        ``compound_id`` of each polygon, as text.
+    boundary_step_m : float or None
+        Spacing of boundary points (None: boundary vertices only).
+    report : Report
+        Receives ``gate_unknown_compound``.
+    """
+    gates_m = gates.copy() if gates is not None and len(gates) else None
+    pts, owner, has_gate = _demand_points(poly, gates_m, ids, boundary_step_m, report)
+    by_owner = np.argsort(owner, kind="stable")  # group_min is fastest on sorted owners
+    pts, owner = pts[by_owner], owner[by_owner]
+    snap = snap_points(network.network, pts)
+    snap_m, _ = group_min(snap.dist, owner, len(poly))
+    snap_m[~np.isfinite(snap_m)] = np.nan
+    return WalkOrigins(pts, owner, snap, has_gate, snap_m)
+
+
+def _demand_points(poly: NDArray[np.object_], gates: gpd.GeoDataFrame | None,
+                   ids: pd.Series, step_m: float | None, report: Report
+                   ) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.bool_]]:
     """Points to walk from: gates where given, else boundary points every *step_m*."""
-    n = len(compounds)
+    n = len(poly)
     has_gate = np.zeros(n, dtype=bool)
     pts_parts: list[NDArray[np.object_]] = []
     own_parts: list[NDArray[np.int64]] = []
@@ -277,14 +532,13 @@ def _demand_points(compounds: gpd.GeoSeries, gates: gpd.GeoDataFrame | None,
             first = int(np.flatnonzero(orphan)[0])
             report.add(Finding("warning", "gate_unknown_compound",
                                f"{int(orphan.sum())} gates name a compound that is not in "
-                               "the compounds layer; not used", file=file, layer="gates",
+                               "the compounds layer; not used", layer="gates",
                                row=gates.index[first], column="compound_id",
                                value=gid.iloc[first], hint="correct the compound_id"))
         own = owner[good].astype(np.int64)
         has_gate[own] = True
         pts_parts.append(geom[good])
         own_parts.append(own)
-    poly = compounds.to_numpy()
     need = ~has_gate & ~(shapely.is_missing(poly) | shapely.is_empty(poly))
     ring = shapely.boundary(poly[need])
     if step_m:
@@ -296,76 +550,94 @@ def _demand_points(compounds: gpd.GeoSeries, gates: gpd.GeoDataFrame | None,
 
 
 @dataclass
-class _Net:
-    net: Network
-    fac_snap: Snap
-    pt_snap: Snap
-    pt_owner: NDArray[np.int64]
-    compound_snap: NDArray[np.float64]
-    labels: NDArray[np.int64]
+class _Walks:
+    """Walking distances per type × compound, and what they were measured with."""
+
+    walk: NDArray[np.float64]
+    walk_fac: NDArray[np.int64]
+    reach: NDArray[np.int8]
+    origins: WalkOrigins
+    fac_snap_m: NDArray[np.float64]
+    graph: OriginGraph
+    fuse: NDArray[np.int64]
 
 
-def _projector(src: Any, dst: Any) -> Callable[[NDArray[np.float64]], NDArray[np.float64]] | None:
-    """Coordinate transform ``(n, 2) -> (n, 2)`` from *src* to *dst*; None if the same."""
-    if CRS.from_user_input(src) == CRS.from_user_input(dst):
-        return None
+def _walk(network: WalkNetwork, comp: _Compounds, fac: _Facilities,
+          gates: gpd.GeoDataFrame | None, types: list[str], *,
+          boundary_step_m: float | None, max_snap_m: float, search_limit_m: float,
+          report: Report) -> _Walks:
+    """Walk from every usable facility to every compound, one search per type."""
+    net = network.network
+    origins = walk_origins(network, comp.poly, gates, comp.ids, boundary_step_m, report)
+    far = (np.nan_to_num(origins.snap_m, nan=np.inf) > max_snap_m) & ~comp.no_geom
+    if far.any():
+        add_flags(comp.frame, far, "far_from_road")
+        report.add(Finding("warning", "far_from_road",
+                           f"{int(far.sum())} compounds are more than {max_snap_m:.0f} m "
+                           "from any road; walking distances include the gap",
+                           layer="compounds", row=comp.frame.index[int(np.flatnonzero(far)[0])],
+                           hint="add the missing roads or paths, or check the location"))
+    fuse = np.flatnonzero(fac.usable)
+    fsnap = snap_points(net, fac.pts[fuse]) if len(fuse) else Snap(
+        np.empty(0, np.int64), np.empty(0), np.empty(0))
+    fac_snap_m = np.full(len(fac.pts), np.nan)
+    fac_snap_m[fuse] = fsnap.dist
+    ffar = np.zeros(len(fac.pts), dtype=bool)
+    ffar[fuse] = fsnap.dist > max_snap_m
+    if ffar.any():
+        add_flags(fac.frame, ffar, "facility_far_from_road")
+        report.add(Finding("warning", "facility_far_from_road",
+                           f"{int(ffar.sum())} facilities are more than {max_snap_m:.0f} m "
+                           "from any road; walking distances include the gap",
+                           layer="facilities",
+                           row=fac.frame.index[int(np.flatnonzero(ffar)[0])],
+                           hint="check the location or add the access path"))
+    og = origin_graph(net, fsnap)
+    walk, walk_fac, reach = _nearest_by_type(og, origins, fac.key[fuse], fuse, types,
+                                             len(comp), search_limit_m)
+    reach[:, comp.no_geom] = _REACH_CODE["not_snapped"]
+    return _Walks(walk, walk_fac, reach, origins, fac_snap_m, og, fuse)
 
-    def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = transform_xy(xy[:, 0], xy[:, 1], src=src, dst=dst)
-        return np.column_stack([x, y])
 
-    return project
-
-
-def _prepare_network(roads: gpd.GeoDataFrame, *, crs: Any, node_roads: bool, report: Report,
-                     file: str | None, check_noding_below: int) -> Network:
-    """Build the walking network from the roads layer (any CRS), measured in *crs*.
-
-    Only the coordinate array of the roads is projected (no geometry is rebuilt).
-    """
-    geom = roads.geometry.to_numpy()
-    use = np.ones(len(roads), dtype=bool)
-    if "walkable" in roads.columns:
-        use = ~(roads["walkable"].astype("boolean").fillna(True).to_numpy(dtype=bool) == False)  # noqa: E712
-        if (~use).any():
-            report.add(Finding("info", "roads_not_walkable",
-                               f"{int((~use).sum())} roads marked not walkable are left out "
-                               "of the walking network", file=file, layer="roads",
-                               column="walkable"))
-    net = build_network(geom[use], node=node_roads, project=_projector(roads.crs, crs))
-    net.edge_source[:] = np.flatnonzero(use)[net.edge_source] if net.n_edges else []
-    if net.info["dropped_empty"]:
-        report.add(Finding("warning", "empty_geometry",
-                           f"{net.info['dropped_empty']} roads without geometry left out of "
-                           "the network", file=file, layer="roads"))
-    if node_roads:
-        report.add(Finding("info", "roads_noded",
-                           f"roads split at intersections: {net.info['parts']} edges from "
-                           f"{net.info['lines_in']} lines", file=file, layer="roads"))
-    elif 0 < len(roads) <= check_noding_below:
-        crossings = count_crossings(geom[use])
-        if crossings:
-            report.add(Finding("warning", "roads_not_noded",
-                               f"{crossings} pairs of roads cross without a shared vertex; "
-                               "walks cannot turn there", file=file, layer="roads",
-                               hint="pass node_roads=True (CLI: --node-roads) to split roads "
-                               "at intersections"))
-    n_comp, _ = net.components
-    if n_comp > 1:
-        sizes = net.component_sizes()
-        report.add(Finding("warning", "roads_disconnected",
-                           f"the road network has {n_comp} disconnected parts (largest "
-                           f"{int(sizes['nodes'].iloc[0])} nodes, "
-                           f"{sizes['length_m'].iloc[0]:.0f} m); distances across parts are "
-                           "shown as unreachable", file=file, layer="roads",
-                           hint="connect the parts or add the missing road segments"))
-    return net
+def _nearest_by_type(og: OriginGraph, origins: WalkOrigins, fuse_key: NDArray[np.object_],
+                     fuse: NDArray[np.int64], types: list[str], n: int, limit: float
+                     ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int8]]:
+    """Per type: walk to the nearest facility (one multi-source search), which, and reach."""
+    net = og.net
+    _, labels = net.components
+    walk = np.full((len(types), n), np.inf)
+    walk_fac = np.full((len(types), n), -1, dtype=np.int64)
+    reach = np.full((len(types), n), -1, dtype=np.int8)  # codes of REACH; -1: none
+    psnap, owner = origins.snap, origins.owner
+    pt_comp = np.where(psnap.ok, labels[net.edge_u[np.maximum(psnap.edge, 0)]], -1)
+    f_comp = labels[net.edge_u[og.snap.edge]] if len(fuse) else np.empty(0, np.int64)
+    for k, t in enumerate(types):
+        org = np.flatnonzero(fuse_key == t)
+        if len(org) == 0:
+            reach[k] = _REACH_CODE["no_facility"]
+            continue
+        nd, no = og.nearest(org, limit=limit)
+        pd_, pw = target_distances(og, nd, no, psnap, origins=org)
+        pd_[pd_ > limit] = np.inf
+        best, which = group_min(pd_, owner, n, payload=pw)
+        walk[k] = best
+        walk_fac[k] = np.where(which >= 0, fuse[np.maximum(which, 0)], -1)
+        same_comp = np.isin(pt_comp, np.unique(f_comp[org]))
+        any_same = np.bincount(owner, weights=same_comp, minlength=n) > 0
+        reach[k] = np.where(np.isfinite(best), _REACH_CODE["reached"],
+                            np.where(any_same, _REACH_CODE["beyond_limit"],
+                                     _REACH_CODE["unreachable"]))
+    return walk, walk_fac, reach
 
 
 # --------------------------------------------------------------------------- main
 def coverage(
-    source: Any,
+    compounds: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | None = None,
     *,
+    roads: gpd.GeoDataFrame | None = None,
+    gates: gpd.GeoDataFrame | None = None,
+    network: WalkNetwork | None = None,
     standard: Standard | str | Path | None = None,
     method: Method = "auto",
     types: list[str] | None = None,
@@ -382,26 +654,35 @@ def coverage(
 
     Parameters
     ----------
-    source : Project, path or mapping
-        A programme store (or its path) or a mapping of canonical layers: ``compounds``
-        (required), ``facilities``, optional ``roads``, ``gates``, ``bundle_members``.
+    compounds : geopandas.GeoDataFrame
+        Compound polygons with ``compound_id``; ``households``, ``district``, ``county``
+        and ``bundle_id`` are used for the roll-ups when present.
+    facilities : geopandas.GeoDataFrame, optional
+        Facility points with ``facility_type`` (and ``facility_id``, ``capacity``);
+        None: no facilities, every type is a gap.
+    roads : geopandas.GeoDataFrame, optional
+        Roads to walk on (see :meth:`gisplan.network.WalkNetwork.from_roads`); None:
+        no roads (straight lines, unless *network* is given).
+    gates : geopandas.GeoDataFrame, optional
+        Gate points with ``compound_id``; None: walk from the compounds' boundaries.
+    network : WalkNetwork, optional
+        A walking network already built (e.g. ``CoverageResult.network``), instead of
+        *roads*; all layers are measured in its CRS. None: built from *roads*.
     standard : Standard or path, optional
-        Life-circle standard (default: the shipped ``life_circle.csv``).
+        Life-circle standard (None: the shipped ``life_circle.csv``).
     method : {"auto", "network", "euclidean", "both"}, default "auto"
-        ``auto``: walking along roads where a ``roads`` layer exists, straight line
-        otherwise; both are always reported when roads exist. ``network`` requires roads.
+        See :data:`Method`; ``network`` without roads is an error.
     types : list of str, optional
-        Facility types to assess (default: all types of the standard).
+        Facility type keys to assess (None: all types of the standard).
     boundary_step_m : float or None, default 50
         Compounds without gates are measured from boundary points this far apart
-        (``None``: boundary vertices only).
+        (None: boundary vertices only).
     max_snap_m : float, default 250
         Compounds and facilities farther than this from any road are flagged
         (``far_from_road``, ``facility_far_from_road``); their distances include the
         snapping distance.
     search_limit_m : float, default 3000
-        Walking searches stop here; farther facilities are reported as
-        ``beyond_limit``.
+        Walking searches stop here; farther facilities are ``beyond_limit``.
     study_margin_m : float, default 5000
         Facilities farther than this outside the compounds' extent are flagged
         ``outside_study_area`` and left out (wrong coordinates, usually).
@@ -413,247 +694,155 @@ def coverage(
         Compute 2SFCA access (``fca_per_household``) for types whose facilities carry a
         ``capacity``.
     bundles : pandas.Series, optional
-        Bundle id per ``compound_id``; default: the store's ``bundle_members`` layer or a
-        ``bundle_id`` column on compounds.
+        Bundle id per ``compound_id``; None: the compounds' ``bundle_id`` column, if any.
 
     Returns
     -------
     CoverageResult
+        Tables indexed like the inputs; the walking network as ``.network``.
 
     Raises
     ------
     SchemaError
-        No compounds layer, or a required column is missing.
+        A required column is missing, a type is not in the standard, or ``network``
+        is asked without roads.
     CRSError
         A layer has no CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> comp = gpd.GeoDataFrame({"compound_id": ["A", "B"], "households": [100, 900]},
+    ...     geometry=[shapely.box(0, 0, 50, 50), shapely.box(600, 0, 650, 50)], crs=4547)
+    >>> fac = gpd.GeoDataFrame({"facility_type": ["幼儿园"]},
+    ...                        geometry=[shapely.Point(60, 25)], crs=4547)
+    >>> res = coverage(comp, fac, types=["kindergarten"])
+    >>> res.compounds[["compound_id", "walk_m_kindergarten", "covered_kindergarten"]]
+      compound_id  walk_m_kindergarten  covered_kindergarten
+    0           A                 10.0                  True
+    1           B                540.0                 False
     """
-    layers, file = load_layers(source)
-    std = standard if isinstance(standard, Standard) else load_standard(standard)
+    std = _standard(standard)
+    types = _check_types(std, types)
+    use_net = _use_network(method, roads, network)
     report = Report()
-    if "compounds" not in layers:
-        raise SchemaError("the programme has no compounds layer", file=file,
-                          layer="compounds", hint="import compounds first (gisplan import)")
-    comp_in = layers["compounds"]
-    if "compound_id" not in comp_in.columns:
-        raise SchemaError("compounds have no column 'compound_id'", file=file,
-                          layer="compounds", column="compound_id",
-                          hint="add a compound id (小区编号) column")
-    types = list(std.types) if types is None else list(types)
-    for t in types:
-        if t not in std.types:
-            close = std.suggest(t)
-            raise SchemaError("facility type not in the standard", file=std.file,
-                              column="facility_type", value=t,
-                              hint=("did you mean " + ", ".join(close)) if close
-                              else "choose from " + ", ".join(std.types))
-    crs = metric_crs_for(comp_in, file=file)
-    compounds = comp_in.copy()
-    n = len(compounds)
-    if "flags" not in compounds.columns:
-        compounds["flags"] = ""
-    cm = comp_in.to_crs(crs)
-    poly = cm.geometry.to_numpy()
-    no_geom = shapely.is_missing(poly) | shapely.is_empty(poly)
-    if no_geom.any():
-        add_flags(compounds, no_geom, "empty_geometry")
-        report.add(Finding("warning", "empty_geometry",
-                           f"{int(no_geom.sum())} compounds have no geometry; kept, distances "
-                           "left empty", file=file, layer="compounds",
-                           row=compounds.index[int(np.flatnonzero(no_geom)[0])],
-                           hint="draw the compound boundary"))
-    ids = compounds["compound_id"].astype(str)
-
-    # facilities ------------------------------------------------------------------
-    fac_in = layers.get("facilities")
-    if fac_in is None:
-        fac_in = gpd.GeoDataFrame({"facility_id": pd.Series(dtype=object),
-                                   "facility_type": pd.Series(dtype=object)},
-                                  geometry=gpd.GeoSeries([], crs=comp_in.crs))
-        report.add(Finding("warning", "no_facilities", "the programme has no facilities "
-                           "layer: every type is a gap", file=file, layer="facilities"))
-    if fac_in.crs is None and len(fac_in):
-        raise CRSError("layer has no coordinate reference system", file=file,
-                       layer="facilities", hint="set the CRS when importing")
-    facilities = fac_in.copy()
-    if "flags" not in facilities.columns:
-        facilities["flags"] = ""
-    if "facility_id" not in facilities.columns:
-        facilities["facility_id"] = [f"F{i}" for i in range(len(facilities))]
-    keys = _resolve_facilities(facilities, std, report, file)
-    facilities["facility_type_key"] = keys.to_numpy()
-    fm = facilities.to_crs(crs) if len(facilities) else facilities.set_crs(crs,
-                                                                           allow_override=True)
-    fpts = fm.geometry.to_numpy()
-    f_nogeom = shapely.is_missing(fpts) | shapely.is_empty(fpts)
-    if f_nogeom.any():
-        add_flags(facilities, f_nogeom, "empty_geometry")
-        report.add(Finding("warning", "empty_geometry", f"{int(f_nogeom.sum())} facilities "
-                           "have no location; kept, flagged, left out", file=file,
-                           layer="facilities",
-                           row=facilities.index[int(np.flatnonzero(f_nogeom)[0])],
-                           hint="add coordinates"))
-    bounds = shapely.total_bounds(poly[~no_geom]) if (~no_geom).any() else None
-    outside = np.zeros(len(fpts), dtype=bool)
-    if bounds is not None and len(fpts):
-        x, y = shapely.get_x(fpts), shapely.get_y(fpts)
-        with np.errstate(invalid="ignore"):
-            outside = ~f_nogeom & ((x < bounds[0] - study_margin_m)
-                                   | (x > bounds[2] + study_margin_m)
-                                   | (y < bounds[1] - study_margin_m)
-                                   | (y > bounds[3] + study_margin_m))
-        if outside.any():
-            add_flags(facilities, outside, "outside_study_area")
-            first = int(np.flatnonzero(outside)[0])
-            report.add(Finding("warning", "outside_study_area",
-                               f"{int(outside.sum())} facilities lie more than "
-                               f"{study_margin_m:.0f} m outside the compounds' extent; kept, "
-                               "flagged, left out", file=file, layer="facilities",
-                               row=facilities.index[first], column="geometry",
-                               value=str(fac_in.geometry.iloc[first]),
-                               hint="check for swapped lon/lat, a wrong CRS or GCJ-02/BD-09 "
-                               "coordinates"))
-    usable = keys.notna().to_numpy() & ~f_nogeom & ~outside
-    fac_key = keys.to_numpy(dtype=object)
-    fac_ids = facilities["facility_id"].astype(object).to_numpy()
-
-    roads = layers.get("roads")
-    use_net = method in ("network", "both") or (method == "auto" and roads is not None
-                                                 and len(roads) > 0)
-    if method == "network" and (roads is None or len(roads) == 0):
-        raise SchemaError("walking distances need a roads layer", file=file, layer="roads",
-                          hint="import roads (道路) or use method='euclidean'")
-    if use_net and roads is not None and roads.crs is None:
-        raise CRSError("layer has no coordinate reference system", file=file,
-                       layer="roads", hint="set the CRS when importing")
-
-    # straight line: in a second thread while the network is built and searched
-    # (shapely, scipy and pyproj release the GIL in their array loops)
-    pool = ThreadPoolExecutor(max_workers=1)
-    straight_job = pool.submit(_straight_nearest, poly, no_geom, fpts,
-                               [np.flatnonzero(usable & (fac_key == t)) for t in types])
-    pool.shutdown(wait=False)
-
-    # network ---------------------------------------------------------------------
-    walk = np.full((len(types), n), np.inf)
-    walk_fac = np.full((len(types), n), -1, dtype=np.int64)
-    reach = np.full((len(types), n), -1, dtype=np.int8)  # codes of REACH; -1: none
-    snap_m = np.full(n, np.nan)
-    fac_snap_m = np.full(len(facilities), np.nan)
-    has_gate = np.zeros(n, dtype=bool)
-    components: pd.DataFrame | None = None
+    facilities = _facilities_or_empty(facilities, compounds, report)
+    metric, crs = project_layers(
+        {"compounds": compounds, "facilities": facilities,
+         "gates": gates if use_net else None,
+         # roads: only their CRS is checked here; the network projects their coordinates
+         "roads": roads.iloc[:0] if use_net and roads is not None else None},
+        crs=network.crs if network is not None else None, report=report)
+    comp = _prepare_compounds(compounds, metric["compounds"], report)
+    fac = _prepare_facilities(facilities, metric["facilities"], std, comp, study_margin_m,
+                              report)
+    # straight lines in a second thread while the network is built and walked: both
+    # release the GIL (GEOS, scipy, pyproj), and this halves the time on two cores
+    # (benchmarks/bench_coverage.py); without a network there is nothing to overlap
+    straight_job = (in_background if use_net else _now)(
+        _straight_nearest, comp.poly, comp.no_geom, fac.pts, [fac.of_type(t) for t in types])
     info: dict[str, Any] = {"crs": str(crs)}
-    if use_net and roads is not None:
-        net = _prepare_network(roads, crs=crs, node_roads=node_roads, report=report,
-                               file=file, check_noding_below=check_noding_below)
-        components = net.component_sizes()
-        _, labels = net.components
-        info.update(nodes=net.n_nodes, edges=net.n_edges, components=len(components))
-        gates = layers.get("gates")
-        gates_m = gates.to_crs(crs).copy() if gates is not None and len(gates) else None
-        pts, owner, has_gate = _demand_points(cm.geometry, gates_m, ids, boundary_step_m,
-                                              report, file)
-        by_owner = np.argsort(owner, kind="stable")  # group_min is fastest on sorted owners
-        pts, owner = pts[by_owner], owner[by_owner]
-        info["demand_points"] = len(pts)
-        psnap = snap_points(net, pts)
-        snap_m, _ = group_min(psnap.dist, owner, n)
-        snap_m[~np.isfinite(snap_m)] = np.nan
-        far = np.nan_to_num(snap_m, nan=np.inf) > max_snap_m
-        far &= ~no_geom
-        if far.any():
-            add_flags(compounds, far, "far_from_road")
-            report.add(Finding("warning", "far_from_road",
-                               f"{int(far.sum())} compounds are more than {max_snap_m:.0f} m "
-                               "from any road; walking distances include the gap",
-                               file=file, layer="compounds",
-                               row=compounds.index[int(np.flatnonzero(far)[0])],
-                               hint="add the missing roads or paths, or check the location"))
-        fuse = np.flatnonzero(usable)
-        fsnap_all = snap_points(net, fpts[fuse]) if len(fuse) else Snap(
-            np.empty(0, np.int64), np.empty(0), np.empty(0))
-        fac_snap_m[fuse] = fsnap_all.dist
-        ffar = np.zeros(len(facilities), dtype=bool)
-        ffar[fuse] = fsnap_all.dist > max_snap_m
-        if ffar.any():
-            add_flags(facilities, ffar, "facility_far_from_road")
-            report.add(Finding("warning", "facility_far_from_road",
-                               f"{int(ffar.sum())} facilities are more than {max_snap_m:.0f} m "
-                               "from any road; walking distances include the gap",
-                               file=file, layer="facilities",
-                               row=facilities.index[int(np.flatnonzero(ffar)[0])],
-                               hint="check the location or add the access path"))
-        og = origin_graph(net, fsnap_all)
-        pt_comp = np.where(psnap.ok, labels[net.edge_u[np.maximum(psnap.edge, 0)]], -1)
-        f_comp = labels[net.edge_u[fsnap_all.edge]] if len(fuse) else np.empty(0, np.int64)
-        fuse_key = fac_key[fuse]
-        for k, t in enumerate(types):
-            org = np.flatnonzero(fuse_key == t)
-            if len(org) == 0:
-                reach[k] = _REACH_CODE["no_facility"]
-                continue
-            nd, no = og.nearest(org, limit=search_limit_m)
-            pd_, pw = target_distances(og, nd, no, psnap, origins=org)
-            pd_[pd_ > search_limit_m] = np.inf
-            best, which = group_min(pd_, owner, n, payload=pw)
-            walk[k] = best
-            walk_fac[k] = np.where(which >= 0, fuse[np.maximum(which, 0)], -1)
-            same_comp = np.isin(pt_comp, np.unique(f_comp[org]))
-            any_same = np.bincount(owner, weights=same_comp, minlength=n) > 0
-            reach[k] = np.where(np.isfinite(best), _REACH_CODE["reached"],
-                                np.where(any_same, _REACH_CODE["beyond_limit"],
-                                         _REACH_CODE["unreachable"]))
-        reach[:, no_geom] = _REACH_CODE["not_snapped"]
+    walks: _Walks | None = None
+    if use_net:
+        if network is None:
+            assert roads is not None  # _use_network: roads or a network
+            network = WalkNetwork.from_roads(roads, crs=crs, node=node_roads,
+                                             check_noding_below=check_noding_below)
+        report.extend(network.report.findings)
+        walks = _walk(network, comp, fac, metric["gates"], types,
+                      boundary_step_m=boundary_step_m, max_snap_m=max_snap_m,
+                      search_limit_m=search_limit_m, report=report)
+        info.update(nodes=network.network.n_nodes, edges=network.network.n_edges,
+                    components=network.network.components[0],
+                    demand_points=len(walks.origins.owner))
     else:
+        network = None
         info["network"] = "none"
+    straight, straight_fac = straight_job()
+    return _assemble(comp, fac, types, std, straight, straight_fac, walks, network,
+                     capacity=capacity, bundles=bundles, info=info, report=report)
 
-    straight, straight_fac = straight_job.result()
 
-    # judge -----------------------------------------------------------------------
-    judged_net = use_net and roads is not None
-    method_used = "network" if judged_net else "euclidean"
-    dist = walk if judged_net else straight
+def _now(func: Callable[..., _T], *args: Any) -> Callable[[], _T]:
+    """Run ``func(*args)`` here and now; return a function giving its result."""
+    result = func(*args)
+    return lambda: result
+
+
+def _judge(walks: _Walks | None, straight: NDArray[np.float64], fac: _Facilities,
+           types: list[str], std: Standard, no_geom: NDArray[np.bool_]
+           ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int8]]:
+    """Return the distance judged (walking where walked), covered or not, and reach."""
     std_m = np.array([std.walk_m(t) for t in types])
-    covered = dist <= std_m[:, None]
-    if not judged_net:
-        has_any = np.array([bool((usable & (fac_key == t)).any()) for t in types])
-        reach[:] = np.where(np.isfinite(straight), _REACH_CODE["reached"], -1)
-        reach[~has_any] = _REACH_CODE["no_facility"]
-        reach[:, no_geom] = _REACH_CODE["not_snapped"]
+    if walks is not None:
+        return walks.walk, walks.walk <= std_m[:, None], walks.reach
+    has_any = np.array([len(fac.of_type(t)) > 0 for t in types], dtype=bool)
+    reach = np.where(np.isfinite(straight), _REACH_CODE["reached"], -1).astype(np.int8)
+    reach[~has_any] = _REACH_CODE["no_facility"]
+    reach[:, no_geom] = _REACH_CODE["not_snapped"]
+    return straight, straight <= std_m[:, None], reach
 
-    # capacity-aware access ----------------------------------------------------------
+
+def _fca(walks: _Walks | None, comp: _Compounds, fac: _Facilities, types: list[str],
+         std: Standard) -> NDArray[np.float64]:
+    """2SFCA access per type × compound where facilities of the type carry a capacity."""
+    n = len(comp)
     fca = np.full((len(types), n), np.nan)
-    hh = (pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
-          if "households" in compounds.columns else np.full(n, np.nan))
-    if capacity and "capacity" in facilities.columns:
-        cap_all = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
-        for k, t in enumerate(types):
-            sel = np.flatnonzero(usable & (fac_key == t) & np.isfinite(cap_all))
-            if len(sel) == 0:
-                continue
-            if judged_net:
-                org = np.flatnonzero(np.isin(fuse, sel))
-                pair = pair_distances(og, org, psnap, owner, n, limit=std_m[k])
-            else:
-                pair = _straight_pairs(fpts[sel], poly, std_m[k])
-            access, _ = two_step_fca(pair, cap_all[fuse[org]] if judged_net else cap_all[sel],
-                                     hh, catchment_m=std_m[k])
-            fca[k] = access
-        info["fca_types"] = int(np.isfinite(fca).any(axis=1).sum())
+    hh = (pd.to_numeric(comp.frame["households"], errors="coerce").to_numpy(dtype=float)
+          if "households" in comp.frame.columns else np.full(n, np.nan))
+    cap_all = pd.to_numeric(fac.frame["capacity"], errors="coerce").to_numpy(dtype=float)
+    for k, t in enumerate(types):
+        sel = np.flatnonzero(fac.usable & (fac.key == t) & np.isfinite(cap_all))
+        if len(sel) == 0:
+            continue
+        radius = std.walk_m(t)
+        if walks is not None:
+            org = np.flatnonzero(np.isin(walks.fuse, sel))
+            pair = pair_distances(walks.graph, org, walks.origins.snap, walks.origins.owner,
+                                  n, limit=radius)
+            cap = cap_all[walks.fuse[org]]
+        else:
+            pair = _straight_pairs(fac.pts[sel], comp.poly, radius)
+            cap = cap_all[sel]
+        fca[k], _ = two_step_fca(pair, cap, hh, catchment_m=radius)
+    return fca
 
-    # tables ------------------------------------------------------------------------
-    long = _long_table(ids, types, std, straight, straight_fac, walk, walk_fac, dist, covered,
-                       reach, snap_m, fac_snap_m, fac_ids, fca, method_used,
-                       with_walk=judged_net)
-    wide = _wide(compounds, types, dist, straight, covered, std, has_gate, snap_m,
-                 judged_net, no_geom, fca)
-    summary = _summary(wide, covered, layers, types, std, bundles)
+
+def _assemble(comp: _Compounds, fac: _Facilities, types: list[str], std: Standard,
+              straight: NDArray[np.float64], straight_fac: NDArray[np.int64],
+              walks: _Walks | None, network: WalkNetwork | None, *, capacity: bool,
+              bundles: pd.Series | None, info: dict[str, Any], report: Report
+              ) -> CoverageResult:
+    """Judge the distances and build the long, wide and summary tables."""
+    n = len(comp)
+    dist, covered, reach = _judge(walks, straight, fac, types, std, comp.no_geom)
+    fca = np.full((len(types), n), np.nan)
+    if capacity and "capacity" in fac.frame.columns:
+        fca = _fca(walks, comp, fac, types, std)
+        info["fca_types"] = int(np.isfinite(fca).any(axis=1).sum())
+    judged_net = walks is not None
+    method: Literal["network", "euclidean"] = "network" if judged_net else "euclidean"
+    empty_walk = np.full((len(types), n), np.inf)
+    long = _long_table(
+        comp.ids, types, std, straight, straight_fac,
+        walks.walk if walks else empty_walk,
+        walks.walk_fac if walks else np.full((len(types), n), -1, dtype=np.int64),
+        dist, covered, reach, walks.origins.snap_m if walks else np.full(n, np.nan),
+        walks.fac_snap_m if walks else np.full(len(fac.pts), np.nan), fac.ids, fca, method,
+        with_walk=judged_net)
+    wide = _wide(comp.frame, types, dist, straight, covered, std,
+                 walks.origins.has_gate if walks else np.zeros(n, dtype=bool),
+                 walks.origins.snap_m if walks else np.full(n, np.nan), judged_net,
+                 comp.no_geom, fca)
+    summary = _summary(wide, covered, types, std, bundles)
     report.count("compounds", n, len(wide), flagged=int((wide["flags"].fillna("") != "").sum()))
-    report.count("facilities", len(fac_in), len(facilities),
-                 flagged=int((facilities["flags"].fillna("") != "").sum()))
+    report.count("facilities", len(fac.frame), len(fac.frame),
+                 flagged=int((fac.frame["flags"].fillna("") != "").sum()))
     info["compounds"] = n
-    info["facilities_used"] = int(usable.sum())
-    return CoverageResult(long, wide, summary, facilities, components, report, std,
-                          method_used, info)
+    info["facilities_used"] = int(fac.usable.sum())
+    components = network.network.component_sizes() if network is not None else None
+    return CoverageResult(long, wide, summary, fac.frame, components, report, std, method,
+                          network, info)
 
 
 def _straight_nearest(poly: NDArray[np.object_], no_geom: NDArray[np.bool_],
@@ -835,23 +1024,18 @@ def _wide(compounds: gpd.GeoDataFrame, types: list[str], dist: NDArray[np.float6
     return gpd.GeoDataFrame(out, geometry=compounds.geometry, crs=compounds.crs)
 
 
-def _bundle_of(wide: gpd.GeoDataFrame, layers: Mapping[str, Any],
-               bundles: pd.Series | None) -> pd.Series | None:
+def _bundle_of(wide: gpd.GeoDataFrame, bundles: pd.Series | None) -> pd.Series | None:
+    """Bundle of each compound: from *bundles* (by ``compound_id``), else ``bundle_id``."""
     ids = wide["compound_id"].astype(str)
     if bundles is not None:
         return ids.map(bundles.rename(index=str))
-    bm = layers.get("bundle_members")
-    if bm is not None and {"bundle_id", "compound_id"} <= set(bm.columns):
-        m = bm.drop_duplicates("compound_id").set_index(bm["compound_id"].astype(str)
-                                                        .drop_duplicates())["bundle_id"]
-        return ids.map(m)
     if "bundle_id" in wide.columns:
         return wide["bundle_id"]
     return None
 
 
-def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], layers: Mapping[str, Any],
-             types: list[str], std: Standard, bundles: pd.Series | None) -> pd.DataFrame:
+def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], types: list[str],
+             std: Standard, bundles: pd.Series | None) -> pd.DataFrame:
     """Shares covered per unit of each level and type (``np.bincount`` on unit codes)."""
     order = np.argsort(np.asarray(types, dtype=object))  # types alphabetically in a unit
     types = [types[i] for i in order]
@@ -864,7 +1048,7 @@ def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], layers: Mapping
         "programme": pd.Series("all", index=wide.index),
         "county": wide["county"] if "county" in wide.columns else None,
         "district": wide["district"] if "district" in wide.columns else None,
-        "bundle": _bundle_of(wide, layers, bundles),
+        "bundle": _bundle_of(wide, bundles),
     }
     tcode = np.arange(k)[:, None]
     frames = []

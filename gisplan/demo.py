@@ -96,9 +96,9 @@ def _bundle(project: Any) -> str:
 
 
 def _coverage(project: Any) -> str:
-    from gisplan.coverage import coverage
+    from gisplan.coverage import coverage_project
 
-    res = coverage(project)
+    res = coverage_project(project)
     res.to_store(project)
     n = len(res.compounds)
     with_gaps = int((res.compounds["n_gaps"] > 0).sum())

@@ -882,9 +882,8 @@ def _coverage_distances(frames: _Frames, comp: gpd.GeoDataFrame
     if stored is None or not any(str(c).startswith("walk_m_") for c in stored.columns):
         from gisplan.coverage import coverage
 
-        layers = {n: frames.get(n) for n in ("compounds", "facilities", "roads", "gates",
-                                             "bundle_members")}
-        result = coverage({k: v for k, v in layers.items() if v is not None})
+        result = coverage(comp, frames.get("facilities"), roads=frames.get("roads"),
+                          gates=frames.get("gates"))
         stored, method = result.compounds, result.method
     cols = [c for c in stored.columns if str(c).startswith(("walk_m_", "covered_"))]
     table = pd.DataFrame(stored[cols]).set_index(stored["compound_id"].astype(str).to_numpy())

@@ -1,9 +1,14 @@
 """Walking network (步行网络): nodes, a CSR graph, snapping, multi-source distances.
 
-This is an array core: it takes shapely line arrays (or just their coordinates, see
+:class:`WalkNetwork` is the walking network of a programme and
+:meth:`WalkNetwork.from_roads` its one builder: it takes the roads layer, leaves out roads
+marked ``walkable=False``, nodes them when asked and measures them in the analysis CRS.
+Coverage (:mod:`gisplan.coverage`) and siting (:mod:`gisplan.siting`) walk on it, so they
+agree on every distance.
+
+Under it is an array core: it takes shapely line arrays (or just their coordinates, see
 :func:`network_from_coords`) in a metric CRS and returns numpy arrays and
-``scipy.sparse`` matrices. It knows nothing of layers or files; :mod:`gisplan.coverage`
-and :mod:`gisplan.siting` are the adapters.
+``scipy.sparse`` matrices, knowing nothing of layers or files.
 
 Built for size: a 2-million-line network is built from coordinate arrays (projected
 once, end points merged by hashed integer grid keys) without making one geometry
@@ -45,19 +50,27 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
 from numpy.typing import NDArray
+from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
+
+from gisplan.crs import analysis_crs, require_crs, transform_xy
+from gisplan.findings import Finding, Report
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "Network",
     "OriginGraph",
     "Snap",
+    "WalkNetwork",
     "build_network",
     "count_crossings",
     "group_min",
@@ -376,6 +389,147 @@ def build_network(lines: Any, *, node: bool = False, tolerance_m: float = 0.01,
     net = network_from_coords(xy, idx, source=src, tolerance_m=tolerance_m)
     net.info.update(info)
     return net
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """The walking network of a programme (步行网络): built once, walked by every analysis.
+
+    :meth:`from_roads` is the one builder: it leaves out roads marked ``walkable=False``,
+    nodes the roads when asked, measures them in a metric CRS and notes what it did in
+    :attr:`report`. Coverage (:func:`gisplan.coverage.coverage`) and siting
+    (:func:`gisplan.siting.site`) take a ``network=`` built here, and a
+    :class:`~gisplan.coverage.CoverageResult` hands its network on as ``.network``, so
+    every distance of a programme is measured on the same streets.
+
+    Attributes
+    ----------
+    network : Network
+        The graph (array core), in metres.
+    crs : pyproj.CRS
+        The metric CRS it is measured in.
+    walkable : ndarray of bool, shape (n_roads,)
+        Which rows of the roads layer were used (``walkable`` not false).
+    report : Report
+        Findings made while building: ``roads_not_walkable``, ``empty_geometry``,
+        ``roads_noded`` / ``roads_not_noded`` and ``roads_disconnected``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> roads = gpd.GeoDataFrame(
+    ...     {"walkable": [True, True, False]}, crs=4547,
+    ...     geometry=[shapely.LineString([(0, 0), (100, 0)]),
+    ...               shapely.LineString([(100, 0), (100, 100)]),
+    ...               shapely.LineString([(0, 0), (100, 100)])])  # a shortcut, not walkable
+    >>> wn = WalkNetwork.from_roads(roads)
+    >>> wn.network.n_edges, wn.crs.to_epsg(), wn.walkable.tolist()
+    (2, 4547, [True, True, False])
+    >>> [f.code for f in wn.report]
+    ['roads_not_walkable']
+    """
+
+    network: Network
+    crs: CRS
+    walkable: NDArray[np.bool_]
+    report: Report
+
+    @classmethod
+    def from_roads(
+        cls,
+        roads: gpd.GeoDataFrame,
+        *,
+        crs: Any = None,
+        node: bool = False,
+        check_noding_below: int = 50_000,
+    ) -> WalkNetwork:
+        """Build the walking network from a roads layer (the one builder).
+
+        Parameters
+        ----------
+        roads : geopandas.GeoDataFrame
+            Street centre lines and footpaths in any CRS; an optional boolean column
+            ``walkable`` marks roads a pedestrian cannot use (``False``; missing counts
+            as walkable).
+        crs : CRS-like, optional
+            The metric CRS to measure in; ``None``: :func:`gisplan.crs.analysis_crs` of
+            the roads. Only the coordinate array is projected (no geometry is rebuilt),
+            which is what keeps a two-million-line layer fast.
+        node : bool, default False
+            Split roads at intersections first (un-noded road data).
+        check_noding_below : int, default 50000
+            Without *node*, count crossings without a shared vertex on layers up to this
+            many lines and report them (``roads_not_noded``).
+
+        Raises
+        ------
+        CRSError
+            The roads have no CRS.
+        """
+        require_crs(roads, layer="roads")
+        target = analysis_crs(roads, layer="roads") if crs is None else CRS.from_user_input(crs)
+        report = Report()
+        geom = roads.geometry.to_numpy()
+        use = _walkable(roads)
+        if (~use).any():
+            report.add(Finding("info", "roads_not_walkable",
+                               f"{int((~use).sum())} roads marked not walkable are left out "
+                               "of the walking network", layer="roads", column="walkable"))
+        net = build_network(geom[use], node=node, project=_projector(roads.crs, target))
+        net.edge_source[:] = np.flatnonzero(use)[net.edge_source] if net.n_edges else []
+        _note_build(net, geom[use], node=node, check_noding_below=check_noding_below,
+                    report=report)
+        return cls(net, target, use, report)
+
+
+def _walkable(roads: gpd.GeoDataFrame) -> NDArray[np.bool_]:
+    """Rows of *roads* a pedestrian may use: ``walkable`` is not false (missing: walkable)."""
+    if "walkable" not in roads.columns:
+        return np.ones(len(roads), dtype=bool)
+    flag = roads["walkable"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    return np.asarray(flag, dtype=bool)
+
+
+def _projector(src: Any, dst: CRS) -> Callable[[FloatArray], FloatArray] | None:
+    """Coordinate transform ``(n, 2) -> (n, 2)`` from *src* to *dst*; None if the same."""
+    if CRS.from_user_input(src) == dst:
+        return None
+
+    def project(xy: FloatArray) -> FloatArray:
+        x, y = transform_xy(xy[:, 0], xy[:, 1], src=src, dst=dst)
+        return np.column_stack([x, y])
+
+    return project
+
+
+def _note_build(net: Network, lines: NDArray[np.object_], *, node: bool,
+                check_noding_below: int, report: Report) -> None:
+    """Report empty roads, noding (done or needed) and disconnected parts."""
+    if net.info["dropped_empty"]:
+        report.add(Finding("warning", "empty_geometry",
+                           f"{net.info['dropped_empty']} roads without geometry left out of "
+                           "the network", layer="roads"))
+    if node:
+        report.add(Finding("info", "roads_noded",
+                           f"roads split at intersections: {net.info['parts']} edges from "
+                           f"{net.info['lines_in']} lines", layer="roads"))
+    elif 0 < len(lines) <= check_noding_below:
+        crossings = count_crossings(lines)
+        if crossings:
+            report.add(Finding("warning", "roads_not_noded",
+                               f"{crossings} pairs of roads cross without a shared vertex; "
+                               "walks cannot turn there", layer="roads",
+                               hint="pass node_roads=True (CLI: --node-roads) to split roads "
+                               "at intersections"))
+    n_comp, _ = net.components
+    if n_comp > 1:
+        sizes = net.component_sizes()
+        report.add(Finding("warning", "roads_disconnected",
+                           f"the road network has {n_comp} disconnected parts (largest "
+                           f"{int(sizes['nodes'].iloc[0])} nodes, "
+                           f"{sizes['length_m'].iloc[0]:.0f} m); distances across parts are "
+                           "shown as unreachable", layer="roads",
+                           hint="connect the parts or add the missing road segments"))
 
 
 def morton_order(xy: FloatArray) -> IntArray:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gisplan._errors import SchemaError
 from gisplan.cli import cli
-from gisplan.coverage import coverage, two_step_fca
+from gisplan.coverage import coverage, coverage_project, two_step_fca
 from gisplan.findings import has_flag
 from gisplan.store import Project
 
@@ -58,7 +58,7 @@ def _row(res, cid: str, ftype: str) -> pd.Series:
 
 
 def test_walk_is_measured_from_the_boundary_not_the_centroid(city) -> None:
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     r = _row(res, "C000", "kindergarten")
     # corner (80, 80) -> road y=100 (20 m) -> along it to x=150 (70 m)
     assert r["walk_m"] == pytest.approx(90.0)
@@ -70,7 +70,7 @@ def test_walk_is_measured_from_the_boundary_not_the_centroid(city) -> None:
 def test_gates_replace_the_boundary_when_given(city) -> None:
     city["gates"] = gpd.GeoDataFrame({"gate_id": ["G1"], "compound_id": ["C000"]},
                                      geometry=[shapely.Point(20, 50)], crs=CRS)
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     # gate (20,50) -> road x=0 (20 m) -> up to (0,100) 50 m -> along y=100 to 150: 150 m
     assert _row(res, "C000", "kindergarten")["walk_m"] == pytest.approx(220.0)
     comp = res.compounds.set_index("compound_id")
@@ -80,13 +80,13 @@ def test_gates_replace_the_boundary_when_given(city) -> None:
 
 def test_straight_line_is_zero_inside_the_compound(city) -> None:
     city["facilities"] = facilities([("F1", "幼儿园", 50, 50)])
-    res = coverage(city, types=["kindergarten"], method="euclidean")
+    res = coverage(**city, types=["kindergarten"], method="euclidean")
     assert _row(res, "C000", "kindergarten")["distance_m"] == 0.0
     assert res.method == "euclidean"
 
 
 def test_gaps_list_the_types_beyond_the_standard(city) -> None:
-    res = coverage(city, types=["kindergarten", "market", "bus_stop"])
+    res = coverage(**city, types=["kindergarten", "market", "bus_stop"])
     comp = res.compounds.set_index("compound_id")
     assert comp.loc["C000", "gaps"] == "market;bus_stop"
     assert comp.loc["C000", "gaps_zh"] == "菜市场、公交站"
@@ -96,7 +96,7 @@ def test_gaps_list_the_types_beyond_the_standard(city) -> None:
 
 
 def test_wide_and_long_tables_keep_every_compound(city) -> None:
-    res = coverage(city, types=["kindergarten", "market"])
+    res = coverage(**city, types=["kindergarten", "market"])
     assert len(res.compounds) == 100
     assert res.compounds.index.equals(city["compounds"].index)
     assert len(res.coverage) == 200
@@ -106,7 +106,7 @@ def test_wide_and_long_tables_keep_every_compound(city) -> None:
 
 def test_summary_shares_by_district_and_households(city) -> None:
     city["compounds"].loc[0, "households"] = 900
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     long = res.coverage
     s = res.summary.set_index(["level", "unit", "facility_type"])
     covered = long["covered"].to_numpy()
@@ -122,14 +122,14 @@ def test_summary_shares_by_district_and_households(city) -> None:
 def test_summary_by_bundle_when_bundles_are_given(city) -> None:
     bundles = pd.Series(["B1"] * 10 + ["B2"] * 90,
                         index=city["compounds"]["compound_id"].to_numpy())
-    res = coverage(city, types=["kindergarten"], bundles=bundles)
+    res = coverage(**city, types=["kindergarten"], bundles=bundles)
     b = res.summary[res.summary["level"] == "bundle"].set_index("unit")
     assert b.loc["B1", "compounds"] == 10
 
 
 def test_unknown_facility_types_are_flagged_with_suggestions(city) -> None:
     city["facilities"] = facilities([("F1", "幼儿圆", 150, 100), ("F2", "幼儿园", 850, 850)])
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     fac = res.facilities.set_index("facility_id")
     assert has_flag(fac, "unknown_facility_type").tolist() == [True, False]
     (finding,) = res.report.by_code("unknown_facility_type")
@@ -142,7 +142,7 @@ def test_unknown_facility_types_are_flagged_with_suggestions(city) -> None:
 def test_facilities_far_outside_the_study_area_are_flagged_and_left_out(city) -> None:
     city["facilities"] = facilities([("F1", "幼儿园", 150, 100),
                                      ("F9", "幼儿园", 3_000_000, 500)])
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     assert has_flag(res.facilities, "outside_study_area").tolist() == [False, True]
     assert res.report.by_code("outside_study_area")[0].row == 1
     assert res.info["facilities_used"] == 1
@@ -153,7 +153,7 @@ def test_disconnected_roads_are_reported_and_distances_shown_as_unreachable(city
                               geometry=[shapely.LineString([(3000, 0), (3000, 200)])])
     city["roads"] = pd.concat([city["roads"], island], ignore_index=True)
     city["facilities"] = facilities([("F1", "幼儿园", 3000, 100)])
-    res = coverage(city, types=["kindergarten"], search_limit_m=5000)
+    res = coverage(**city, types=["kindergarten"], search_limit_m=5000)
     assert res.report.by_code("roads_disconnected")
     assert len(res.components) == 2
     r = _row(res, "C000", "kindergarten")
@@ -165,7 +165,7 @@ def test_disconnected_roads_are_reported_and_distances_shown_as_unreachable(city
 
 def test_beyond_the_search_limit_is_not_unreachable(city) -> None:
     city["facilities"] = facilities([("F1", "幼儿园", 950, 1000)])
-    res = coverage(city, types=["kindergarten"], search_limit_m=500)
+    res = coverage(**city, types=["kindergarten"], search_limit_m=500)
     assert _row(res, "C000", "kindergarten")["reach"] == "beyond_limit"
 
 
@@ -173,7 +173,7 @@ def test_compounds_far_from_any_road_are_flagged(city) -> None:
     far = gpd.GeoDataFrame({"compound_id": ["C900"], "name": ["远郊"], "households": [10]},
                            geometry=[shapely.box(1800, 1800, 1850, 1850)], crs=CRS)
     city["compounds"] = pd.concat([city["compounds"], far], ignore_index=True)
-    res = coverage(city, types=["kindergarten"], max_snap_m=250)
+    res = coverage(**city, types=["kindergarten"], max_snap_m=250)
     comp = res.compounds.set_index("compound_id")
     assert has_flag(comp, "far_from_road")["C900"]
     assert not has_flag(comp, "far_from_road")["C000"]
@@ -183,10 +183,10 @@ def test_compounds_far_from_any_road_are_flagged(city) -> None:
 def test_unnoded_roads_are_reported_with_the_fix(city) -> None:
     city["roads"] = gpd.GeoDataFrame({"road_id": ["A", "B"]}, crs=CRS, geometry=[
         shapely.LineString([(0, 100), (1000, 100)]), shapely.LineString([(150, 0), (150, 1000)])])
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     (f,) = res.report.by_code("roads_not_noded")
     assert "node_roads=True" in f.hint
-    res2 = coverage(city, types=["kindergarten"], node_roads=True)
+    res2 = coverage(**city, types=["kindergarten"], node_roads=True)
     assert res2.report.by_code("roads_noded")
 
 
@@ -194,8 +194,7 @@ def test_lonlat_input_is_measured_in_metres() -> None:
     comp = block_compounds(2).to_crs(4326)
     roads = grid_roads(3).to_crs(4326)
     fac = facilities([("F1", "幼儿园", 150, 100)]).to_crs(4326)
-    res = coverage({"compounds": comp, "roads": roads, "facilities": fac},
-                   types=["kindergarten"])
+    res = coverage(comp, fac, roads=roads, types=["kindergarten"])
     assert _row(res, "C000", "kindergarten")["walk_m"] == pytest.approx(90.0, abs=0.5)
     assert res.compounds.crs.to_epsg() == 4326
 
@@ -203,12 +202,12 @@ def test_lonlat_input_is_measured_in_metres() -> None:
 def test_network_method_without_roads_is_a_clear_error(city) -> None:
     del city["roads"]
     with pytest.raises(SchemaError, match="roads"):
-        coverage(city, method="network")
+        coverage(**city, method="network")
 
 
 def test_without_roads_auto_falls_back_to_straight_lines(city) -> None:
     del city["roads"]
-    res = coverage(city, types=["kindergarten"])
+    res = coverage(**city, types=["kindergarten"])
     assert res.method == "euclidean"
     assert "walk_m" not in res.coverage.columns
     assert res.compounds["coverage_method"].eq("euclidean").all()
@@ -226,7 +225,7 @@ def test_two_step_fca_by_hand() -> None:
 
 def test_capacity_gives_fca_per_household(city) -> None:
     city["facilities"]["capacity"] = [120.0, np.nan]
-    res = coverage(city, types=["kindergarten", "market"], capacity=True)
+    res = coverage(**city, types=["kindergarten", "market"], capacity=True)
     fca = res.compounds.set_index("compound_id")["fca_kindergarten"]
     covered = res.compounds.set_index("compound_id")["covered_kindergarten"]
     # every covered compound shares the 120 places with the others covered
@@ -237,7 +236,7 @@ def test_capacity_gives_fca_per_household(city) -> None:
 
 def test_results_are_written_to_the_store(tmp_path: Path, city) -> None:
     p = Project.create(tmp_path / "p.gpkg", meta={"name": "t"}, layers=city)
-    res = coverage(p, types=["kindergarten", "market"])
+    res = coverage_project(p, types=["kindergarten", "market"])
     res.to_store(p)
     assert {"coverage", "coverage_gaps", "coverage_summary"} <= set(p.layers())
     back = p.read("coverage_gaps")
@@ -274,7 +273,7 @@ def test_straight_line_nearest_equals_brute_force_for_irregular_polygons() -> No
                   for c in centres], crs=CRS)
     xy = np.r_[rng.uniform(-500, 3500, (40, 2)), centres[:5]]  # five inside a compound
     fac = facilities([(f"F{i}", "幼儿园", x, y) for i, (x, y) in enumerate(xy)])
-    res = coverage({"compounds": comp, "facilities": fac}, types=["kindergarten"])
+    res = coverage(comp, fac, types=["kindergarten"])
     d = shapely.distance(comp.geometry.to_numpy()[:, None], fac.geometry.to_numpy()[None, :])
     long = res.coverage
     assert long["straight_m"].to_numpy() == pytest.approx(d.min(axis=1), abs=1e-9)
@@ -285,16 +284,19 @@ def test_straight_line_nearest_equals_brute_force_for_irregular_polygons() -> No
 
 
 def test_roads_in_another_crs_give_the_same_walks(city) -> None:
-    ref = coverage(city, types=["kindergarten", "market"])
+    ref = coverage(**city, types=["kindergarten", "market"])
     city["roads"] = city["roads"].to_crs(4326)
-    res = coverage(city, types=["kindergarten", "market"])
+    from gisplan.crs import CRSMismatchWarning
+
+    with pytest.warns(CRSMismatchWarning, match="layer 'roads' is in EPSG:4326"):
+        res = coverage(**city, types=["kindergarten", "market"])
     assert res.coverage["walk_m"].to_numpy() == pytest.approx(
         ref.coverage["walk_m"].to_numpy(), abs=0.01)
     assert res.info["edges"] == ref.info["edges"]
 
 
 def test_summary_and_gaps_follow_the_covered_matrix(city) -> None:
-    res = coverage(city, types=["kindergarten", "market", "bus_stop"])
+    res = coverage(**city, types=["kindergarten", "market", "bus_stop"])
     comp = res.compounds
     for t in ("kindergarten", "market", "bus_stop"):
         assert comp["gaps"].str.split(";").map(lambda g, t=t: t in g).tolist() == (
@@ -304,3 +306,49 @@ def test_summary_and_gaps_follow_the_covered_matrix(city) -> None:
     for unit, n_covered in by_district.items():
         assert s.loc[("district", unit, "market"), "compounds_covered"] == n_covered
     assert s.loc[("programme", "all", "kindergarten"), "compounds"] == len(comp)
+
+
+def test_geodataframes_in_index_kept_out(city) -> None:
+    comp = city["compounds"].set_axis(np.arange(100) * 7 + 3)
+    res = coverage(comp, city["facilities"], roads=city["roads"], types=["kindergarten"])
+    assert res.compounds.index.equals(comp.index)
+    assert res.compounds.crs == comp.crs
+
+
+def test_a_layer_in_another_crs_is_reprojected_with_one_warning_naming_both(city) -> None:
+    from gisplan.crs import CRSMismatchWarning
+
+    with pytest.warns(CRSMismatchWarning) as caught:
+        res = coverage(city["compounds"], city["facilities"].to_crs(4490),
+                       roads=city["roads"], types=["kindergarten"])
+    assert len([w for w in caught if issubclass(w.category, CRSMismatchWarning)]) == 1
+    (f,) = res.report.by_code("crs_reprojected")
+    assert "EPSG:4490" in f.message and "4547" in f.message
+    assert _row(res, "C000", "kindergarten")["walk_m"] == pytest.approx(90.0, abs=0.01)
+
+
+def test_the_adapter_names_the_file_in_errors_and_findings(tmp_path: Path, city) -> None:
+    path = tmp_path / "p.gpkg"
+    bad = city | {"compounds": city["compounds"].drop(columns="compound_id")}
+    Project.create(path, meta={"name": "t"}, layers=bad)
+    with pytest.raises(SchemaError, match="compound_id") as e:
+        coverage_project(path)
+    assert e.value.file == str(Project.open(path).path)
+
+
+
+def test_the_straight_lines_in_a_second_thread_equal_those_in_one(city, monkeypatch) -> None:
+    from gisplan import coverage as covmod
+
+    threaded = coverage(**city, types=["kindergarten", "market"])
+    monkeypatch.setattr(covmod, "in_background", covmod._now)
+    one = coverage(**city, types=["kindergarten", "market"])
+    pd.testing.assert_frame_equal(threaded.coverage, one.coverage)
+
+
+def test_a_failure_in_the_second_thread_reaches_the_caller() -> None:
+    from gisplan._threads import in_background
+
+    result = in_background(int, "not a number")
+    with pytest.raises(ValueError, match="not a number"):
+        result()

@@ -6,6 +6,7 @@ import pytest
 import shapely
 
 from gisplan.network import (
+    WalkNetwork,
     build_network,
     count_crossings,
     group_min,
@@ -287,3 +288,47 @@ def test_morton_order_visits_one_quadrant_after_another() -> None:
     assert sorted(order.tolist()) == list(range(400))
     quadrant = (xy[order, 0] >= 50).astype(int) + 2 * (xy[order, 1] >= 50)
     assert (np.diff(quadrant) != 0).sum() == 3
+
+
+# ------------------------------------------------------------------- WalkNetwork
+def _roads(walkable: list[object] | None = None):
+    import geopandas as gpd
+
+    lines = [shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(100, 0), (100, 100)]),
+             shapely.LineString([(0, 0), (100, 100)])]
+    cols = {} if walkable is None else {"walkable": walkable}
+    return gpd.GeoDataFrame(cols, geometry=lines, crs=4547)
+
+
+def test_walk_network_leaves_out_roads_that_are_not_walkable() -> None:
+    wn = WalkNetwork.from_roads(_roads([True, None, False]))
+    assert wn.walkable.tolist() == [True, True, False]  # missing counts as walkable
+    assert wn.network.n_edges == 2
+    assert wn.network.edge_source.tolist() == [0, 1]  # rows of the roads layer
+    d, _ = nearest_origins(wn.network, snap_points(wn.network, shapely.points([(0, 0)])),
+                           targets=snap_points(wn.network, shapely.points([(100, 100)])))
+    assert d[0] == pytest.approx(200.0)  # round the corner, not the 141 m diagonal
+    (f,) = wn.report.by_code("roads_not_walkable")
+    assert f.layer == "roads" and "1 roads" in f.message
+
+
+def test_walk_network_without_a_walkable_column_uses_every_road() -> None:
+    wn = WalkNetwork.from_roads(_roads())
+    assert wn.walkable.all() and wn.network.n_edges == 3
+    assert not wn.report.by_code("roads_not_walkable")
+
+
+def test_walk_network_measures_lonlat_roads_in_the_metric_crs_given() -> None:
+    metric = WalkNetwork.from_roads(_roads())
+    lonlat = WalkNetwork.from_roads(_roads().to_crs(4326), crs=4547)
+    assert lonlat.crs.to_epsg() == 4547
+    assert lonlat.network.edge_len == pytest.approx(metric.network.edge_len, abs=1e-3)
+
+
+def test_walk_network_without_crs_is_the_one_crs_error() -> None:
+    from gisplan._errors import CRSError
+
+    roads = _roads().set_crs(None, allow_override=True)
+    with pytest.raises(CRSError, match="coordinate reference system") as e:
+        WalkNetwork.from_roads(roads)
+    assert e.value.layer == "roads"

@@ -94,16 +94,16 @@ def grid_city() -> dict[str, gpd.GeoDataFrame]:
 
 def test_proposed_sites_really_cover_what_they_claim() -> None:
     city = grid_city()
-    res = site(city, facility_type="幼儿园", count=3)
+    res = site(**city, facility_type="幼儿园", count=3)
     assert len(res.sites) == 3
     assert res.sites["candidate_source"].eq("network_node").all()
     # add the sites as facilities and measure again: the households newly covered
     new = gpd.GeoDataFrame({"facility_id": ["S1", "S2", "S3"],
                             "facility_type": ["kindergarten"] * 3},
                            geometry=res.sites.geometry.to_numpy(), crs=CRS)
-    after = coverage(city | {"facilities": pd.concat([city["facilities"], new])},
+    after = coverage(**(city | {"facilities": pd.concat([city["facilities"], new])}),
                      types=["kindergarten"])
-    before = coverage(city, types=["kindergarten"])
+    before = coverage(**city, types=["kindergarten"])
     hh = city["compounds"]["households"].to_numpy()
     gained = (after.compounds["covered_kindergarten"].to_numpy()
               & ~before.compounds["covered_kindergarten"].to_numpy())
@@ -114,8 +114,8 @@ def test_proposed_sites_really_cover_what_they_claim() -> None:
 
 def test_exact_solver_is_at_least_as_good_as_greedy_on_the_grid() -> None:
     city = grid_city()
-    g = site(city, facility_type="kindergarten", count=2, candidates="compounds")
-    e = site(city, facility_type="kindergarten", count=2, candidates="compounds",
+    g = site(**city, facility_type="kindergarten", count=2, candidates="compounds")
+    e = site(**city, facility_type="kindergarten", count=2, candidates="compounds",
              solver="exact")
     assert e.totals["households_newly_covered"] >= g.totals["households_newly_covered"]
     assert (e.sites["households_new"].diff().dropna() <= 0).all()
@@ -125,7 +125,7 @@ def test_a_candidate_layer_is_used_as_given() -> None:
     city = grid_city()
     lots = gpd.GeoDataFrame({"candidate_id": ["lot-A", "lot-B"]}, crs=CRS,
                             geometry=[shapely.box(880, 880, 920, 920), shapely.Point(5, 5)])
-    res = site(city, facility_type="kindergarten", count=1, candidates=lots)
+    res = site(**city, facility_type="kindergarten", count=1, candidates=lots)
     assert res.sites["candidate"].tolist() == ["lot-A"]
     assert res.sites.geometry.iloc[0].distance(shapely.Point(900, 900)) < 25
 
@@ -133,14 +133,14 @@ def test_a_candidate_layer_is_used_as_given() -> None:
 def test_straight_line_siting_without_roads() -> None:
     city = grid_city()
     del city["roads"]
-    res = site(city, facility_type="kindergarten", count=2)
+    res = site(**city, facility_type="kindergarten", count=2)
     assert res.sites["candidate_source"].eq("compound").all()
     assert res.totals["households_newly_covered"] > 0
 
 
 def test_unknown_type_is_an_error_with_a_suggestion() -> None:
     with pytest.raises(SchemaError, match="kindergarten"):
-        site(grid_city(), facility_type="幼儿圆", count=1)
+        site(**grid_city(), facility_type="幼儿圆", count=1)
 
 
 def test_cli_site_writes_the_sites_layer(tmp_path: Path) -> None:

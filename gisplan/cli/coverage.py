@@ -49,14 +49,15 @@ def coverage(project: Path, method: str, standard_path: Path | None, types: tupl
     from rich.table import Table
 
     from gisplan.cli._options import facility_type_keys
-    from gisplan.coverage import coverage as run
+    from gisplan.coverage import coverage_project
     from gisplan.standards import load_standard
 
     std = load_standard(standard_path)
     keys = facility_type_keys(std, types) if types else None
-    res = run(project, standard=std, method=method, types=keys,  # type: ignore[arg-type]
-              boundary_step_m=boundary_step_m or None, max_snap_m=max_snap_m,
-              search_limit_m=search_limit_m, node_roads=node_roads, capacity=capacity)
+    res = coverage_project(project, standard=std, method=method, types=keys,
+                           boundary_step_m=boundary_step_m or None, max_snap_m=max_snap_m,
+                           search_limit_m=search_limit_m, node_roads=node_roads,
+                           capacity=capacity)
     con = Console()
     for f in res.report:
         con.print(str(f), style="yellow" if f.severity == "warning" else "dim",

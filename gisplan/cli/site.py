@@ -41,14 +41,11 @@ def site(project: Path, facility_type: str, count: int, candidates: str,
     from rich.console import Console
     from rich.table import Table
 
-    from gisplan.siting import site as run
+    from gisplan.siting import site_project
 
     cands = gpd.read_file(candidates_file) if candidates_file else candidates
-    res = run(project, facility_type=facility_type, count=count,
-              candidates=cands,
-              method=method,  # type: ignore[arg-type]
-              solver=solver,  # type: ignore[arg-type]
-              standard=standard_path)
+    res = site_project(project, facility_type=facility_type, count=count, candidates=cands,
+                       method=method, solver=solver, standard=standard_path)
     con = Console()
     for f in res.report:
         con.print(str(f), style="yellow" if f.severity == "warning" else "dim", markup=False,
