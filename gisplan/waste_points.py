@@ -74,10 +74,9 @@ def _kiosks_for_group(layers: dict[str, Any], idx: np.ndarray, group: str, k_max
     from gisplan.siting import site
 
     comp = layers["compounds"].iloc[idx]
-    sub = {"compounds": comp, "roads": layers.get("roads"), "gates": None,
-           "facilities": layers["facilities"].iloc[0:0] if layers.get("facilities")
-           is not None else None}
-    res = site(sub, facility_type=facility_type, count=min(k_max, len(idx)))
+    fac = layers.get("facilities")
+    res = site(comp, fac.iloc[0:0] if fac is not None else None, roads=layers.get("roads"),
+               facility_type=facility_type, count=min(k_max, len(idx)))
     rows, served = [], {}
     for r in res.sites.itertuples():
         kid = f"{group}-K{r.rank}"
