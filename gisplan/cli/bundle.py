@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import HOUSEHOLDS, METRES, POSITIVE_METRES
+
 _LEVEL_ZH = {"pianqu": "片区", "street": "街道", "county": "县区", "none": "不限"}
 
 
@@ -14,13 +16,13 @@ _LEVEL_ZH = {"pianqu": "片区", "street": "街道", "county": "县区", "none":
 @click.option("--level", type=click.Choice(list(_LEVEL_ZH)), default=None,
               help="Bundles stay inside one district of this level 不跨越的区划层级 "
                    "(default: the programme's bundle_level, else pianqu 片区; none = may cross).")
-@click.option("--gap", "gap_m", type=float, default=20.0, show_default=True,
+@click.option("--gap", "gap_m", type=METRES, default=20.0, show_default=True,
               help="Largest gap between adjacent compounds, m 相邻间距 (about one local street).")
-@click.option("--min-households", type=int, default=300, show_default=True,
+@click.option("--min-households", type=HOUSEHOLDS, default=300, show_default=True,
               help="Household floor per bundle 每片最少户数.")
-@click.option("--max-households", type=int, default=3000, show_default=True,
+@click.option("--max-households", type=HOUSEHOLDS, default=3000, show_default=True,
               help="Household ceiling per bundle 每片最多户数.")
-@click.option("--max-span", "max_span_m", type=float, default=1000.0, show_default=True,
+@click.option("--max-span", "max_span_m", type=POSITIVE_METRES, default=1000.0, show_default=True,
               help="Largest span of a bundle, m 最大跨度.")
 @click.option("--barrier", "barrier_classes", multiple=True, default=("arterial",),
               show_default=True,

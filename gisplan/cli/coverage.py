@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import METRES, POSITIVE_METRES
+
 _LEVELS = {"programme": "全部", "county": "县区", "district": "片区", "bundle": "连片"}
 
 
@@ -20,12 +22,12 @@ _LEVELS = {"programme": "全部", "county": "县区", "district": "片区", "bun
               help="A city's own life-circle standard CSV 生活圈标准 (default: shipped).")
 @click.option("--type", "types", multiple=True,
               help="Facility type(s) to assess 设施类型 (key or Chinese name); default all.")
-@click.option("--boundary-step", "boundary_step_m", type=float, default=50.0,
+@click.option("--boundary-step", "boundary_step_m", type=POSITIVE_METRES, default=50.0,
               show_default=True, help="Metres between boundary points for compounds "
                                       "without gates 小区边界取点间距.")
-@click.option("--max-snap", "max_snap_m", type=float, default=250.0, show_default=True,
+@click.option("--max-snap", "max_snap_m", type=METRES, default=250.0, show_default=True,
               help="Flag compounds/facilities farther than this from any road (m).")
-@click.option("--search-limit", "search_limit_m", type=float, default=3000.0,
+@click.option("--search-limit", "search_limit_m", type=POSITIVE_METRES, default=3000.0,
               show_default=True, help="Stop walking searches at this distance (m).")
 @click.option("--node-roads", is_flag=True,
               help="Split roads at intersections first (un-noded road data).")

@@ -6,16 +6,18 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import METRES, SHARE
+
 
 @click.command("join")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--utility-margin", "utility_margin_m", type=float, default=10.0,
+@click.option("--utility-margin", "utility_margin_m", type=METRES, default=10.0,
               show_default=True,
               help="Margin around a compound within which a utility line serves it, m "
                    "管线缓冲距离.")
-@click.option("--facility-margin", "facility_margin_m", type=float, default=50.0,
+@click.option("--facility-margin", "facility_margin_m", type=METRES, default=50.0,
               show_default=True, help="Margin around a compound for facilities, m 设施缓冲距离.")
-@click.option("--split-share", type=float, default=0.9, show_default=True,
+@click.option("--split-share", type=SHARE, default=0.9, show_default=True,
               help="Main district share below which a compound is flagged as split "
                    "跨片区阈值.")
 @click.option("--no-write", is_flag=True, help="Do not write results into the programme.")
