@@ -45,6 +45,10 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
     listed with the reason. Writes the layers bundles, adjacency and the tables
     bundle_members, bundle_standalone.
     """
+    if min_households > max_households:
+        raise click.UsageError(
+            f"--min-households ({min_households}) is larger than --max-households "
+            f"({max_households}); lower the floor 每片最少户数 or raise the ceiling 每片最多户数")
     from rich.console import Console
     from rich.table import Table
 
