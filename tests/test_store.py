@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -263,7 +266,7 @@ def test_meta_that_is_not_json_is_refused(tmp_path: Path) -> None:
 
 
 def test_open_missing_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*Project\.create"):
+    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*`gisplan import .*nope\.gpkg FILE --layer compounds`"):
         Project.open(tmp_path / "nope.gpkg")
 
 
@@ -352,9 +355,31 @@ def test_two_processes_appending_at_once_lose_nothing(project: Project) -> None:
 # ---------------------------------------------------------------- atomicity and locks
 
 
-def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> None:
-    p = Project.create(tmp_path / "p.gpkg", meta={"name": "x"}, layers={"compounds": compounds(50)})
-    before = digest(p.path)
+def contents_digest(path: Path) -> str:
+    """Hash of every layer's contents and the metadata, read the way gisplan reads them."""
+    p = Project.open(path)
+    h = hashlib.sha256(repr(sorted(p.meta.items())).encode())
+    for name in p.layers():
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(pd.DataFrame(p.read(name)).astype(str)).values)
+    return h.hexdigest()
+
+
+def staging_tables(path: Path) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+        names += [r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")]
+    finally:
+        con.close()
+    return [n for n in names if "gisplan_staging" in n]
+
+
+def test_writer_killed_mid_write_leaves_every_layer_unchanged(tmp_path: Path) -> None:
+    p = Project.create(tmp_path / "p.gpkg", meta={"name": "x"},
+                       layers={"compounds": compounds(50), "districts": compounds(7)})
+    before = contents_digest(p.path)
+    size = p.path.stat().st_size
     code = f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -368,9 +393,8 @@ def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> N
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"ready"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill once the new layer is being written
-        tmp = list(tmp_path.glob(".gisplan-tmp-*p.gpkg"))
-        if tmp and tmp[0].stat().st_size > 2_000_000:
+    while time.monotonic() < deadline:  # kill once GDAL is writing the new layer
+        if p.path.stat().st_size > size + 2_000_000:
             break
         time.sleep(0.01)
     else:
@@ -379,12 +403,147 @@ def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> N
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert digest(p.path) == before
+    assert contents_digest(p.path) == before
     assert integrity(p.path) == "ok"
-    assert p.layers() == ["compounds"]
-    assert len(p.read("compounds")) == 50
-    p.write("districts", canonical_frame("districts"))  # the next writer cleans up
+    assert p.layers() == ["compounds", "districts"]
+    p.write("plan_lists", canonical_frame("plan_lists"))  # the next writer cleans up
+    assert staging_tables(p.path) == []
     assert not list(tmp_path.glob(".gisplan-tmp-*"))
+
+
+# a writer that is killed inside the swap transaction, after the old layers were
+# dropped and the new ones renamed, with its page cache spilled to the file
+SWAP_KILLED = """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_store import compounds
+    from gisplan.store import Project, _write
+
+    original = _write.swap_in
+
+    def swap_then_stall(con, staging, name):
+        con.execute("PRAGMA cache_size = 10")  # spill dirty pages to the file
+        original(con, staging, name)
+        con.execute("UPDATE programme SET value = ?", ('"half-written"',))
+        print("swapped", flush=True)
+        time.sleep(120)
+
+    _write.swap_in = swap_then_stall
+    Project.open({path!r}).write_many({{"compounds": compounds(20_000)}}, {{"name": "new"}})
+"""
+
+
+def make_hot_journal(path: Path) -> None:
+    """Leave *path* with a hot journal: SIGKILL a writer in the middle of its swap."""
+    proc = run_python(SWAP_KILLED.format(tests=str(Path(__file__).parent), path=str(path)))
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate()
+    assert line.strip() == b"swapped", err.decode()
+    journal = path.with_name(path.name + "-journal")
+    assert journal.read_bytes()[:8] == bytes.fromhex("d9d505f920a163d7")  # a hot journal
+
+
+@pytest.fixture(scope="module")
+def hot_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store and the hot journal a killed writer left, with its contents before."""
+    path = tmp_path_factory.mktemp("hot") / "p.gpkg"
+    Project.create(path, meta={"name": "x"},
+                   layers={"compounds": compounds(3000), "districts": canonical_frame("districts")})
+    before = contents_digest(path)
+    make_hot_journal(path)
+    return path, before
+
+
+@pytest.fixture
+def hot_copy(hot_store: tuple[Path, str], tmp_path: Path) -> Path:
+    """A private copy of the store and its hot journal (copied together, as a pair)."""
+    src, _ = hot_store
+    dst = tmp_path / src.name
+    shutil.copyfile(src, dst)
+    shutil.copyfile(src.with_name(src.name + "-journal"), dst.with_name(dst.name + "-journal"))
+    return dst
+
+
+RECOVERED = "recovered an interrupted write (rolled back p.gpkg-journal)"
+
+
+@pytest.mark.parametrize("action", ["open", "layers", "read", "meta", "description", "write",
+                                    "append", "set_meta"])
+def test_any_use_of_a_store_with_a_hot_journal_rolls_it_back_and_says_so(
+    hot_store: tuple[Path, str], hot_copy: Path, action: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, before = hot_store
+    with caplog.at_level("WARNING", logger="gisplan.store"):
+        if action == "open":
+            Project.open(hot_copy)
+        else:
+            p = object.__new__(Project)  # a Project opened before the writer was killed
+            p.path = hot_copy
+            {
+                "layers": lambda: p.layers(),
+                "read": lambda: p.read("compounds"),
+                "meta": lambda: p.meta,
+                "description": lambda: p.description("compounds"),
+                "write": lambda: p.write("plan_lists", canonical_frame("plan_lists")),
+                "append": lambda: p.append("progress_log", _log(2)),
+                "set_meta": lambda: p.set_meta(note="n"),
+            }[action]()
+    assert [r.getMessage() for r in caplog.records if RECOVERED in r.getMessage()] != []
+    assert not hot_copy.with_name("p.gpkg-journal").exists()
+    assert integrity(hot_copy) == "ok"
+    p = Project.open(hot_copy)
+    assert p.read("compounds")["compound_id"].tolist() == [f"C{i:06d}" for i in range(3000)]
+    if action in ("open", "layers", "read", "meta", "description"):
+        assert contents_digest(hot_copy) == before
+    assert staging_tables(hot_copy) == [] or action not in ("write", "append", "set_meta")
+
+
+def test_the_recovery_message_is_one_line_on_the_command_line(hot_copy: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from gisplan.cli import main; main(sys.argv[1:])",
+         "check", str(hot_copy)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "recovered an interrupted write" in ln]
+    assert len(lines) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_hot_journal_that_cannot_be_rolled_back_says_what_to_do(
+    hot_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gisplan.store import _recovery
+
+    @contextlib.contextmanager
+    def read_only_folder(path: Path, *, exclusive: bool) -> Iterator[None]:
+        raise StoreError(f"{path}: cannot create the lock file (Read-only file system)")
+        yield
+
+    monkeypatch.setattr(_recovery, "flock", read_only_folder)
+    journal = hot_copy.with_name("p.gpkg-journal").read_bytes()
+    with pytest.raises(StoreError) as err:
+        Project.open(hot_copy)
+    message = str(err.value)
+    assert "read-only" in message
+    assert f"gisplan check {hot_copy}" in message
+    assert "Do not delete p.gpkg-journal" in message
+    assert hot_copy.with_name("p.gpkg-journal").read_bytes() == journal  # left as it was
+
+
+def test_a_geopackage_that_is_not_a_programme_is_refused_with_the_import_command(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.gpkg"
+    compounds().to_file(path, layer="compounds", engine="pyogrio")
+    with pytest.raises(StoreError, match=r"not a gisplan programme.*`gisplan import PROGRAMME\.gpkg "
+                       r".*other\.gpkg --layer compounds`"):
+        Project.open(path)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from gisplan.cli import main; main(sys.argv[1:])",
+         "check", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "not a gisplan programme" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_lock_serialises_writers_across_processes(project: Project, tmp_path: Path) -> None:
