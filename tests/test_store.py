@@ -35,7 +35,7 @@ _VALUES = {
     "float": [1.5, np.nan, 1e6],
     "bool": pd.array([True, None, False], dtype="boolean"),
     "date": [dt.date(2023, 6, 30), None, dt.date(2024, 1, 1)],
-    "datetime": pd.to_datetime(["2023-06-30 08:00:00", None, "2024-01-01 12:30:15"]),
+    "datetime": pd.to_datetime(pd.Series(["2023-06-30 08:00:00", None, "2024-01-01 12:30:15"])),
 }
 
 
@@ -172,8 +172,8 @@ def test_mixed_polygon_and_multipolygon_layer_is_stored_as_multi(project: Projec
     project.write("compounds", gdf)
     back = project.read("compounds")
     assert set(back.geom_type) == {"MultiPolygon"}
-    assert shapely.area(back.geometry.values).tolist() == pytest.approx(
-        shapely.area(gdf.geometry.values).tolist()
+    assert back.geometry.area.tolist() == pytest.approx(
+        gdf.geometry.area.tolist()
     )
 
 
@@ -230,6 +230,51 @@ def test_file_is_a_valid_geopackage_for_qgis(project: Project) -> None:
     assert geom == [("compounds", "POLYGON", 4326)]
 
 
+def test_a_replaced_layer_is_a_complete_geopackage_layer_with_its_spatial_index(
+    project: Project,
+) -> None:
+    import pyogrio
+
+    project.write("compounds", compounds(1000))
+    project.write("compounds", compounds(2000), description="小区 replaced")
+    con = sqlite3.connect(project.path)
+    try:
+        master = dict(con.execute("SELECT name, tbl_name FROM sqlite_master"))
+        ext = con.execute("SELECT table_name, column_name, extension_name FROM gpkg_extensions "
+                          "WHERE table_name = 'compounds'").fetchall()
+        (indexed,) = con.execute("SELECT count(*) FROM rtree_compounds_geom").fetchone()
+        counted = dict(con.execute("SELECT table_name, feature_count FROM gpkg_ogr_contents"))
+        identifier = con.execute("SELECT identifier, description FROM gpkg_contents "
+                                 "WHERE table_name = 'compounds'").fetchone()
+        fk = con.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        con.close()
+    assert ext == [("compounds", "geom", "gpkg_rtree_index")]
+    assert indexed == 2000 and counted["compounds"] == 2000
+    assert identifier == ("compounds", "小区 replaced")
+    triggers = {n for n, t in master.items() if t == "compounds" and n.startswith("rtree_")}
+    assert triggers == {f"rtree_compounds_geom_{k}" for k in
+                        ("insert", "update2", "update4", "update5", "update6", "update7", "delete")}
+    assert not [n for n in master if "staging" in n] and fk == [] and integrity(project.path) == "ok"
+    info = pyogrio.read_info(project.path, layer="compounds")
+    assert info["features"] == 2000 and info["capabilities"]["fast_spatial_filter"]
+    # GDAL edits the swapped-in layer; the renamed triggers keep the R-tree in step
+    extra = compounds(1).assign(compound_id=["NEW"]).set_geometry([shapely.box(120, 30, 121, 31)])
+    pyogrio.write_dataframe(extra, project.path, layer="compounds", append=True)
+    found = project.read("compounds", bbox=(119.9, 29.9, 121.1, 31.1))
+    assert found["compound_id"].tolist() == ["NEW"]
+
+
+def test_replacing_a_layer_writes_in_place_not_a_copy_of_the_store(project: Project) -> None:
+    project.write("districts", canonical_frame("districts"))
+    inode = project.path.stat().st_ino
+    districts = project.read("districts")
+    project.write("compounds", compounds(500))
+    assert project.path.stat().st_ino == inode  # the same file, changed in place
+    assert_geodataframe_equal(project.read("districts"), districts)
+    assert not list(project.path.parent.glob(".gisplan-tmp-*"))
+
+
 def test_descriptions_mark_synthetic_data(project: Project) -> None:
     assert project.description("compounds").startswith("合成数据 SYNTHETIC")
     project.write("districts", canonical_frame("districts"), description="县区界 from 民政部")
@@ -266,7 +311,8 @@ def test_meta_that_is_not_json_is_refused(tmp_path: Path) -> None:
 
 
 def test_open_missing_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*`gisplan import .*nope\.gpkg FILE --layer compounds`"):
+    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*"
+                       r"`gisplan import .*nope\.gpkg FILE --layer compounds`"):
         Project.open(tmp_path / "nope.gpkg")
 
 
@@ -361,7 +407,7 @@ def contents_digest(path: Path) -> str:
     h = hashlib.sha256(repr(sorted(p.meta.items())).encode())
     for name in p.layers():
         h.update(name.encode())
-        h.update(pd.util.hash_pandas_object(pd.DataFrame(p.read(name)).astype(str)).values)
+        h.update(pd.util.hash_pandas_object(pd.DataFrame(p.read(name)).astype(str)).to_numpy().tobytes())
     return h.hexdigest()
 
 
@@ -536,8 +582,8 @@ def test_a_geopackage_that_is_not_a_programme_is_refused_with_the_import_command
 ) -> None:
     path = tmp_path / "other.gpkg"
     compounds().to_file(path, layer="compounds", engine="pyogrio")
-    with pytest.raises(StoreError, match=r"not a gisplan programme.*`gisplan import PROGRAMME\.gpkg "
-                       r".*other\.gpkg --layer compounds`"):
+    with pytest.raises(StoreError, match=r"not a gisplan programme.*"
+                       r"`gisplan import PROGRAMME\.gpkg .*other\.gpkg --layer compounds`"):
         Project.open(path)
     proc = subprocess.run(
         [sys.executable, "-c", "import sys; from gisplan.cli import main; main(sys.argv[1:])",

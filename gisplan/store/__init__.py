@@ -167,7 +167,7 @@ class Project:
         Examples
         --------
         >>> Project.open("layers/guyuan_2022.gpkg").meta["name"]
-        '固原市2022年城镇老旧小区改造'
+        '固原市区2022年老旧小区改造项目'
 
         Raises
         ------

@@ -135,7 +135,7 @@ def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
 
 
 def _register_st_functions(con: sqlite3.Connection) -> None:
-    """The spatial SQL functions GeoPackage R-tree triggers call (GDAL registers its own)."""
+    """Register the spatial SQL functions that GeoPackage R-tree triggers call."""
     con.create_function("ST_IsEmpty", 1, lambda b: int(_envelope(b) is None),
                         deterministic=True)
     for i, fname in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
@@ -200,7 +200,7 @@ def valid_layer_name(name: str) -> str:
 
 
 def new_staging_name() -> str:
-    """A fresh staging table name (:data:`STAGING_PREFIX` + 12 hex digits)."""
+    """Return a fresh staging table name (:data:`STAGING_PREFIX` + 12 hex digits)."""
     return f"{STAGING_PREFIX}{os.getpid() % 10_000:04d}{uuid.uuid4().hex[:8]}"
 
 

@@ -65,7 +65,7 @@ def _json_default(value: Any) -> Any:
 
 
 def meta_frame(meta: Mapping[str, Any]) -> pd.DataFrame:
-    """The ``programme`` table for *meta*: text columns ``key`` and ``value`` (JSON)."""
+    """Return the ``programme`` table for *meta*: text columns ``key``, ``value`` (JSON)."""
     return pd.DataFrame(
         {
             "key": pd.Series(list(meta), dtype="string"),
@@ -86,7 +86,7 @@ def read_meta(con: sqlite3.Connection, *, path: Path) -> dict[str, Any]:
 
 
 def not_a_programme(path: Path) -> StoreError:
-    """The error for a GeoPackage without the ``programme`` table."""
+    """Return the error for a GeoPackage without the ``programme`` table."""
     return StoreError(
         f"{path}: a GeoPackage, but not a gisplan programme 不是改造项目文件 (it has no "
         f"'{META_TABLE}' table); import its layers into a programme, one layer at a time: "
@@ -109,8 +109,11 @@ def update_meta_rows(con: sqlite3.Connection, updates: Mapping[str, Any]) -> Non
 
 
 def default_description(name: str, meta: Mapping[str, Any]) -> str:
-    """The description of layer *name*: its Chinese and English names, the programme,
-    and ``合成数据 SYNTHETIC`` for synthetic programmes."""
+    """Return the default description of layer *name*.
+
+    Its Chinese and English names and the programme, marked ``合成数据 SYNTHETIC`` for
+    synthetic programmes.
+    """
     sch = schema_for(name)
     text = f"{sch.zh} {name}" if sch and sch.zh else name
     programme = meta.get("name")

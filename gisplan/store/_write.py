@@ -11,7 +11,7 @@ Examples
 >>> prepared = prepare("plan_targets", pd.DataFrame({"year": [2024]}),
 ...                    description=None, meta={"name": "示例"})
 >>> prepared.spatial, prepared.description
-(False, '年度计划目标 plan_targets — 示例')
+(False, '计划指标 plan_targets — 示例')
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def replace_layers(
 
 
 def number_ids(frame: pd.DataFrame, sch: LayerSchema | None, *, start: int) -> pd.DataFrame:
-    """Number the schema's integer id column from *start* when *frame* leaves it empty."""
+    """Return *frame* with the schema's integer id numbered from *start* if it is empty."""
     if sch is None or sch.id not in sch.column_names or sch.column(sch.id).dtype != "int":
         return frame
     if sch.id in frame.columns and frame[sch.id].notna().any():
