@@ -43,7 +43,17 @@ def as_project(source: ProgrammeLike) -> Project:
     Raises
     ------
     StoreError
-        When the path does not exist or is not a GeoPackage.
+        When the path does not exist, is not a GeoPackage, or is a GeoPackage that is
+        not a programme (no ``programme`` metadata table); the message gives the
+        ``gisplan import`` command that makes one. A store that a killed writer left
+        mid-transaction is recovered first (see :mod:`gisplan.store`).
+
+    Examples
+    --------
+    >>> as_project("layers/guyuan_2022.gpkg").path.name
+    'guyuan_2022.gpkg'
+    >>> as_project(as_project("layers/guyuan_2022.gpkg")).path.name  # a Project as it is
+    'guyuan_2022.gpkg'
     """
     from gisplan.store import Project
 

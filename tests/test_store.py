@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,7 +35,7 @@ _VALUES = {
     "float": [1.5, np.nan, 1e6],
     "bool": pd.array([True, None, False], dtype="boolean"),
     "date": [dt.date(2023, 6, 30), None, dt.date(2024, 1, 1)],
-    "datetime": pd.to_datetime(["2023-06-30 08:00:00", None, "2024-01-01 12:30:15"]),
+    "datetime": pd.to_datetime(pd.Series(["2023-06-30 08:00:00", None, "2024-01-01 12:30:15"])),
 }
 
 
@@ -169,8 +172,8 @@ def test_mixed_polygon_and_multipolygon_layer_is_stored_as_multi(project: Projec
     project.write("compounds", gdf)
     back = project.read("compounds")
     assert set(back.geom_type) == {"MultiPolygon"}
-    assert shapely.area(back.geometry.values).tolist() == pytest.approx(
-        shapely.area(gdf.geometry.values).tolist()
+    assert [g.area for g in back.geometry] == pytest.approx(
+        [g.area for g in gdf.geometry]
     )
 
 
@@ -227,6 +230,52 @@ def test_file_is_a_valid_geopackage_for_qgis(project: Project) -> None:
     assert geom == [("compounds", "POLYGON", 4326)]
 
 
+def test_a_replaced_layer_is_a_complete_geopackage_layer_with_its_spatial_index(
+    project: Project,
+) -> None:
+    import pyogrio
+
+    project.write("compounds", compounds(1000))
+    project.write("compounds", compounds(2000), description="小区 replaced")
+    con = sqlite3.connect(project.path)
+    try:
+        master = dict(con.execute("SELECT name, tbl_name FROM sqlite_master"))
+        ext = con.execute("SELECT table_name, column_name, extension_name FROM gpkg_extensions "
+                          "WHERE table_name = 'compounds'").fetchall()
+        (indexed,) = con.execute("SELECT count(*) FROM rtree_compounds_geom").fetchone()
+        counted = dict(con.execute("SELECT table_name, feature_count FROM gpkg_ogr_contents"))
+        identifier = con.execute("SELECT identifier, description FROM gpkg_contents "
+                                 "WHERE table_name = 'compounds'").fetchone()
+        fk = con.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        con.close()
+    assert ext == [("compounds", "geom", "gpkg_rtree_index")]
+    assert indexed == 2000 and counted["compounds"] == 2000
+    assert identifier == ("compounds", "小区 replaced")
+    triggers = {n for n, t in master.items() if t == "compounds" and n.startswith("rtree_")}
+    assert triggers == {f"rtree_compounds_geom_{k}" for k in
+                        ("insert", "update2", "update4", "update5", "update6", "update7", "delete")}
+    assert not [n for n in master if "staging" in n]
+    assert fk == [] and integrity(project.path) == "ok"
+    info = pyogrio.read_info(project.path, layer="compounds")
+    assert info["features"] == 2000 and info["capabilities"]["fast_spatial_filter"]
+    # GDAL edits the swapped-in layer; the renamed triggers keep the R-tree in step
+    extra = compounds(1).assign(compound_id=["NEW"]).set_geometry([shapely.box(120, 30, 121, 31)])
+    pyogrio.write_dataframe(extra, project.path, layer="compounds", append=True)
+    found = project.read("compounds", bbox=(119.9, 29.9, 121.1, 31.1))
+    assert found["compound_id"].tolist() == ["NEW"]
+
+
+def test_replacing_a_layer_writes_in_place_not_a_copy_of_the_store(project: Project) -> None:
+    project.write("districts", canonical_frame("districts"))
+    inode = project.path.stat().st_ino
+    districts = project.read("districts")
+    project.write("compounds", compounds(500))
+    assert project.path.stat().st_ino == inode  # the same file, changed in place
+    assert_geodataframe_equal(project.read("districts"), districts)
+    assert not list(project.path.parent.glob(".gisplan-tmp-*"))
+
+
 def test_descriptions_mark_synthetic_data(project: Project) -> None:
     assert project.description("compounds").startswith("合成数据 SYNTHETIC")
     project.write("districts", canonical_frame("districts"), description="县区界 from 民政部")
@@ -263,7 +312,8 @@ def test_meta_that_is_not_json_is_refused(tmp_path: Path) -> None:
 
 
 def test_open_missing_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*Project\.create"):
+    with pytest.raises(StoreError, match=r"nope\.gpkg: no such file.*"
+                       r"`gisplan import .*nope\.gpkg FILE --layer compounds`"):
         Project.open(tmp_path / "nope.gpkg")
 
 
@@ -352,9 +402,31 @@ def test_two_processes_appending_at_once_lose_nothing(project: Project) -> None:
 # ---------------------------------------------------------------- atomicity and locks
 
 
-def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> None:
-    p = Project.create(tmp_path / "p.gpkg", meta={"name": "x"}, layers={"compounds": compounds(50)})
-    before = digest(p.path)
+def contents_digest(path: Path) -> str:
+    """Hash of every layer's contents and the metadata, read the way gisplan reads them."""
+    p = Project.open(path)
+    h = hashlib.sha256(repr(sorted(p.meta.items())).encode())
+    for name in p.layers():
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(pd.DataFrame(p.read(name)).astype(str)).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def staging_tables(path: Path) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+        names += [r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")]
+    finally:
+        con.close()
+    return [n for n in names if "gisplan_staging" in n]
+
+
+def test_writer_killed_mid_write_leaves_every_layer_unchanged(tmp_path: Path) -> None:
+    p = Project.create(tmp_path / "p.gpkg", meta={"name": "x"},
+                       layers={"compounds": compounds(50), "districts": compounds(7)})
+    before = contents_digest(p.path)
+    size = p.path.stat().st_size
     code = f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -368,9 +440,8 @@ def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> N
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"ready"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill once the new layer is being written
-        tmp = list(tmp_path.glob(".gisplan-tmp-*p.gpkg"))
-        if tmp and tmp[0].stat().st_size > 2_000_000:
+    while time.monotonic() < deadline:  # kill once GDAL is writing the new layer
+        if p.path.stat().st_size > size + 2_000_000:
             break
         time.sleep(0.01)
     else:
@@ -379,12 +450,170 @@ def test_writer_killed_mid_write_leaves_the_store_unchanged(tmp_path: Path) -> N
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert digest(p.path) == before
+    assert contents_digest(p.path) == before
     assert integrity(p.path) == "ok"
-    assert p.layers() == ["compounds"]
-    assert len(p.read("compounds")) == 50
-    p.write("districts", canonical_frame("districts"))  # the next writer cleans up
+    assert p.layers() == ["compounds", "districts"]
+    p.write("plan_lists", canonical_frame("plan_lists"))  # the next writer cleans up
+    assert staging_tables(p.path) == []
     assert not list(tmp_path.glob(".gisplan-tmp-*"))
+
+
+# a writer that is killed inside the swap transaction, after the old layers were
+# dropped and the new ones renamed, with its page cache spilled to the file
+SWAP_KILLED = """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_store import compounds
+    from gisplan.store import Project, _write
+
+    original = _write.swap_in
+
+    def swap_then_stall(con, staging, name):
+        con.execute("PRAGMA cache_size = 10")  # spill dirty pages to the file
+        original(con, staging, name)
+        con.execute("UPDATE programme SET value = ?", ('"half-written"',))
+        print("swapped", flush=True)
+        time.sleep(120)
+
+    _write.swap_in = swap_then_stall
+    Project.open({path!r}).write_many({{"compounds": compounds(20_000)}}, {{"name": "new"}})
+"""
+
+
+def make_hot_journal(path: Path) -> None:
+    """Leave *path* with a hot journal: SIGKILL a writer in the middle of its swap."""
+    proc = run_python(SWAP_KILLED.format(tests=str(Path(__file__).parent), path=str(path)))
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate()
+    assert line.strip() == b"swapped", err.decode()
+    journal = path.with_name(path.name + "-journal")
+    assert journal.read_bytes()[:8] == bytes.fromhex("d9d505f920a163d7")  # a hot journal
+
+
+@pytest.fixture(scope="module")
+def hot_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store and the hot journal a killed writer left, with its contents before."""
+    path = tmp_path_factory.mktemp("hot") / "p.gpkg"
+    Project.create(path, meta={"name": "x"},
+                   layers={"compounds": compounds(3000), "districts": canonical_frame("districts")})
+    before = contents_digest(path)
+    make_hot_journal(path)
+    return path, before
+
+
+@pytest.fixture
+def hot_copy(hot_store: tuple[Path, str], tmp_path: Path) -> Path:
+    """A private copy of the store and its hot journal (copied together, as a pair)."""
+    src, _ = hot_store
+    dst = tmp_path / src.name
+    shutil.copyfile(src, dst)
+    shutil.copyfile(src.with_name(src.name + "-journal"), dst.with_name(dst.name + "-journal"))
+    return dst
+
+
+RECOVERED = "recovered an interrupted write (rolled back p.gpkg-journal)"
+
+
+@pytest.mark.parametrize("action", ["open", "layers", "read", "meta", "description", "write",
+                                    "append", "set_meta"])
+def test_any_use_of_a_store_with_a_hot_journal_rolls_it_back_and_says_so(
+    hot_store: tuple[Path, str], hot_copy: Path, action: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, before = hot_store
+    with caplog.at_level("WARNING", logger="gisplan.store"):
+        if action == "open":
+            Project.open(hot_copy)
+        else:
+            p = object.__new__(Project)  # a Project opened before the writer was killed
+            p.path = hot_copy
+            {
+                "layers": lambda: p.layers(),
+                "read": lambda: p.read("compounds"),
+                "meta": lambda: p.meta,
+                "description": lambda: p.description("compounds"),
+                "write": lambda: p.write("plan_lists", canonical_frame("plan_lists")),
+                "append": lambda: p.append("progress_log", _log(2)),
+                "set_meta": lambda: p.set_meta(note="n"),
+            }[action]()
+    assert [r.getMessage() for r in caplog.records if RECOVERED in r.getMessage()] != []
+    assert not hot_copy.with_name("p.gpkg-journal").exists()
+    assert integrity(hot_copy) == "ok"
+    p = Project.open(hot_copy)
+    assert p.read("compounds")["compound_id"].tolist() == [f"C{i:06d}" for i in range(3000)]
+    if action in ("open", "layers", "read", "meta", "description"):
+        assert contents_digest(hot_copy) == before
+    assert staging_tables(hot_copy) == [] or action not in ("write", "append", "set_meta")
+
+
+@pytest.fixture(scope="module")
+def hot_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Guyuan sample programme with the hot journal a killed writer left."""
+    path = tmp_path_factory.mktemp("hot_sample") / "p.gpkg"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "layers" / "guyuan_2022.gpkg", path)
+    make_hot_journal(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["check"], ["progress", "status"], ["join"], ["bundle"], ["coverage"],
+    ["site", "--type", "kindergarten"], ["map", "--out", "{tmp}/m.html"],
+    ["report", "--out", "{tmp}/r.xlsx"],
+])
+def test_every_command_on_a_store_with_a_hot_journal_recovers_it_and_says_so_in_one_line(
+    hot_sample: Path, tmp_path: Path, command: list[str]
+) -> None:
+    store = tmp_path / "p.gpkg"
+    shutil.copyfile(hot_sample, store)
+    shutil.copyfile(hot_sample.with_name("p.gpkg-journal"), tmp_path / "p.gpkg-journal")
+    args = [command[0], str(store), *(a.format(tmp=tmp_path) for a in command[1:])]
+    if command[0] == "progress":
+        args = ["progress", "status", str(store)]
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from gisplan.cli import main; main(sys.argv[1:])",
+         *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "recovered an interrupted write" in ln]
+    assert lines == [f"{store}: {RECOVERED} 已恢复中断的写入"]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.gpkg-journal").exists()
+
+
+def test_a_hot_journal_that_cannot_be_rolled_back_says_what_to_do(
+    hot_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gisplan.store import _recovery
+
+    @contextlib.contextmanager
+    def read_only_folder(path: Path, *, exclusive: bool) -> Iterator[None]:
+        raise StoreError(f"{path}: cannot create the lock file (Read-only file system)")
+        yield
+
+    monkeypatch.setattr(_recovery, "flock", read_only_folder)
+    journal = hot_copy.with_name("p.gpkg-journal").read_bytes()
+    with pytest.raises(StoreError) as err:
+        Project.open(hot_copy)
+    message = str(err.value)
+    assert "read-only" in message
+    assert f"gisplan check {hot_copy}" in message
+    assert "Do not delete p.gpkg-journal" in message
+    assert hot_copy.with_name("p.gpkg-journal").read_bytes() == journal  # left as it was
+
+
+def test_a_geopackage_that_is_not_a_programme_is_refused_with_the_import_command(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.gpkg"
+    compounds().to_file(path, layer="compounds", engine="pyogrio")
+    with pytest.raises(StoreError, match=r"not a gisplan programme.*"
+                       r"`gisplan import PROGRAMME\.gpkg .*other\.gpkg --layer compounds`"):
+        Project.open(path)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from gisplan.cli import main; main(sys.argv[1:])",
+         "check", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "not a gisplan programme" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_lock_serialises_writers_across_processes(project: Project, tmp_path: Path) -> None:
