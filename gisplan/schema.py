@@ -169,6 +169,41 @@ def term(vocab_name: str, value: Any) -> str | None:
     return _term_index(vocab_name).get(normalize_text(value))
 
 
+#: How similar (0–100, :func:`rapidfuzz.fuzz.ratio` of the folded texts) a value must be to
+#: a term of its own vocabulary before that term is suggested as "did you mean".
+HINT_MIN_SIMILARITY = 70.0
+
+
+def suggest_terms(vocab_name: str, value: Any, *, limit: int = 3,
+                  min_similarity: float = HINT_MIN_SIMILARITY) -> list[str]:
+    """Return the keys of vocabulary *vocab_name* that *value* is probably a misspelling of.
+
+    Only terms of the same vocabulary are considered, and only those whose key, Chinese
+    name or alias is at least *min_similarity* % similar to *value* as a whole (plain
+    edit-distance ratio, not partial matches: ``post`` is not ``sportsground``, and
+    ``unclassified`` is no road class at all). Best first; empty when nothing is close.
+
+    Examples
+    --------
+    >>> suggest_terms("road_class", "主干道路")
+    ['arterial']
+    >>> suggest_terms("road_class", "unclassified")
+    []
+    >>> suggest_terms("facility_type", "post")
+    []
+    >>> suggest_terms("facility_type", "kindergarden")
+    ['kindergarten']
+    """
+    from rapidfuzz import fuzz, process
+
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    index = _term_index(vocab_name)
+    hits = process.extract(normalize_text(value), list(index), scorer=fuzz.ratio,
+                           limit=max(limit * 3, 6), score_cutoff=min_similarity)
+    return list(dict.fromkeys(index[h[0]] for h in hits))[:limit]
+
+
 def zh(vocab_name: str, key: str) -> str:
     """Return the Chinese name of *key* in vocabulary *vocab_name* (the key if unknown)."""
     t = vocab(vocab_name).get(key)

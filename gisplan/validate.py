@@ -44,12 +44,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from rapidfuzz import fuzz, process
 
 from gisplan import crs as gcrs
 from gisplan._errors import CRSError, InputError, SchemaError
 from gisplan.findings import Finding, Report, Severity, add_flags
-from gisplan.schema import LayerSchema, layer_schema, layers, normalize_text, term, vocab, zh
+from gisplan.schema import LayerSchema, layer_schema, layers, suggest_terms, term, vocab, zh
 
 if TYPE_CHECKING:
     from gisplan.store import Project
@@ -294,14 +293,10 @@ def _check_vocab(st: _Layer) -> None:
         if not unknown:
             continue
         terms = vocab(vocab_name)
-        variants = {normalize_text(v): k for k, t in terms.items() for v in (k, t.zh, *t.aliases)}
-        choices = list(variants)
         known = "、".join(f"{t.zh} ({k})" for k, t in terms.items())
         values = s.astype(str).to_numpy(dtype=object)
         for u in unknown:
-            hits = process.extract(normalize_text(u), choices, scorer=fuzz.WRatio, limit=6,
-                                   score_cutoff=50)
-            keys = list(dict.fromkeys(variants[h[0]] for h in hits))[:3]
+            keys = suggest_terms(vocab_name, u)
             close = "; did you mean " + " or ".join(f"{zh(vocab_name, k)} ({k})" for k in keys) \
                 if keys else ""
             mask = ~blank & (values == u)
