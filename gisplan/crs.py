@@ -728,7 +728,8 @@ def check_plausible(
     problem = None
     if ll is None:
         problem = "they do not transform to longitude/latitude"
-    elif aou is not None and not _inside(ll, aou.bounds, AREA_OF_USE_MARGIN_DEG):
+    elif aou is not None and aou.west <= aou.east \
+            and not _inside(ll, aou.bounds, AREA_OF_USE_MARGIN_DEG):
         problem = (f"read in it they lie at {_fmt_lonlat(ll)}, outside its area of use "
                    f"({aou.name}: {_fmt_lonlat(aou.bounds)})")
     elif expected is not None:
