@@ -181,7 +181,8 @@ def suggest_terms(vocab_name: str, value: Any, *, limit: int = 3,
     Only terms of the same vocabulary are considered, and only those whose key, Chinese
     name or alias is at least *min_similarity* % similar to *value* as a whole (plain
     edit-distance ratio, not partial matches: ``post`` is not ``sportsground``, and
-    ``unclassified`` is no road class at all). Best first; empty when nothing is close.
+    ``unclassified`` is no road class at all), or one character off (``燃汽`` for
+    ``燃气``). Best first; empty when nothing is close.
 
     Examples
     --------
@@ -193,15 +194,24 @@ def suggest_terms(vocab_name: str, value: Any, *, limit: int = 3,
     []
     >>> suggest_terms("facility_type", "kindergarden")
     ['kindergarten']
+    >>> suggest_terms("network", "燃汽")
+    ['gas']
     """
-    from rapidfuzz import fuzz, process
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Levenshtein
 
     if value is None or (isinstance(value, float) and value != value):
         return []
-    index = _term_index(vocab_name)
-    hits = process.extract(normalize_text(value), list(index), scorer=fuzz.ratio,
-                           limit=max(limit * 3, 6), score_cutoff=min_similarity)
-    return list(dict.fromkeys(index[h[0]] for h in hits))[:limit]
+    text = normalize_text(value)
+    scored = []
+    for variant, key in _term_index(vocab_name).items():
+        score = fuzz.ratio(text, variant)
+        # one character off in a short word (燃汽 for 燃气) is a typo, not a stranger
+        typo = min(len(text), len(variant)) >= 2 and Levenshtein.distance(text, variant) <= 1
+        if score >= min_similarity or typo:
+            scored.append((score + (100.0 if typo else 0.0), key))
+    scored.sort(key=lambda t: -t[0])
+    return list(dict.fromkeys(k for _, k in scored))[:limit]
 
 
 def zh(vocab_name: str, key: str) -> str:
