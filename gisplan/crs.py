@@ -153,7 +153,9 @@ def geographic_bounds(obj: Any, *, crs: Any = None, file: str | None = None,
         raise CRSError(
             "the layer has no CRS and its coordinates are not longitude/latitude degrees",
             file=file, layer=layer, value=_fmt_bounds(bounds),
-            hint="declare the CRS (e.g. --crs 4545 for CGCS2000 3° Gauss-Krüger CM 108°E)",
+            hint="declare the CRS with --crs: 4490 for CGCS2000 lon/lat; for CGCS2000 3° "
+            "Gauss-Krüger eastings without zone prefix 4534 + (central meridian − 75) / 3, "
+            "e.g. --crs 4547 for CM 114°E",
         )
     if src.is_geographic:
         return bounds  # type: ignore[return-value]
@@ -563,8 +565,9 @@ def infer_crs(
             hint=f"declare --crs {zoned.to_epsg()} to confirm",
         )
     hint = (
-        "declare the CRS with --crs, e.g. --crs 4545 (CGCS2000 3° Gauss-Krüger CM 108°E, "
-        "no zone prefix), --crs 4524 (zone 36 with prefix) or --crs 4490 (CGCS2000 lon/lat)"
+        "declare the CRS with --crs: for CGCS2000 3° Gauss-Krüger eastings without zone "
+        "prefix 4534 + (central meridian − 75) / 3 (e.g. --crs 4544 for CM 105°E, --crs 4547 "
+        "for CM 114°E), with zone prefix 4513 + zone − 25, or --crs 4490 (CGCS2000 lon/lat)"
     )
     if -90 <= b[0] <= b[2] <= 90 and not -90 <= b[1] <= b[3] <= 90:
         hint += "; x values look like latitudes: are longitude and latitude swapped?"
@@ -719,14 +722,16 @@ def check_plausible(
     the coordinates fit EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E): import with --crs 4547
     """
     require_crs(gdf, file=file, layer=layer)
-    b = tuple(float(v) for v in gdf.total_bounds)
+    b = _core_bounds(gdf)
     if not all(math.isfinite(v) for v in b):
         return
     crs = CRS.from_user_input(gdf.crs)
     ll = _to_lonlat(b, crs)
     aou = crs.area_of_use
     problem = None
-    if ll is None:
+    if crs.is_geographic and not _looks_geographic(b):
+        problem = f"they are not longitude/latitude degrees (bounds {_fmt_bounds(b)})"
+    elif ll is None:
         problem = "they do not transform to longitude/latitude"
     elif aou is not None and aou.west <= aou.east \
             and not _inside(ll, aou.bounds, AREA_OF_USE_MARGIN_DEG):
@@ -751,6 +756,24 @@ def check_plausible(
         f"the coordinates do not fit {_crs_name(crs)} (declared by {declared_by}): {problem}",
         file=file, layer=layer, value=_fmt_bounds(b), hint=hint,
     )
+
+
+def _core_bounds(gdf: Any) -> tuple[float, float, float, float]:
+    """Bounds of the bulk of a layer: the 5th–95th percentile of the feature centres.
+
+    The CRS is a property of the layer; one mistyped point must not decide it (the
+    validator reports single rows). Layers of fewer than 20 features use all bounds.
+    """
+    import shapely
+
+    geoms = np.asarray(getattr(gdf, "geometry", gdf).to_numpy(), dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(geoms) < 20:
+        return tuple(float(v) for v in shapely.total_bounds(geoms))  # type: ignore[return-value]
+    bb = shapely.bounds(geoms)
+    x, y = (bb[:, 0] + bb[:, 2]) / 2, (bb[:, 1] + bb[:, 3]) / 2
+    (x0, x1), (y0, y1) = np.percentile(x, [5, 95]), np.percentile(y, [5, 95])
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def _fmt_lonlat(b: Sequence[float]) -> str:

@@ -194,6 +194,7 @@ class _Layer:
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     repaired: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     polygon_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    expected_bounds: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frame)
@@ -390,6 +391,19 @@ def _check_crs(st: _Layer, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if finding is not None:
         st.findings.append(finding)
     return gdf.set_crs(crs, allow_override=True)
+
+
+def _check_crs_plausible(st: _Layer) -> None:
+    """Report coordinates that do not fit the layer's CRS or lie far from the programme."""
+    gdf = st.frame
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
+        return
+    try:
+        gcrs.check_plausible(gdf, expected=st.expected_bounds, declared_by="the layer",
+                             file=st.file, layer=st.name)
+    except CRSError as exc:
+        st.add("error", "crs_implausible", exc.message, column="geometry", value=exc.value,
+               hint=(exc.hint or "") + " (import the layer again with that --crs)")
 
 
 def _check_geometry(st: _Layer) -> None:
@@ -664,6 +678,7 @@ def validate_layer(
     today: dt.date | None = None,
     min_built_year: int = 1900,
     overlap_tolerance_m2: float = 1.0,
+    expected_bounds: tuple[float, ...] | None = None,
 ) -> ValidateResult:
     """Validate one layer; repair what can be repaired, flag it, and keep every row.
 
@@ -684,6 +699,10 @@ def validate_layer(
         Build years before this are implausible.
     overlap_tolerance_m2 : float, default 1.0
         Overlaps between compounds smaller than this (slivers from digitising) are ignored.
+    expected_bounds : tuple of 4 floats, optional
+        (west, south, east, north) in degrees of the programme; a layer lying far from
+        it is in a wrong CRS (``crs_implausible``). None: only the CRS's area of use is
+        checked.
 
     Returns
     -------
@@ -702,12 +721,14 @@ def validate_layer(
                          hint=f"use one of: {', '.join(layers())}")
     schema = layer_schema(layer)
     rows_in = len(frame)
-    st = _Layer(frame.copy(), schema, None if file is None else str(file))
+    st = _Layer(frame.copy(), schema, None if file is None else str(file),
+                expected_bounds=expected_bounds)
     _check_columns(st)
     _check_vocab(st)
     _check_ids(st)
     if schema.kind == "spatial":
         _check_geometry(st)
+        _check_crs_plausible(st)
     _check_defects(st, today=today or dt.date.today(), min_built_year=min_built_year)
     if layer == "compounds":
         _check_overlaps(st, tolerance_m2=overlap_tolerance_m2)
@@ -753,14 +774,31 @@ def validate_frames(
     report = Report()
     out: dict[str, pd.DataFrame] = {}
     known = layers()
-    for name, frame in frames.items():
+    order = sorted(frames, key=lambda n: n != "compounds")  # compounds first: the extent
+    expected = None
+    for name in order:
+        frame = frames[name]
         if name not in known:
             out[name] = frame
             continue
         out[name], rep = validate_layer(frame, name, file=file, today=today,
-                                        overlap_tolerance_m2=overlap_tolerance_m2)
+                                        overlap_tolerance_m2=overlap_tolerance_m2,
+                                        expected_bounds=expected)
         report.merge(rep)
+        if name == "compounds" and not any(f.code == "crs_implausible" for f in rep):
+            expected = _extent(out[name])
+    out = {name: out[name] for name in frames}
     return ValidateFramesResult(out, report)
+
+
+def _extent(frame: pd.DataFrame) -> tuple[float, ...] | None:
+    """Lon/lat bounds of a layer, or None when it has no CRS or no coordinates."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+        return None
+    try:
+        return gcrs.geographic_bounds(frame)
+    except CRSError:
+        return None
 
 
 def validate_project(
