@@ -98,6 +98,7 @@ _PROGRESS_COLS: list[tuple[str, str, str]] = [
 
 def _numbered(frame: pd.DataFrame, *, total: bool = False) -> pd.DataFrame:
     out = frame.reset_index(drop=True).copy()
+    out = out.rename(columns={"序号": "序号（原表）"})  # the user's own 序号 is kept beside ours
     no: list[Any] = list(range(1, len(out) + 1))
     if total and len(out):
         no[-1] = ""

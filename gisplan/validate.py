@@ -585,7 +585,7 @@ def _check_area_per_household(st: _Layer) -> None:
         return
     st.add_rows("warning", "implausible_floor_area", odd, "",
                 column="floor_area_m2", values=area,
-                messages=[f"{a:,.0f} m² for {h:,.0f} households is {p:,.1f} m² per household "
+                messages=[f"{a:,.10g} m² for {h:,.0f} households is {p:,.1f} m² per household "
                           f"(expected {lo:.0f}–{hi:.0f})"
                           for a, h, p in zip(area[odd], hh[odd], per[odd], strict=True)],
                 hint="check the unit of the floor area (m², or 万平方米 = 10,000 m²) and the "

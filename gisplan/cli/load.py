@@ -99,9 +99,11 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
         validated = True
 
     out_count = report.counts[layer_kind]
+    flagged = int(frame["flags"].fillna("").astype(str).ne("").sum()) \
+        if "flags" in frame.columns else out_count.flagged
     click.echo(
         f"{layer_kind} {sch.zh}: rows read 读入 {read_count.rows_in}, "
-        f"rows returned 输出 {out_count.rows_out}, flagged 标记 {out_count.flagged}"
+        f"rows returned 输出 {out_count.rows_out}, flagged 标记 {flagged}"
         + ("" if validated else " (validation not available in this build)")
     )
     _print_findings(report)
@@ -179,6 +181,9 @@ def _print_mapping(report: Report, frame: Any) -> None:
     for f in report.by_code("header_mapped"):
         table.add_row(str(f.column), f.message.removeprefix("read as "))
     mapped = {f.column for f in report.by_code("header_mapped")}
+    for f in report.by_code("id_generated"):
+        table.add_row("—", f"{f.column}: [yellow]generated 生成 {f.value}[/yellow]")
+        mapped.add(f.column)
     for c in frame.columns:
         if c not in mapped and c not in frame.attrs.get("header_map", {}).values() \
                 and c not in ("geometry", "flags", "source_file", "source_row"):
