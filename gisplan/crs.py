@@ -768,6 +768,8 @@ def _core_bounds(gdf: Any) -> tuple[float, float, float, float]:
 
     geoms = np.asarray(getattr(gdf, "geometry", gdf).to_numpy(), dtype=object)
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return (math.nan,) * 4
     if len(geoms) < 20:
         return tuple(float(v) for v in shapely.total_bounds(geoms))  # type: ignore[return-value]
     bb = shapely.bounds(geoms)
