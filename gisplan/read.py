@@ -420,6 +420,40 @@ def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
     return best, best
 
 
+def _best_header_row(scan: list[list[Any]], layer_kind: str, *, file: str,
+                     where: str | None) -> int:
+    """Return the row (0-based) naming most columns of *layer_kind*; refuse when none does."""
+    scores = [_score_row(r, layer_kind) for r in scan]
+    if not scores or max(scores) == 0:
+        first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
+        shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
+        sch = layer_schema(layer_kind)
+        raise SchemaError(
+            f"no header row found in the first {_MAX_HEADER_SCAN} rows: no cell names a "
+            f"column of layer '{layer_kind}' (first row: {shown or 'empty'})",
+            file=file,
+            layer=where,
+            hint="add a header row with columns such as "
+            + "、".join(c.zh for c in sch.columns if c.required),
+        )
+    return int(np.argmax(scores))
+
+
+def _joined_headers(grid: list[list[Any]], top: int, bottom: int, width: int) -> list[str]:
+    """One header per column: the header rows' texts joined with ``/`` (``规模/户数``)."""
+    headers: list[str] = []
+    for c in range(width):
+        parts: list[str] = []
+        for r in range(top, bottom + 1):
+            v = grid[r][c]
+            if not _is_blank_cell(v):
+                s = re.sub(r"\s+", " ", str(v)).strip()
+                if s not in parts:
+                    parts.append(s)
+        headers.append("/".join(parts))
+    return headers
+
+
 def _grid_to_raw(
     grid: list[list[Any]] | np.ndarray,
     layer_kind: str,
@@ -448,33 +482,9 @@ def _grid_to_raw(
         if top_rows and width:
             cells[:] = top_rows
     grid = top_rows
-    scan = grid[:_MAX_HEADER_SCAN]
-    scores = [_score_row(r, layer_kind) for r in scan]
-    if not scores or max(scores) == 0:
-        first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
-        shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
-        sch = layer_schema(layer_kind)
-        raise SchemaError(
-            f"no header row found in the first {_MAX_HEADER_SCAN} rows: no cell names a "
-            f"column of layer '{layer_kind}' (first row: {shown or 'empty'})",
-            file=file,
-            layer=where,
-            hint="add a header row with columns such as "
-            + "、".join(c.zh for c in sch.columns if c.required),
-        )
-    best = int(np.argmax(scores))
+    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where)
     top, bottom = _header_block(grid, best, layer_kind, merges=merges)
-
-    headers: list[str] = []
-    for c in range(width):
-        parts: list[str] = []
-        for r in range(top, bottom + 1):
-            v = grid[r][c]
-            if not _is_blank_cell(v):
-                s = re.sub(r"\s+", " ", str(v)).strip()
-                if s not in parts:
-                    parts.append(s)
-        headers.append("/".join(parts))
+    headers = _joined_headers(grid, top, bottom, width)
 
     data = cells[bottom + 1:]
     rows = np.arange(bottom + 2, bottom + 2 + len(data))
