@@ -348,13 +348,18 @@ def _check_ids(st: _Layer) -> None:
     st.flag(dup, "duplicate_id")
     pos = np.flatnonzero(dup)
     groups = pd.Series(pos, index=ids.to_numpy()[pos]).groupby(level=0, sort=False)
-    for value, rows in groups:
+
+    def finding(value: Any, rows: pd.Series) -> Finding:
         numbers = [st.row_number(int(i)) for i in rows.to_numpy()]
         where = ", ".join(map(str, numbers))
-        st.add("error", "duplicate_id",
-               f"{len(rows)} rows share {idc} '{value}' (rows {where})",
-               row=numbers, column=idc, value=value,
-               hint=f"give each row its own {idc}, or merge the duplicated rows")
+        return Finding("error", "duplicate_id",
+                       f"{len(rows)} rows share {idc} '{value}' (rows {where})", file=st.file,
+                       layer=st.name, row=numbers, column=idc, value=value,
+                       hint=f"give each row its own {idc}, or merge the duplicated rows")
+
+    listed = Report()
+    listed.add_capped((finding(v, rows) for v, rows in groups), total=groups.ngroups)
+    st.findings.extend(listed.findings)
 
 
 def _swap_lonlat(st: _Layer, gdf: gpd.GeoDataFrame, geoms: np.ndarray, present: np.ndarray) -> None:
@@ -658,13 +663,17 @@ def _check_overlaps(st: _Layer, *, tolerance_m2: float) -> None:
     mask[b_] = True
     st.flag(mask, "overlaps_compound")
     ids = st._ids
-    for i, j, m2 in zip(a.tolist(), b_.tolist(), area.tolist(), strict=True):
-        partner = ids[j] if ids is not None else None
-        st.add("warning", "overlaps_compound",
-               f"overlaps compound at row {st.row(j)} by {m2:,.0f} m²", row=st.row(i),
-               column="geometry", value=partner,
-               hint="redraw the shared boundary so that the compounds do not overlap "
-                    "(one piece of land belongs to one compound)")
+    listed = Report()
+    listed.add_capped(
+        (Finding("warning", "overlaps_compound",
+                 f"overlaps compound at row {st.row(j)} by {m2:,.0f} m²", file=st.file,
+                 layer=st.name, row=st.row(i), column="geometry",
+                 value=ids[j] if ids is not None else None,
+                 hint="redraw the shared boundary so that the compounds do not overlap "
+                      "(one piece of land belongs to one compound)")
+         for i, j, m2 in zip(a.tolist(), b_.tolist(), area.tolist(), strict=True)),
+        total=len(a))
+    st.findings.extend(listed.findings)
 
 
 # ----------------------------------------------------------------------------- public API
