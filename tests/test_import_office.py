@@ -281,3 +281,23 @@ def test_an_empty_file_is_an_error_naming_the_file_in_cli_terms(tmp_path: Path, 
     assert code == 2
     assert "empty_layer" in out and "空表.csv" in out and "--sheet" in out
     assert "crs=" not in out and not (tmp_path / "p.gpkg").exists()
+
+
+def test_readers_and_validators_return_named_results(tmp_path: Path):
+    from gisplan.read import ReadResult, read_table
+    from gisplan.validate import ValidateFramesResult, ValidateResult, validate_frames
+
+    path = tmp_path / "c.csv"
+    path.write_text("小区编号,小区名称,经度,纬度\nA,甲,113.8,34.0\n", encoding="utf-8")
+    result = read_layer(path, "compounds")
+    assert isinstance(result, ReadResult) and len(result) == 2
+    gdf, report = result
+    assert gdf is result.frame and report is result.report
+    checked = validate_layer(gdf, "compounds")
+    assert isinstance(checked, ValidateResult) and checked.report.counts["compounds"].balanced
+    many = validate_frames({"compounds": gdf})
+    assert isinstance(many, ValidateFramesResult) and list(many.frames) == ["compounds"]
+    log = tmp_path / "log.csv"
+    log.write_text("小区编号,日期,形象进度\nA,2023-06-30,开工\n", encoding="utf-8")
+    table = read_table(log, "progress_log")
+    assert isinstance(table, ReadResult) and table.frame["source_row"].tolist() == [2]
