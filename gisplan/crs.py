@@ -35,8 +35,10 @@ __all__ = [
     "CRSMismatchWarning",
     "analysis_crs",
     "cgcs2000_gk_crs",
+    "check_plausible",
     "geographic_bounds",
     "infer_crs",
+    "likely_crs",
     "metric_crs",
     "project_layers",
     "require_crs",
@@ -104,7 +106,8 @@ def transform_xy(
     return np.asarray(xx, dtype=float), np.asarray(yy, dtype=float)
 
 
-def geographic_bounds(obj: Any, *, crs: Any = None) -> tuple[float, float, float, float]:
+def geographic_bounds(obj: Any, *, crs: Any = None, file: str | None = None,
+                      layer: str | None = None) -> tuple[float, float, float, float]:
     """Return the bounds of *obj* in longitude/latitude degrees.
 
     Parameters
@@ -114,11 +117,20 @@ def geographic_bounds(obj: Any, *, crs: Any = None) -> tuple[float, float, float
     crs : CRS-like, optional
         The CRS of *obj* when it has none of its own (a bounds tuple defaults to
         longitude/latitude degrees).
+    file, layer : str, optional
+        Named in the errors.
 
     Raises
     ------
     CRSError
-        If *obj* has no CRS, none is given and its bounds are not degrees.
+        If *obj* has no coordinates (no rows, or only empty geometries), or has no CRS,
+        none is given and its bounds are not degrees.
+
+    Examples
+    --------
+    >>> b = geographic_bounds((500_000.0, 4_000_000.0, 501_000.0, 4_001_000.0), crs=4544)
+    >>> [round(v, 3) for v in b]
+    [105.0, 36.13, 105.011, 36.139]
     """
     own = getattr(obj, "crs", None)
     src = CRS.from_user_input(crs) if crs is not None else own
@@ -130,17 +142,20 @@ def geographic_bounds(obj: Any, *, crs: Any = None) -> tuple[float, float, float
             raise ValueError(f"bounds must be (minx, miny, maxx, maxy), got {obj!r}")
     if not all(math.isfinite(v) for v in bounds):
         raise CRSError(
-            "the layer has no coordinates to choose a CRS from (all geometries empty)",
-            value=bounds,
-            hint="add geometries, or pass crs= explicitly",
+            "the layer has no coordinates (no rows, or every geometry is empty)",
+            file=file, layer=layer, value=bounds,
+            hint="import the layer again from a file whose rows have outlines, points or "
+            "lines (gisplan import PROGRAMME FILE --layer ...)",
         )
     if src is None:
         if _looks_geographic(bounds):
             return bounds  # type: ignore[return-value]
         raise CRSError(
             "the layer has no CRS and its coordinates are not longitude/latitude degrees",
-            value=_fmt_bounds(bounds),
-            hint="declare the CRS (e.g. --crs 4545 for CGCS2000 3° Gauss-Krüger CM 108°E)",
+            file=file, layer=layer, value=_fmt_bounds(bounds),
+            hint="declare the CRS with --crs: 4490 for CGCS2000 lon/lat; for CGCS2000 3° "
+            "Gauss-Krüger eastings without zone prefix 4534 + (central meridian − 75) / 3, "
+            "e.g. --crs 4547 for CM 114°E",
         )
     if src.is_geographic:
         return bounds  # type: ignore[return-value]
@@ -550,8 +565,9 @@ def infer_crs(
             hint=f"declare --crs {zoned.to_epsg()} to confirm",
         )
     hint = (
-        "declare the CRS with --crs, e.g. --crs 4545 (CGCS2000 3° Gauss-Krüger CM 108°E, "
-        "no zone prefix), --crs 4524 (zone 36 with prefix) or --crs 4490 (CGCS2000 lon/lat)"
+        "declare the CRS with --crs: for CGCS2000 3° Gauss-Krüger eastings without zone "
+        "prefix 4534 + (central meridian − 75) / 3 (e.g. --crs 4544 for CM 105°E, --crs 4547 "
+        "for CM 114°E), with zone prefix 4513 + zone − 25, or --crs 4490 (CGCS2000 lon/lat)"
     )
     if -90 <= b[0] <= b[2] <= 90 and not -90 <= b[1] <= b[3] <= 90:
         hint += "; x values look like latitudes: are longitude and latitude swapped?"
@@ -575,3 +591,192 @@ def _zone_prefixed_crs(b: Sequence[float]) -> CRS | None:
         return CRS.from_epsg(_GK6_ZONE_FIRST + zone_w - _GK6_ZONES[0])
     return None
 
+
+
+# ---------------------------------------------------------------- plausibility
+
+#: How far (degrees) coordinates may reach beyond a CRS's area of use: a city near the
+#: edge of a 3° Gauss-Krüger zone is often kept whole in that zone.
+AREA_OF_USE_MARGIN_DEG = 1.0
+
+#: How far (km) a layer may lie from the programme's other layers before its CRS is
+#: taken to be wrong. A prefecture-level city is up to ~200 km across; one 3° zone
+#: off is ~250–330 km in China.
+MAX_DISTANCE_KM = 100.0
+
+
+def _to_lonlat(b: Sequence[float], crs: CRS) -> tuple[float, float, float, float] | None:
+    """Bounds *b* in lon/lat through *crs*, or None when they do not transform."""
+    if crs.is_geographic:
+        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+    xs = np.array([b[0], b[2], b[0], b[2], (b[0] + b[2]) / 2])
+    ys = np.array([b[1], b[1], b[3], b[3], (b[1] + b[3]) / 2])
+    with np.errstate(all="ignore"):
+        lon, lat = transform_xy(xs, ys, src=crs, dst=WGS84)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        return None
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
+def _km_between(a: Sequence[float], b: Sequence[float]) -> float:
+    """Great-circle distance (km) between the centre of lon/lat bounds *a* and bounds *b*.
+
+    Zero when the centre of *a* lies within *b*.
+    """
+    lon = (a[0] + a[2]) / 2.0
+    lat = (a[1] + a[3]) / 2.0
+    near_lon = min(max(lon, b[0]), b[2])
+    near_lat = min(max(lat, b[1]), b[3])
+    p1, p2 = math.radians(lat), math.radians(near_lat)
+    dlon = math.radians(lon - near_lon)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _inside(b: Sequence[float], area: Sequence[float], margin: float) -> bool:
+    return (b[0] >= area[0] - margin and b[2] <= area[2] + margin
+            and b[1] >= area[1] - margin and b[3] <= area[3] + margin)
+
+
+def likely_crs(bounds: Sequence[float], *,
+               expected: Sequence[float] | None = None) -> CRS | None:
+    """Return the CRS that coordinates with *bounds* most likely are in, or None.
+
+    * degrees: CGCS2000 longitude/latitude (EPSG:4490);
+    * eastings with a zone prefix (``x = zone * 1e6 + 500 000``): that Gauss-Krüger zone;
+    * eastings without a prefix (100 000–900 000 m): the CGCS2000 3° Gauss-Krüger zone
+      (EPSG:4534–4554) that puts them nearest *expected* (lon/lat bounds of the
+      programme); without *expected* the zone cannot be told and None is returned.
+
+    Examples
+    --------
+    >>> likely_crs((36_512_000.0, 4_000_000.0, 36_513_000.0, 4_001_000.0)).to_epsg()
+    4524
+    >>> xuchang = (113.4, 33.8, 113.9, 34.3)
+    >>> likely_crs((470_000.0, 3_750_000.0, 500_000.0, 3_780_000.0),
+    ...            expected=xuchang).to_epsg()   # CM 114°E
+    4547
+    """
+    b = [float(v) for v in bounds]
+    if not all(math.isfinite(v) for v in b):
+        return None
+    if _looks_geographic(b):
+        return CRS.from_epsg(4490)
+    zoned = _zone_prefixed_crs(b)
+    if zoned is not None:
+        return zoned
+    if expected is None or not (b[0] > 0.0 and b[2] < 1_000_000.0
+                                and b[1] >= 0.0 and b[3] <= 6_500_000.0):
+        return None
+    best: tuple[float, CRS | None] = (math.inf, None)
+    for zone in _GK3_ZONES:
+        crs = CRS.from_epsg(_GK3_CM_FIRST + zone - _GK3_ZONES[0])
+        ll = _to_lonlat(b, crs)
+        if ll is None:
+            continue
+        km = _km_between(ll, expected)
+        if km < best[0]:
+            best = (km, crs)
+    return best[1] if best[0] <= MAX_DISTANCE_KM else None
+
+
+def check_plausible(
+    gdf: Any,
+    *,
+    expected: Sequence[float] | None = None,
+    declared_by: str = "the file",
+    file: str | None = None,
+    layer: str | None = None,
+) -> None:
+    """Raise :class:`CRSError` when the coordinates of *gdf* do not fit its CRS.
+
+    Coordinates are implausible when, read in the layer's CRS, they fall outside that
+    CRS's area of use (``pyproj.CRS.area_of_use``, with a margin of
+    :data:`AREA_OF_USE_MARGIN_DEG`) or more than :data:`MAX_DISTANCE_KM` from
+    *expected*, the programme's own extent. The error names the CRS the coordinates
+    most likely are in (:func:`likely_crs`), e.g. the Gauss-Krüger zone that fits the
+    eastings, as the ``--crs`` to import with.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        A layer with a CRS. A layer without coordinates passes.
+    expected : tuple of 4 floats, optional
+        (west, south, east, north) in degrees of the programme's city (its other
+        layers); None: only the area of use is checked.
+    declared_by : str
+        Who declared the CRS, for the message (``"--crs 4545"``, ``"the file"``).
+    file, layer : str, optional
+        Named in the error.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> pts = gpd.GeoSeries([Point(485_000, 3_765_000)], crs=4545)   # Xuchang in CM 114°E
+    >>> check_plausible(pts)                       # inside the CM 108°E zone: no error
+    >>> try:
+    ...     check_plausible(pts, expected=(113.4, 33.8, 113.9, 34.3), declared_by="--crs 4545")
+    ... except CRSError as e:
+    ...     print(e.hint)
+    the coordinates fit EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E): import with --crs 4547
+    """
+    require_crs(gdf, file=file, layer=layer)
+    b = _core_bounds(gdf)
+    if not all(math.isfinite(v) for v in b):
+        return
+    crs = CRS.from_user_input(gdf.crs)
+    ll = _to_lonlat(b, crs)
+    aou = crs.area_of_use
+    problem = None
+    if crs.is_geographic and not _looks_geographic(b):
+        problem = f"they are not longitude/latitude degrees (bounds {_fmt_bounds(b)})"
+    elif ll is None:
+        problem = "they do not transform to longitude/latitude"
+    elif aou is not None and aou.west <= aou.east \
+            and not _inside(ll, aou.bounds, AREA_OF_USE_MARGIN_DEG):
+        problem = (f"read in it they lie at {_fmt_lonlat(ll)}, outside its area of use "
+                   f"({aou.name}: {_fmt_lonlat(aou.bounds)})")
+    elif expected is not None:
+        km = _km_between(ll, expected)
+        if km > MAX_DISTANCE_KM:
+            problem = (f"read in it they lie at {_fmt_lonlat(ll)}, about {km:,.0f} km from "
+                       f"the programme's other layers ({_fmt_lonlat(expected)})")
+    if problem is None:
+        return
+    likely = likely_crs(b, expected=expected)
+    if likely is not None and likely != crs:
+        hint = (f"the coordinates fit {_crs_name(likely)}: import with "
+                f"--crs {likely.to_epsg()}")
+    else:
+        hint = ("check the coordinate system the data was exported in and import with "
+                "--crs CODE (e.g. --crs 4490 for CGCS2000 lon/lat; CGCS2000 3° Gauss-Krüger "
+                "zones without zone prefix are EPSG:4534–4554, CM 75°E–135°E)")
+    raise CRSError(
+        f"the coordinates do not fit {_crs_name(crs)} (declared by {declared_by}): {problem}",
+        file=file, layer=layer, value=_fmt_bounds(b), hint=hint,
+    )
+
+
+def _core_bounds(gdf: Any) -> tuple[float, float, float, float]:
+    """Bounds of the bulk of a layer: the 5th–95th percentile of the feature centres.
+
+    The CRS is a property of the layer; one mistyped point must not decide it (the
+    validator reports single rows). Layers of fewer than 20 features use all bounds.
+    """
+    import shapely
+
+    geoms = np.asarray(getattr(gdf, "geometry", gdf).to_numpy(), dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return (math.nan,) * 4
+    if len(geoms) < 20:
+        return tuple(float(v) for v in shapely.total_bounds(geoms))  # type: ignore[return-value]
+    bb = shapely.bounds(geoms)
+    x, y = (bb[:, 0] + bb[:, 2]) / 2, (bb[:, 1] + bb[:, 3]) / 2
+    (x0, x1), (y0, y1) = np.percentile(x, [5, 95]), np.percentile(y, [5, 95])
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _fmt_lonlat(b: Sequence[float]) -> str:
+    return f"{b[0]:.2f}–{b[2]:.2f}°E, {b[1]:.2f}–{b[3]:.2f}°N"

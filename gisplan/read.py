@@ -1,4 +1,4 @@
-"""Readers: files as planners have them → canonical layers.
+r"""Readers: files as planners have them → canonical layers.
 
 GeoPackage, GeoJSON, Shapefile (a DBF in GBK without a ``.cpg`` file is detected and
 decoded), CSV (UTF-8, UTF-8 with BOM, GBK) and Excel ``.xlsx`` (a title above the
@@ -13,13 +13,34 @@ sheet, row (as Excel shows it), column (as written in the file), the value and a
 
 Every row read is returned (rows in = rows out, counted in the :class:`Report`); blank
 rows and ``合计`` (total) rows of a spreadsheet are not data and are reported, not read.
-The source row of each returned row is in ``frame.attrs["source_rows"]``.
+The source row of each returned row is in ``frame.attrs["source_rows"]``. A layer without
+an id column gets ids generated from its ``序号`` column or the row order (``C0001``,
+``F0001``, ...), flagged ``id_generated``; columns gisplan does not know (``序号``,
+``备注``) are kept as they are.
 
 Examples
 --------
+A list as a county office keeps it: a title row, 序号, units in the cells, a 合计 row.
+
+>>> import tempfile, pathlib
 >>> from gisplan.read import read_layer
->>> gdf, report = read_layer("小区清单.xlsx", "compounds", sheet="2022年")  # doctest: +SKIP
->>> report.counts["compounds"].balanced  # doctest: +SKIP
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "小区清单.csv"
+>>> _ = path.write_text(
+...     "2022年老旧小区改造计划\n"
+...     "序号,小区名称,户数,建成年份,经度,纬度,备注\n"
+...     '1,东海园区,"1,435户",1998年,106.27,36.00,\n'
+...     "2,福平苑,86户,1995年,106.28,36.01,已摸底\n"
+...     '合计,,"1,521",,,,\n', encoding="utf-8")
+>>> gdf, report = read_layer(path, "compounds")
+>>> gdf[["compound_id", "name", "households", "built_year", "序号", "备注"]]
+  compound_id  name  households  built_year 序号   备注
+0       C0001  东海园区        1435        1998  1  None
+1       C0002   福平苑          86        1995  2  已摸底
+>>> gdf.attrs["source_rows"].tolist()     # rows as the user sees them in the file
+[3, 4]
+>>> sorted({f.code for f in report} - {"header_mapped"})
+['crs_inferred', 'header_row', 'id_generated', 'total_row_skipped']
+>>> report.counts["compounds"].balanced
 True
 """
 
@@ -32,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -40,6 +61,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gisplan import crs as gcrs
 from gisplan._errors import CRSError, GeometryError, InputError, SchemaError
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.parse import (
@@ -54,11 +76,13 @@ from gisplan.parse import (
     parse_text,
     parse_year,
 )
-from gisplan.schema import LayerSchema, layer_schema, normalize_text
+from gisplan.schema import LayerSchema, layer_schema, normalize_text, suggest_terms, zh
 
 __all__ = [
     "GEOMETRY_HEADERS",
+    "ID_PREFIXES",
     "VOCAB_COLUMNS",
+    "ReadResult",
     "ValueParseError",
     "map_headers",
     "read_layer",
@@ -93,12 +117,35 @@ GENERATED_COLUMNS: dict[str, frozenset[str]] = {
     "progress_log": frozenset({"log_id", "source_file", "source_row", "entered_at"}),
 }
 
+#: Prefix of the ids generated for a layer that has no id column (``C0001``, ``F0001``).
+ID_PREFIXES: dict[str, str] = {
+    "compounds": "C", "districts": "D", "utilities": "U", "facilities": "F", "roads": "R",
+    "gates": "G",
+}
+
+#: Headers (folded with ``normalize_text``) of a running number column: ids come from it.
+_ROW_NUMBER_HEADERS = frozenset({"序号", "序", "顺序号", "编号序号", "no", "#", "sn"})
+
 _TOTAL_WORDS = frozenset({"合计", "总计", "小计", "总合计", "合计数"})
 _BRACKETS = re.compile(r"[（(\[【［][^）)\]】］]*[）)\]】］]")
 _MAX_HEADER_SCAN = 30
 _MAX_LISTED = 20
 _VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".zip"}
 _TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
+
+
+F = TypeVar("F", bound=pd.DataFrame)
+
+
+class ReadResult(NamedTuple, Generic[F]):
+    """What a reader returns: the canonical frame and the :class:`Report` of reading it.
+
+    A named tuple, so that ``gdf, report = read_layer(...)`` unpacks as it always did,
+    and ``result.frame`` / ``result.report`` name the parts.
+    """
+
+    frame: F
+    report: Report
 
 
 class ValueParseError(SchemaError):
@@ -242,7 +289,8 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str, bool]:
     except UnicodeDecodeError as exc:
         raise InputError(
             "the file is neither UTF-8 nor GBK text",
-            hint="save it as UTF-8 (in Excel: 另存为 → CSV UTF-8) or pass encoding=",
+            hint="save it as UTF-8 (in Excel: 另存为 → CSV UTF-8) or name the encoding with "
+            "--encoding",
         ) from exc
 
 
@@ -372,6 +420,40 @@ def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
     return best, best
 
 
+def _best_header_row(scan: list[list[Any]], layer_kind: str, *, file: str,
+                     where: str | None) -> int:
+    """Return the row (0-based) naming most columns of *layer_kind*; refuse when none does."""
+    scores = [_score_row(r, layer_kind) for r in scan]
+    if not scores or max(scores) == 0:
+        first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
+        shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
+        sch = layer_schema(layer_kind)
+        raise SchemaError(
+            f"no header row found in the first {_MAX_HEADER_SCAN} rows: no cell names a "
+            f"column of layer '{layer_kind}' (first row: {shown or 'empty'})",
+            file=file,
+            layer=where,
+            hint="add a header row with columns such as "
+            + "、".join(c.zh for c in sch.columns if c.required),
+        )
+    return int(np.argmax(scores))
+
+
+def _joined_headers(grid: list[list[Any]], top: int, bottom: int, width: int) -> list[str]:
+    """One header per column: the header rows' texts joined with ``/`` (``规模/户数``)."""
+    headers: list[str] = []
+    for c in range(width):
+        parts: list[str] = []
+        for r in range(top, bottom + 1):
+            v = grid[r][c]
+            if not _is_blank_cell(v):
+                s = re.sub(r"\s+", " ", str(v)).strip()
+                if s not in parts:
+                    parts.append(s)
+        headers.append("/".join(parts))
+    return headers
+
+
 def _grid_to_raw(
     grid: list[list[Any]] | np.ndarray,
     layer_kind: str,
@@ -400,33 +482,9 @@ def _grid_to_raw(
         if top_rows and width:
             cells[:] = top_rows
     grid = top_rows
-    scan = grid[:_MAX_HEADER_SCAN]
-    scores = [_score_row(r, layer_kind) for r in scan]
-    if not scores or max(scores) == 0:
-        first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
-        shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
-        sch = layer_schema(layer_kind)
-        raise SchemaError(
-            f"no header row found in the first {_MAX_HEADER_SCAN} rows: no cell names a "
-            f"column of layer '{layer_kind}' (first row: {shown or 'empty'})",
-            file=file,
-            layer=where,
-            hint="add a header row with columns such as "
-            + "、".join(c.zh for c in sch.columns if c.required),
-        )
-    best = int(np.argmax(scores))
+    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where)
     top, bottom = _header_block(grid, best, layer_kind, merges=merges)
-
-    headers: list[str] = []
-    for c in range(width):
-        parts: list[str] = []
-        for r in range(top, bottom + 1):
-            v = grid[r][c]
-            if not _is_blank_cell(v):
-                s = re.sub(r"\s+", " ", str(v)).strip()
-                if s not in parts:
-                    parts.append(s)
-        headers.append("/".join(parts))
+    headers = _joined_headers(grid, top, bottom, width)
 
     data = cells[bottom + 1:]
     rows = np.arange(bottom + 2, bottom + 2 + len(data))
@@ -605,7 +663,7 @@ def _read_vector(path: Path, *, layer: str | None, layer_kind: str,
         elif len(names) > 1:
             raise InputError(
                 f"the GeoPackage holds {len(names)} layers and none is called '{layer_kind}'",
-                file=file, hint=f"choose one with layer=: {', '.join(names)}",
+                file=file, hint=f"choose one with --source-layer: {', '.join(names)}",
             )
     if suffix == ".shp" and encoding is None and _dbf_needs_gbk(path):
         encoding = "GBK"
@@ -710,9 +768,12 @@ def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
             values = values.where(~parsed.failed, kept)
             mark("unknown_term", parsed.failed)
             kept_cells = kept.to_numpy(dtype=object)
+            close = _did_you_mean(VOCAB_COLUMNS.get((layer_kind, canonical)),
+                                  {kept_cells[i] for i in bad})
             findings.extend(
                 Finding("warning", "unknown_term",
-                        f"'{kept_cells[i]}' is not a known value of {canonical}; kept as written",
+                        f"'{kept_cells[i]}' is not a known value of {canonical}"
+                        f"{close.get(kept_cells[i], '')}; kept as written",
                         file=file, layer=raw.where, row=int(raw.rows[i]), column=source,
                         value=kept_cells[i], hint=parsed.hint)
                 for i in bad
@@ -741,6 +802,22 @@ def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
     return _Built(out, errors, findings, flags)
 
 
+def _did_you_mean(vocab_name: str | None, values: set[Any]) -> dict[Any, str]:
+    """Return ``"; did you mean 主干路 (arterial)"`` per value close to a term.
+
+    Only terms of the value's own vocabulary, above the similarity threshold
+    (:func:`gisplan.schema.suggest_terms`); nothing for the other values.
+    """
+    if vocab_name is None:
+        return {}
+    out = {}
+    for v in values:
+        keys = suggest_terms(vocab_name, v)
+        if keys:
+            out[v] = "; did you mean " + " or ".join(f"{zh(vocab_name, k)} ({k})" for k in keys)
+    return out
+
+
 def _raise_value_errors(errors: list[Finding], *, file: str, where: str | None) -> None:
     if not errors:
         return
@@ -757,7 +834,8 @@ def _raise_value_errors(errors: list[Finding], *, file: str, where: str | None) 
     )
 
 
-def _closest(col_names: Sequence[str], headers: Sequence[str]) -> str | None:
+def _closest(col_names: Sequence[str], headers: Sequence[str], *,
+             min_score: float = 50.0) -> str | None:
     from rapidfuzz import fuzz, process
 
     choices = {h: normalize_text(_BRACKETS.sub("", h)) for h in headers if h}
@@ -766,28 +844,32 @@ def _closest(col_names: Sequence[str], headers: Sequence[str]) -> str | None:
         hit = process.extractOne(normalize_text(name), choices, scorer=fuzz.ratio)
         if hit and hit[1] > best[1]:
             best = (hit[2], hit[1])
-    return best[0] if best[1] >= 50 else None
+    return best[0] if best[1] >= min_score else None
 
 
 def _check_required(sch: LayerSchema, mapping: dict[str, str], headers: Sequence[str], *,
-                    file: str, where: str | None) -> None:
+                    file: str, where: str | None, generated: frozenset[str] = frozenset()
+                    ) -> None:
     present = set(mapping.values())
-    skip = GENERATED_COLUMNS.get(sch.name, frozenset())
+    skip = GENERATED_COLUMNS.get(sch.name, frozenset()) | generated
     missing = [c for c in sch.columns if c.required and c.name not in present
                and c.name not in skip]
     if not missing:
         return
     lines = []
+    id_tip = ""
     for c in missing:
         near = _closest([c.zh, c.name, *c.aliases], [h for h in headers if h not in mapping])
         tip = f" (closest: '{near}')" if near else ""
         lines.append(f"{c.zh} ({c.name}){tip}")
+        if c.name == sch.id and near:
+            id_tip = f"; or take the ids from '{near}' with --id-column '{near}'"
     raise SchemaError(
         f"missing required column(s) for layer '{sch.name}': {'; '.join(lines)}. "
         f"Columns found: {', '.join(headers)}",
         file=file, layer=where, column=missing[0].zh,
         hint="rename the header to one of the names in gisplan/data/schema.toml, e.g. "
-        + ", ".join(f"{c.zh}" for c in missing),
+        + ", ".join(f"{c.zh}" for c in missing) + id_tip,
     )
 
 
@@ -826,7 +908,8 @@ def _table_geometry(raw: _Raw, mapping: dict[str, str], *, lon: str | None, lat:
         raise GeometryError(
             "no coordinates: the table has no longitude/latitude (经度/纬度) or WKT column",
             file=file, layer=raw.where,
-            hint="add columns 经度 and 纬度 (or a WKT column), or name them with lon=/lat=/wkt=",
+            hint="add columns 经度 and 纬度 (or a WKT column), or name them with "
+            "--lon/--lat (or --wkt)",
         )
     x, x_failed = _coordinates(raw.frame[lon])
     y, y_failed = _coordinates(raw.frame[lat])
@@ -857,23 +940,6 @@ def _coordinates(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return parsed.values.to_numpy(dtype=float), np.asarray(parsed.failed, dtype=bool)
 
 
-def _infer_crs(gdf: gpd.GeoDataFrame, *, file: str, where: str | None) -> tuple[Any, Any]:
-    try:
-        from gisplan.crs import infer_crs
-    except ImportError:  # gisplan.crs not in this build: degrees are WGS84, else unknown
-        b = gdf.geometry.total_bounds
-        if np.all(np.isfinite(b)) and b[0] >= -180 and b[2] <= 180 and b[1] >= -90 and b[3] <= 90:
-            return CRS.from_epsg(4326), Finding(
-                "warning", "crs_inferred", "no CRS given; coordinates are degrees: WGS84 assumed",
-                file=file, layer=where, value="EPSG:4326",
-                hint="pass crs= (e.g. 4490 for CGCS2000) if the coordinates are not WGS84",
-            )
-        raise CRSError("the file declares no coordinate system and it cannot be inferred",
-                       file=file, layer=where,
-                       hint="pass the CRS, e.g. --crs 4490 or --crs 4545") from None
-    return infer_crs(gdf, file=file, layer=where)
-
-
 def _user_crs(crs: Any, *, file: str, where: str | None) -> CRS | None:
     """Return the caller's CRS (``4490``, ``"4490"``, ``"EPSG:4490"``, a CRS), or None."""
     if crs is None:
@@ -884,7 +950,8 @@ def _user_crs(crs: Any, *, file: str, where: str | None) -> CRS | None:
         return CRS.from_user_input(crs)
     except Exception as exc:  # pyproj.exceptions.CRSError and friends
         raise CRSError(f"unknown CRS {crs!r}", file=file, layer=where, value=crs,
-                       hint="give an EPSG code such as 4490, 4326 or 4545") from exc
+                       hint="give an EPSG code such as --crs 4490 (CGCS2000 lon/lat), --crs 4326 "
+                       "(WGS84) or --crs 4547 (CGCS2000 3° Gauss-Krüger CM 114°E)") from exc
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, coords: str, *, file: str, where: str | None) -> None:
@@ -893,7 +960,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, coords: str, *, file: str, where: str | Non
             f"coordinates declared as {coords.upper()} must be longitude/latitude degrees; "
             f"the layer's CRS is {gdf.crs}",
             file=file, layer=where, value=coords,
-            hint="drop --coords or give the layer a geographic CRS",
+            hint="drop --coords, or declare the lon/lat CRS with --crs 4490 or --crs 4326",
         )
     from gisplan.chinacoords import convert
 
@@ -901,6 +968,150 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, coords: str, *, file: str, where: str | Non
 
 
 # ======================================================================= public
+
+
+def _check_request(layer_kind: str, *, spatial: bool, coords: str, file: str) -> LayerSchema:
+    """Return the schema of *layer_kind*; refuse a reader/layer or coords mismatch."""
+    sch = layer_schema(layer_kind)
+    if spatial != (sch.kind == "spatial"):
+        other = "read_table" if spatial else "read_layer"
+        raise SchemaError(f"layer '{layer_kind}' is a {sch.kind}; read it with {other}()",
+                          file=file, layer=layer_kind)
+    if coords not in ("wgs84", "gcj02", "bd09"):
+        raise InputError(f"unknown coordinate system '{coords}'", value=coords,
+                         hint="use --coords wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)")
+    return sch
+
+
+def _with_id_column(mapping: dict[str, str], id_column: str | None, sch: LayerSchema,
+                    headers: Sequence[str], *, file: str, where: str | None) -> dict[str, str]:
+    """Map the header *id_column* to the layer's id (``--id-column``), whatever it says."""
+    if id_column is None:
+        return mapping
+    if id_column not in headers:
+        raise SchemaError(f"no column '{id_column}' to take the ids from", file=file,
+                          layer=where, column=id_column, value=id_column,
+                          hint=f"give --id-column one of the headers found: {', '.join(headers)}")
+    out = {h: c for h, c in mapping.items() if c != sch.id and h != id_column}
+    return {id_column: sch.id, **out}
+
+
+def _generated_ids(raw: _Raw, mapping: dict[str, str], sch: LayerSchema, *,
+                   file: str) -> tuple[pd.Series, Finding] | None:
+    """Ids for a layer without an id column: from its 序号 column, else the row order.
+
+    ``C0001``, ``C0002``, ... (prefix per layer, :data:`ID_PREFIXES`). The 序号 is used
+    when every row has a whole number and no number repeats; otherwise the ids follow the
+    rows as read. None when the layer has an id column or takes no generated ids.
+    """
+    prefix = ID_PREFIXES.get(sch.name)
+    if prefix is None or sch.id in mapping.values():
+        return None
+    col = sch.column(sch.id)
+    unmapped = [h for h in raw.frame.columns
+                if h not in mapping and normalize_text(h) not in _ROW_NUMBER_HEADERS]
+    if _closest([col.zh, col.name, *col.aliases], unmapped, min_score=70.0):
+        return None  # 小区代号 is probably the id: say so (missing column) rather than guess
+    numbers = np.arange(1, len(raw.frame) + 1)
+    source = "the row order"
+    for h in raw.frame.columns:
+        if h in mapping or normalize_text(h) not in _ROW_NUMBER_HEADERS:
+            continue
+        parsed = parse_int(raw.frame[h])
+        vals = parsed.values
+        if len(vals) and vals.notna().all() and vals.is_unique and (vals > 0).all():
+            numbers, source = vals.to_numpy(dtype=np.int64), f"the column '{h}'"
+        break
+    width = max(4, len(str(int(numbers.max())))) if len(numbers) else 4
+    ids = pd.Series([f"{prefix}{int(n):0{width}d}" for n in numbers], index=raw.frame.index,
+                    dtype=object)
+    shown = f"{ids.iloc[0]}–{ids.iloc[-1]}" if len(ids) else "none"
+    finding = Finding(
+        "warning", "id_generated",
+        f"no {sch.zh} id column ({sch.id}, {sch.column(sch.id).zh}): ids {shown} generated "
+        f"from {source}; each row is flagged id_generated",
+        file=file, layer=raw.where, column=sch.id, value=shown,
+        hint=f"add a {sch.column(sch.id).zh} column, or name the id column with --id-column, "
+        "so that the ids stay the same when next week's file is imported",
+    )
+    return ids, finding
+
+
+def _assemble(raw: _Raw, mapping: dict[str, str], built: _Built, sch: LayerSchema, *,
+              used: set[str | None], ids: pd.Series | None) -> pd.DataFrame:
+    """Canonical columns in schema order, then the user's own columns as they were."""
+    if ids is not None:
+        built.columns[sch.id] = ids
+    columns: dict[str, Any] = {c: built.columns[c] for c in sch.column_names if c in built.columns}
+    for h in raw.frame.columns:
+        if h not in mapping and h not in used:
+            columns[h if h not in columns else f"{h}.src"] = raw.frame[h]
+    frame = pd.DataFrame(columns, index=raw.frame.index)
+    if "flags" in raw.frame.columns and "flags" not in frame.columns:  # our own export
+        frame["flags"] = parse_text(raw.frame["flags"]).values
+    for code, mask in built.flags.items():
+        add_flags(frame, mask, code)
+    if ids is not None:
+        add_flags(frame, np.ones(len(frame), dtype=bool), "id_generated")
+    return frame
+
+
+def _add_grouped(report: Report, findings: Sequence[Finding]) -> None:
+    """Add *findings* to *report*, capped per code and column (:meth:`Report.add_capped`)."""
+    groups: dict[tuple[str, str | None], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.code, f.column), []).append(f)
+    for group in groups.values():
+        report.add_capped(group)
+
+
+def _empty_finding(sch: LayerSchema, *, file: str, where: str | None) -> Finding:
+    place = f"sheet or layer '{where}' of {Path(file).name}" if where else Path(file).name
+    return Finding(
+        "error", "empty_layer",
+        f"{place} holds no {sch.name} ({sch.zh}) rows below its header: nothing to import",
+        file=file, layer=where,
+        hint="check that this is the right file; choose another sheet with --sheet or "
+        "another GeoPackage layer with --source-layer",
+    )
+
+
+def _georeference(frame: pd.DataFrame, geoms: Any, geom_crs: Any, *, crs: Any, coords: str,
+                  expected: Sequence[float] | None, report: Report, file: str,
+                  where: str | None) -> gpd.GeoDataFrame:
+    """Attach the geometry in its CRS (declared, the file's or inferred), checked.
+
+    The coordinates are checked against the CRS (:func:`gisplan.crs.check_plausible`):
+    outside its area of use, or far from *expected*, is an error that names the likely
+    right ``--crs``. GCJ-02 and BD-09 coordinates are converted to WGS84.
+    """
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
+    declared = _user_crs(crs, file=file, where=where)
+    if declared is not None and geom_crs is not None and CRS(geom_crs) != declared:
+        report.add(Finding(
+            "warning", "crs_overridden",
+            f"the file declares {CRS(geom_crs).to_string()}; {declared.to_string()} "
+            "given with --crs is used", file=file, layer=where,
+            value=declared.to_string(), hint="drop --crs to keep the file's CRS",
+        ))
+    target = declared or geom_crs
+    declared_by = f"--crs {crs}" if declared is not None else "the file"
+    if target is None:
+        target, finding = gcrs.infer_crs(gdf, file=file, layer=where)
+        declared_by = "inference from the coordinates"
+        # coords="gcj02"/"bd09" already says these are lon/lat: no "assumed" warning;
+        # an empty layer has nothing to assume about
+        if finding is not None and coords == "wgs84" and len(gdf):
+            report.add(finding)
+    gdf = gdf.set_crs(target, allow_override=True)
+    if coords != "wgs84":
+        _to_wgs84(gdf, coords, file=file, where=where)
+        report.add(Finding("info", "coords_converted",
+                           f"coordinates converted from {coords.upper()} to WGS84",
+                           file=file, layer=where, value=coords))
+    gcrs.check_plausible(gdf, expected=expected, declared_by=declared_by, file=file,
+                         layer=where)
+    return gdf
 
 
 def _read(
@@ -916,27 +1127,26 @@ def _read(
     lon: str | None,
     lat: str | None,
     wkt: str | None,
-) -> tuple[pd.DataFrame, Report]:
+    id_column: str | None = None,
+    expected: Sequence[float] | None = None,
+) -> ReadResult[Any]:
     path = Path(path)
     file = str(path)
-    sch = layer_schema(layer_kind)
-    if spatial != (sch.kind == "spatial"):
-        other = "read_table" if spatial else "read_layer"
-        raise SchemaError(f"layer '{layer_kind}' is a {sch.kind}; read it with {other}()",
-                          file=file, layer=layer_kind)
-    if coords not in ("wgs84", "gcj02", "bd09"):
-        raise InputError(f"unknown coordinate system '{coords}'", value=coords,
-                         hint="use wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)")
+    sch = _check_request(layer_kind, spatial=spatial, coords=coords, file=file)
     raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding)
     where = raw.where
     report = Report()
-    report.extend(raw.findings)
+    _add_grouped(report, raw.findings)
+    if raw.frame.empty:
+        report.add(_empty_finding(sch, file=file, where=where))
     headers = list(raw.frame.columns)
     mapping = map_headers(headers, layer_kind, truncated=raw.truncated_headers)
-    _check_required(sch, mapping, headers, file=file, where=where)
+    mapping = _with_id_column(mapping, id_column, sch, headers, file=file, where=where)
+    generated = _generated_ids(raw, mapping, sch, file=file)
+    _check_required(sch, mapping, headers, file=file, where=where,
+                    generated=frozenset({sch.id}) if generated else frozenset())
     built = _parse_columns(raw, mapping, layer_kind, file=file)
     errors = list(built.errors)
-
     geoms: Any = None
     geom_crs: Any = None
     if spatial:
@@ -948,59 +1158,30 @@ def _read(
             errors.extend(geom_errors)
     _raise_value_errors(errors, file=file, where=where)
 
-    # canonical columns in schema order, then unknown columns as they were
-    columns: dict[str, Any] = {c: built.columns[c] for c in sch.column_names if c in built.columns}
     used = {k for k, v in mapping.items() if v.startswith("__")} | {lon, lat, wkt}
-    for h in headers:
-        if h not in mapping and h not in used:
-            columns[h if h not in columns else f"{h}.src"] = raw.frame[h]
-    frame = pd.DataFrame(columns, index=raw.frame.index)
-    if "flags" in raw.frame.columns and "flags" not in frame.columns:  # our own export
-        frame["flags"] = parse_text(raw.frame["flags"]).values
-    for code, mask in built.flags.items():
-        add_flags(frame, mask, code)
+    frame = _assemble(raw, mapping, built, sch, used=used,
+                      ids=generated[0] if generated else None)
     if not spatial:
         frame["source_file"] = path.name
         frame["source_row"] = pd.array(raw.rows, dtype="Int64")
-
     for source, canonical in mapping.items():
         label = _GEOMETRY_LABELS.get(canonical) or f"{canonical} ({sch.column(canonical).zh})"
         report.add(Finding("info", "header_mapped", f"read as {label}",
                            file=file, layer=where, column=source, value=canonical))
+    if generated:
+        report.add(generated[1])
     result: pd.DataFrame = frame
     if spatial:
-        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index),
-                               crs=None)
-        declared = _user_crs(crs, file=file, where=where)
-        if declared is not None and geom_crs is not None and CRS(geom_crs) != declared:
-            report.add(Finding(
-                "warning", "crs_overridden",
-                f"the file declares {CRS(geom_crs).to_string()}; {declared.to_string()} "
-                "given by the caller is used", file=file, layer=where,
-                value=declared.to_string(), hint="drop crs= to keep the file's CRS",
-            ))
-        target = declared or geom_crs
-        if target is None:
-            target, finding = _infer_crs(gdf, file=file, where=where)
-            # coords="gcj02"/"bd09" already says these are lon/lat: no "assumed" warning
-            if finding is not None and coords == "wgs84":
-                report.add(finding)
-        gdf = gdf.set_crs(target, allow_override=True)
-        if coords != "wgs84":
-            _to_wgs84(gdf, coords, file=file, where=where)
-            report.add(Finding("info", "coords_converted",
-                               f"coordinates converted from {coords.upper()} to WGS84",
-                               file=file, layer=where, value=coords))
-        result = gdf
-
+        result = _georeference(frame, geoms, geom_crs, crs=crs, coords=coords,
+                               expected=expected, report=report, file=file, where=where)
     result.attrs["source_file"] = file
     result.attrs["source_layer"] = where
     result.attrs["source_rows"] = np.asarray(raw.rows, dtype=np.int64)
     result.attrs["header_map"] = dict(mapping)
     flagged = int(result["flags"].fillna("").astype(bool).sum()) if "flags" in result else 0
     report.count(layer_kind, len(raw.frame), len(result), flagged=flagged)
-    report.extend(built.findings)
-    return result, report
+    _add_grouped(report, built.findings)
+    return ReadResult(result, report)
 
 
 def read_layer(
@@ -1015,7 +1196,9 @@ def read_layer(
     lon: str | None = None,
     lat: str | None = None,
     wkt: str | None = None,
-) -> tuple[gpd.GeoDataFrame, Report]:
+    id_column: str | None = None,
+    expected_bounds: Sequence[float] | None = None,
+) -> ReadResult[gpd.GeoDataFrame]:
     """Read a spatial layer from a file into its canonical form.
 
     Parameters
@@ -1026,32 +1209,41 @@ def read_layer(
         The schema layer it holds: ``compounds``, ``districts``, ``utilities``,
         ``facilities``, ``roads`` or ``gates``.
     layer : str, optional
-        Layer of a GeoPackage; by default the one named *layer_kind*, or the only one.
+        Layer of a GeoPackage; None: the one named *layer_kind*, or the only one.
     sheet : str or int, optional
-        Sheet of a workbook (name or 0-based number); by default the sheet whose header
+        Sheet of a workbook (name or 0-based number); None: the sheet whose header
         matches the layer best.
     crs : CRS-like, optional
-        The coordinates' CRS (``4490``, ``"EPSG:4545"``). By default the file's own; a
+        The coordinates' CRS (``4490``, ``"EPSG:4545"``). None: the file's own; a
         table's CRS is inferred from the coordinates (:func:`gisplan.crs.infer_crs`).
     coords : {"wgs84", "gcj02", "bd09"}, default "wgs84"
         Coordinates taken from Amap/Tencent (``gcj02``) or Baidu (``bd09``) maps are
         converted to WGS84.
     encoding : str, optional
-        Text encoding of a CSV or DBF; by default UTF-8, else GBK (flagged
+        Text encoding of a CSV or DBF; None: UTF-8, else GBK (flagged
         ``encoding_guessed`` in the report).
     lon, lat, wkt : str, optional
-        Coordinate or WKT columns of a table, as written in its header; by default found
-        by name (经度/纬度, lon/lat, x/y, WKT).
+        Coordinate or WKT columns of a table, as written in its header; None: found by
+        name (经度/纬度, lon/lat, x/y, WKT).
+    id_column : str, optional
+        The header of the column holding the layer's ids (``--id-column``). None: the
+        column named like the id (小区编号, 设施编号, ...); when there is none, ids are
+        generated from a ``序号`` column or the row order (``C0001``, ...), flagged
+        ``id_generated``.
+    expected_bounds : tuple of 4 floats, optional
+        (west, south, east, north) in degrees of the programme the layer belongs to.
+        Coordinates more than :data:`gisplan.crs.MAX_DISTANCE_KM` away are an error
+        (a wrong ``crs``). None: only the CRS's area of use is checked.
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        Canonical columns (schema order, canonical dtypes), then unknown columns as they
-        were, ``flags`` where a value was approximate or unknown, and geometry (None
-        where a row has none). ``attrs`` holds ``source_file``, ``source_layer``,
-        ``source_rows`` (the row of each record as the user sees it) and ``header_map``.
-    Report
-        Rows in and out, header mapping (``header_mapped``) and warnings.
+    ReadResult
+        ``frame``: a GeoDataFrame with the canonical columns (schema order, canonical
+        dtypes), then the file's other columns as they were, ``flags`` where a value
+        was approximate or unknown, and geometry (None where a row has none). ``attrs``
+        holds ``source_file``, ``source_layer``, ``source_rows`` (the row of each record
+        as the user sees it) and ``header_map``. ``report``: rows in and out, header
+        mapping (``header_mapped``) and warnings. Unpacks as ``gdf, report``.
 
     Raises
     ------
@@ -1061,12 +1253,21 @@ def read_layer(
     GeometryError
         A table has no coordinate or WKT column.
     CRSError
-        The CRS is missing and cannot be inferred.
+        The CRS is missing and cannot be inferred, or the coordinates do not fit it.
+
+    Examples
+    --------
+    >>> gdf, report = read_layer("layers/guyuan_2022.gpkg", "facilities")
+    >>> gdf.crs.to_epsg(), report.counts["facilities"].balanced
+    (4326, True)
+    >>> gdf.columns[:3].tolist()
+    ['facility_id', 'facility_type', 'name']
     """
-    gdf, report = _read(path, layer_kind, spatial=True, layer=layer, sheet=sheet, crs=crs,
-                        coords=coords, encoding=encoding, lon=lon, lat=lat, wkt=wkt)
-    assert isinstance(gdf, gpd.GeoDataFrame)
-    return gdf, report
+    result = _read(path, layer_kind, spatial=True, layer=layer, sheet=sheet, crs=crs,
+                   coords=coords, encoding=encoding, lon=lon, lat=lat, wkt=wkt,
+                   id_column=id_column, expected=expected_bounds)
+    assert isinstance(result.frame, gpd.GeoDataFrame)
+    return result
 
 
 def read_table(
@@ -1075,7 +1276,7 @@ def read_table(
     *,
     sheet: str | int | None = None,
     encoding: str | None = None,
-) -> tuple[pd.DataFrame, Report]:
+) -> ReadResult[pd.DataFrame]:
     """Read an attribute table (``progress_log``, ``plan_targets``, ...) from CSV or Excel.
 
     Header detection, header mapping and value parsing are those of :func:`read_layer`.
@@ -1090,16 +1291,16 @@ def read_table(
     layer_kind : str
         The schema table it holds, e.g. ``progress_log``.
     sheet : str or int, optional
-        Sheet of a workbook; by default the best-matching one.
+        Sheet of a workbook; None: the best-matching one.
     encoding : str, optional
-        Text encoding of a CSV; by default UTF-8, else GBK.
+        Text encoding of a CSV; None: UTF-8, else GBK.
 
     Returns
     -------
-    pandas.DataFrame
-        Canonical columns, unknown columns, ``flags``, ``source_file``, ``source_row``.
-    Report
-        Rows in and out, header mapping and warnings.
+    ReadResult
+        ``frame``: canonical columns, the file's other columns, ``flags``,
+        ``source_file``, ``source_row``; ``report``: rows in and out, header mapping and
+        warnings. Unpacks as ``frame, report``.
     """
     return _read(path, layer_kind, spatial=False, layer=None, sheet=sheet, crs=None,
                  coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None)

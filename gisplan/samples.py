@@ -13,15 +13,16 @@ programme stores (GeoPackages) in ``layers/``:
 
 Geometry (compounds, 片区, 街道, roads, utilities, facilities, gates), the split of totals
 over compounds and the progress logs are synthetic (:mod:`gisplan.synth`, seeded), and
-every layer's description says so. County polygons are the real ones from
-``shared/data/seed-city-counties.geojson`` (repaired and flagged).
+every layer's description says so. County polygons are the real ones packaged in
+``gisplan/data/counties/seed-city-counties.geojson`` (repaired and flagged).
 
 Examples
 --------
+>>> import tempfile
 >>> from gisplan.samples import build_samples
->>> paths = build_samples(tmp)          # doctest: +SKIP
->>> [p.name for p in paths]             # doctest: +SKIP
-['guyuan_2022.gpkg', 'xuchang_2023.gpkg', 'huaian_2023.gpkg']
+>>> paths = build_samples(tempfile.mkdtemp(), programmes=["guyuan_2022"])
+>>> [p.name for p in paths]
+['guyuan_2022.gpkg']
 """
 
 from __future__ import annotations

@@ -169,6 +169,51 @@ def term(vocab_name: str, value: Any) -> str | None:
     return _term_index(vocab_name).get(normalize_text(value))
 
 
+#: How similar (0–100, :func:`rapidfuzz.fuzz.ratio` of the folded texts) a value must be to
+#: a term of its own vocabulary before that term is suggested as "did you mean".
+HINT_MIN_SIMILARITY = 70.0
+
+
+def suggest_terms(vocab_name: str, value: Any, *, limit: int = 3,
+                  min_similarity: float = HINT_MIN_SIMILARITY) -> list[str]:
+    """Return the keys of vocabulary *vocab_name* that *value* is probably a misspelling of.
+
+    Only terms of the same vocabulary are considered, and only those whose key, Chinese
+    name or alias is at least *min_similarity* % similar to *value* as a whole (plain
+    edit-distance ratio, not partial matches: ``post`` is not ``sportsground``, and
+    ``unclassified`` is no road class at all), or one character off (``燃汽`` for
+    ``燃气``). Best first; empty when nothing is close.
+
+    Examples
+    --------
+    >>> suggest_terms("road_class", "主干道路")
+    ['arterial']
+    >>> suggest_terms("road_class", "unclassified")
+    []
+    >>> suggest_terms("facility_type", "post")
+    []
+    >>> suggest_terms("facility_type", "kindergarden")
+    ['kindergarten']
+    >>> suggest_terms("network", "燃汽")
+    ['gas']
+    """
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Levenshtein
+
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    text = normalize_text(value)
+    scored = []
+    for variant, key in _term_index(vocab_name).items():
+        score = fuzz.ratio(text, variant)
+        # one character off in a short word (燃汽 for 燃气) is a typo, not a stranger
+        typo = min(len(text), len(variant)) >= 2 and Levenshtein.distance(text, variant) <= 1
+        if score >= min_similarity or typo:
+            scored.append((score + (100.0 if typo else 0.0), key))
+    scored.sort(key=lambda t: -t[0])
+    return list(dict.fromkeys(k for _, k in scored))[:limit]
+
+
 def zh(vocab_name: str, key: str) -> str:
     """Return the Chinese name of *key* in vocabulary *vocab_name* (the key if unknown)."""
     t = vocab(vocab_name).get(key)

@@ -735,6 +735,50 @@ def synth_city(
         ``block_fill`` is not in (0, 1], or ``block_plan`` does not fit (counts outside
         1–4, more blocks than a 片区 has, a sum other than ``compounds``).
     """
+    plan, contiguous = _check_options(compounds, layout, block_plan, arterial_every,
+                                      block_fill)
+    rng = np.random.default_rng(seed)
+    per_block, (bw, bh) = _block_size(compounds, plan, mean_households)
+    nxn = _grid_nodes(compounds, compounds / per_block, road_nodes=road_nodes,
+                      contiguous=contiguous, plan=plan, arterial_every=arterial_every,
+                      block_fill=block_fill)
+    grid = street_grid(nx=nxn, ny=nxn, block_m=(bw, bh), jitter_m=jitter_m,
+                       arterial_every=arterial_every, center=center, rng=rng)
+    blocks, sub, order, nsel = _old_town_blocks(
+        grid, (bw, bh), compounds, rng, contiguous=contiguous, plan=plan,
+        block_fill=block_fill, setback_m=setback_m)
+    tr = grid.transformer()
+    districts, units = _district_units(
+        grid, blocks, sub, rng, tr, arterial_every=arterial_every,
+        pianqu_per_street=pianqu_per_street, districts_per_county=districts_per_county,
+        county_names=county_names, prefix=prefix)
+    comp = _compound_frame(blocks, sub, units, rng, tr, prefix=prefix,
+                           missing_items_share=missing_items_share)
+    n = compounds
+    roads = _roads_frame(grid)
+    roads["road_id"] = prefix + roads["road_id"]
+    utilities = _utilities(grid, blocks, sub, rng, tr, owners or DEFAULT_OWNERS, prefix)
+    facilities = _facilities(grid, blocks, order, nsel, facility_types, n, rng, tr,
+                             pq_key=arterial_every, prefix=prefix, setback_m=setback_m)
+    households = comp["households"].to_numpy(dtype=np.int64)
+    cid = comp["compound_id"].to_numpy(dtype=object)
+    gates = _gates(sub, households, cid, rng, tr, prefix)
+    return {
+        "compounds": comp,
+        "districts": districts,
+        "utilities": utilities,
+        "facilities": facilities,
+        "roads": roads,
+        "gates": gates,
+    }
+
+
+# --------------------------------------------------------------- synth_city, step by step
+
+
+def _check_options(compounds: int, layout: str, block_plan: Sequence[Sequence[int]] | None,
+                   arterial_every: int, block_fill: float) -> tuple[Any, bool]:
+    """Refuse contradictory options; return the checked block plan and contiguity."""
     if compounds < 1:
         raise ConstraintError(f"compounds must be at least 1, got {compounds}")
     if layout not in ("ragged", "contiguous"):
@@ -742,39 +786,53 @@ def synth_city(
     plan = _check_block_plan(block_plan, compounds, arterial_every)
     if not 0.0 < block_fill <= 1.0:
         raise ConstraintError(f"block_fill must be in (0, 1], got {block_fill}")
-    contiguous = layout == "contiguous" or plan is not None
-    rng = np.random.default_rng(seed)
-    # block size from the target households per compound
+    return plan, layout == "contiguous" or plan is not None
+
+
+def _block_size(compounds: int, plan: Any,
+                mean_households: float) -> tuple[float, tuple[float, float]]:
+    """Compounds per block, and block width and height (m) from the target households."""
     per_block = _MEAN_PER_BLOCK if plan is None else compounds / plan[0].size
     compound_m2 = mean_households * _SQM_PER_HOUSEHOLD / _MEAN_FAR
     inner_m2 = compound_m2 * per_block
     bw = max(60.0, math.sqrt(inner_m2 * 1.3) + 16.0)
     bh = max(50.0, math.sqrt(inner_m2 / 1.3) + 16.0)
+    return per_block, (bw, bh)
 
-    need_blocks = compounds / per_block
+
+def _grid_nodes(compounds: int, need_blocks: float, *, road_nodes: int | None,
+                contiguous: bool, plan: Any, arterial_every: int, block_fill: float) -> int:
+    """Street nodes per side of the square grid that holds *need_blocks* blocks."""
     if road_nodes is None and contiguous:
         # whole 片区 cells around an arterial crossing at the centre, one empty ring around
         per_cell = max(1, round(block_fill * arterial_every**2))
         cells = len(plan[1]) if plan is not None else math.ceil(need_blocks / per_cell)
         half = math.ceil(math.ceil(math.sqrt(cells)) / 2) + 1
         half += half % 2  # an even number of cells: the central crossing is arterial
-        nxn = nyn = 2 * half * arterial_every + 1
-    elif road_nodes is None:
-        side = math.ceil(math.sqrt(need_blocks / 0.55)) + 3
-        nxn = nyn = side + 1
-    else:
-        nxn = nyn = max(2, round(math.sqrt(road_nodes)))
-        if (nxn - 1) * (nyn - 1) < need_blocks * 1.3:
-            raise ConstraintError(
-                f"road_nodes={road_nodes} gives {(nxn - 1) * (nyn - 1)} blocks, too few for "
-                f"{compounds} compounds (need about {math.ceil(need_blocks * 1.3)}); "
-                "raise road_nodes or leave it unset"
-            )
-    grid = street_grid(nx=nxn, ny=nyn, block_m=(bw, bh), jitter_m=jitter_m,
-                       arterial_every=arterial_every, center=center, rng=rng)
+        return 2 * half * arterial_every + 1
+    if road_nodes is None:
+        return math.ceil(math.sqrt(need_blocks / 0.55)) + 3 + 1
+    nxn = max(2, round(math.sqrt(road_nodes)))
+    if (nxn - 1) * (nxn - 1) < need_blocks * 1.3:
+        raise ConstraintError(
+            f"road_nodes={road_nodes} gives {(nxn - 1) * (nxn - 1)} blocks, too few for "
+            f"{compounds} compounds (need about {math.ceil(need_blocks * 1.3)}); "
+            "raise road_nodes or leave it unset"
+        )
+    return nxn
 
-    # choose the old-town blocks: closest to the centre, with a ragged edge
-    nbx, nby = nxn - 1, nyn - 1
+
+def _old_town_blocks(grid: Any, block_m: tuple[float, float], compounds: int,
+                     rng: np.random.Generator, *, contiguous: bool, plan: Any,
+                     block_fill: float, setback_m: tuple[float, float]) -> tuple[Any, Any,
+                                                                                 np.ndarray, int]:
+    """Choose the old-town blocks (closest to the centre, a ragged edge) and split them.
+
+    Returns the blocks' inner boxes, the compounds' boxes (``_subdivide``), the order
+    the blocks were taken in and how many were taken.
+    """
+    bw, bh = block_m
+    nbx, nby = len(grid.x_nominal) - 1, len(grid.y_nominal) - 1
     bj_all, bi_all = np.divmod(np.arange(nbx * nby), nbx)
     cx = (grid.x_nominal[bi_all] + grid.x_nominal[bi_all + 1]) / 2
     cy = (grid.y_nominal[bj_all] + grid.y_nominal[bj_all + 1]) / 2
@@ -789,11 +847,18 @@ def synth_city(
     k = k_all[:nsel].copy()
     k[-1] -= int(cum[nsel - 1] - compounds)
     blocks = _inner_boxes(grid, bi_all[chosen], bj_all[chosen], rng, setback_m)
-    sub = _subdivide(blocks, k, rng)
-    n = compounds
-    tr = grid.transformer()
+    return blocks, _subdivide(blocks, k, rng), order, nsel
 
-    # districts: pianqu = arterial cells; streets and counties = groups of them
+
+def _district_units(grid: Any, blocks: Any, sub: Any, rng: np.random.Generator, tr: Any, *,
+                    arterial_every: int, pianqu_per_street: int, districts_per_county: int,
+                    county_names: Sequence[str] | None,
+                    prefix: str) -> tuple[gpd.GeoDataFrame, dict[str, np.ndarray]]:
+    """片区 = arterial cells; streets and counties = groups of them.
+
+    Returns the districts layer and, per compound, its ``district``, ``street`` and
+    ``county`` names.
+    """
     every = arterial_every
     bi, bj = blocks.bi[sub["block"]], blocks.bj[sub["block"]]
     pq_x, pq_y = bi // every, bj // every
@@ -807,12 +872,20 @@ def synth_city(
         grid, pq_x, pq_y, (s_side_x, s_side_y), (c_side_x, c_side_y), rng, tr,
         county_names=county_names, prefix=prefix,
     )
-    pq_name = _lookup(keys["pianqu"], pq_x, pq_y)
-    st_name = _lookup(keys["street"], st_x, st_y)
-    co_name = _lookup(keys["county"], co_x, co_y)
+    return districts, {
+        "district": _lookup(keys["pianqu"], pq_x, pq_y),
+        "street": _lookup(keys["street"], st_x, st_y),
+        "county": _lookup(keys["county"], co_x, co_y),
+    }
 
-    # attributes correlated with area
+
+def _compound_frame(blocks: Any, sub: Any, units: Mapping[str, np.ndarray],
+                    rng: np.random.Generator, tr: Any, *, prefix: str,
+                    missing_items_share: float) -> gpd.GeoDataFrame:
+    """Build the compounds layer: outlines, attributes correlated with area and age."""
+    bi, bj = blocks.bi[sub["block"]], blocks.bj[sub["block"]]
     x0, y0, x1, y1 = sub["x0"], sub["y0"], sub["x1"], sub["y1"]
+    n = len(x0)
     area = (x1 - x0) * (y1 - y0)
     far = rng.uniform(0.9, 1.6, n)
     floor_area = np.round(area * far, 0)
@@ -833,16 +906,14 @@ def synth_city(
     prior = rng.random(n) < 0.02
     community_no = (bi // 2) * 7919 + (bj // 2) * 104729
     community = np.char.add(_STEMS[community_no % _STEMS.size], "社区")
-    cid = _ids(prefix + "C", n)
-    geoms = _boxes(x0, y0, x1, y1, tr)
-    comp = to_geoframe(
+    return to_geoframe(
         {
-            "compound_id": cid,
+            "compound_id": _ids(prefix + "C", n),
             "name": _names(rng, n, _COMPOUND_SUFFIX),
-            "county": co_name,
-            "street": st_name,
+            "county": units["county"],
+            "street": units["street"],
             "community": community.astype(object),
-            "district": pq_name,
+            "district": units["district"],
             "built_year": built_year,
             "households": households,
             "buildings": buildings,
@@ -853,23 +924,8 @@ def synth_city(
             "planned_items": planned_items,
         },
         "compounds",
-        geoms,
+        _boxes(x0, y0, x1, y1, tr),
     )
-
-    roads = _roads_frame(grid)
-    roads["road_id"] = prefix + roads["road_id"]
-    utilities = _utilities(grid, blocks, sub, rng, tr, owners or DEFAULT_OWNERS, prefix)
-    facilities = _facilities(grid, blocks, order, nsel, facility_types, n, rng, tr,
-                             pq_key=every, prefix=prefix, setback_m=setback_m)
-    gates = _gates(sub, households, cid, rng, tr, prefix)
-    return {
-        "compounds": comp,
-        "districts": districts,
-        "utilities": utilities,
-        "facilities": facilities,
-        "roads": roads,
-        "gates": gates,
-    }
 
 
 def _lookup(names: pd.Series, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -965,16 +1021,32 @@ def _utilities(
     prefix: str,
 ) -> gpd.GeoDataFrame:
     """Trunks along the streets around compound blocks, service lines across blocks."""
+    u = pd.concat([*_trunk_lines(grid, blocks, rng, tr),
+                   _service_lines(grid, blocks, sub, rng, tr)], ignore_index=True)
+    m = len(u)
+    network = np.asarray(u["network"], dtype=object)
+    year = np.asarray(u["install_year"], dtype=np.int64)
+    owner, material, diameter = _utility_attributes(network, year, rng, owners)
+    return to_geoframe({
+        "utility_id": _ids(prefix + "U", m),
+        "network": network,
+        "owner": owner,
+        "install_year": year,
+        "material": material,
+        "diameter_mm": diameter,
+        "kind": u["kind"].to_numpy(dtype=object),
+    }, "utilities", u["geometry"].to_numpy())
+
+
+def _trunk_lines(grid: StreetGrid, blocks: _Blocks, rng: np.random.Generator,
+                 tr: pyproj.Transformer) -> list[pd.DataFrame]:
+    """Trunks along the streets bordering compound blocks, one piece per 片区 side."""
     nx = grid.nx
     every = grid.arterial_every
     bi, bj = blocks.bi, blocks.bj
     # street edges bordering a compound block: bottom/top (horizontal), left/right (vertical)
-    h_row = np.r_[bj, bj + 1]
-    h_pos = np.r_[bi, bi]
-    v_col = np.r_[bi, bi + 1]
-    v_pos = np.r_[bj, bj]
-    h = np.unique(np.column_stack([h_row, h_pos]), axis=0)
-    v = np.unique(np.column_stack([v_col, v_pos]), axis=0)
+    h = np.unique(np.column_stack([np.r_[bj, bj + 1], np.r_[bi, bi]]), axis=0)
+    v = np.unique(np.column_stack([np.r_[bi, bi + 1], np.r_[bj, bj]]), axis=0)
     # group edges into trunk pieces spanning one 片区 side: (line, pos // every)
     parts = []
     for horiz, e, nets, off in (
@@ -1007,7 +1079,13 @@ def _utilities(
                 "network": net, "kind": "trunk", "geometry": geoms,
                 "install_year": rng.integers(1975, 2016, ng),
             }))
-    # service lines across a block (crossing the compounds in it)
+    return parts
+
+
+def _service_lines(grid: StreetGrid, blocks: _Blocks, sub: dict[str, np.ndarray],
+                   rng: np.random.Generator, tr: pyproj.Transformer) -> pd.DataFrame:
+    """Service lines across a block of several compounds (crossing the compounds in it)."""
+    bi, bj = blocks.bi, blocks.bj
     kblock = np.bincount(sub["block"], minlength=bi.size)
     multi = kblock >= 2
     ymid = (blocks.y0 + blocks.y1) / 2 + rng.uniform(-0.2, 0.2, bi.size) * (blocks.y1 - blocks.y0)
@@ -1024,13 +1102,16 @@ def _utilities(
                                                     np.column_stack([xmid, yt])], axis=1)[vs], tr))
     h_net = np.array(["power", "telecom", "heating"])[rng.integers(0, 3, int(hs.sum()))]
     v_net = np.array(["water_supply", "drainage", "gas"])[rng.integers(0, 3, int(vs.sum()))]
-    parts.append(pd.DataFrame({"network": np.r_[h_net, v_net], "kind": "service",
-                               "geometry": np.r_[h_lines, v_lines],
-                               "install_year": rng.integers(1985, 2006, int(hs.sum() + vs.sum()))}))
-    u = pd.concat(parts, ignore_index=True)
-    m = len(u)
-    network = np.asarray(u["network"], dtype=object)
-    year = np.asarray(u["install_year"], dtype=np.int64)
+    return pd.DataFrame({"network": np.r_[h_net, v_net], "kind": "service",
+                         "geometry": np.r_[h_lines, v_lines],
+                         "install_year": rng.integers(1985, 2006, int(hs.sum() + vs.sum()))})
+
+
+def _utility_attributes(network: np.ndarray, year: np.ndarray, rng: np.random.Generator,
+                        owners: Mapping[str, Sequence[str]]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Owner, material (old before 1998, new after) and diameter of each line."""
+    m = len(network)
     owner = np.empty(m, dtype=object)
     material = np.empty(m, dtype=object)
     diameter = np.full(m, np.nan)
@@ -1049,16 +1130,7 @@ def _utilities(
         if key in dia:
             lo, hi = dia[key]
             diameter[sel] = np.round(rng.uniform(lo, hi, int(sel.sum())) / 50) * 50
-    geoms = u["geometry"].to_numpy()
-    return to_geoframe({
-        "utility_id": _ids(prefix + "U", m),
-        "network": network,
-        "owner": owner,
-        "install_year": year,
-        "material": material,
-        "diameter_mm": diameter,
-        "kind": u["kind"].to_numpy(dtype=object),
-    }, "utilities", geoms)
+    return owner, material, diameter
 
 
 def _facilities(

@@ -38,18 +38,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from rapidfuzz import fuzz, process
 
 from gisplan import crs as gcrs
 from gisplan._errors import CRSError, InputError, SchemaError
 from gisplan.findings import Finding, Report, Severity, add_flags
-from gisplan.schema import LayerSchema, layer_schema, layers, normalize_text, term, vocab, zh
+from gisplan.schema import LayerSchema, layer_schema, layers, suggest_terms, term, vocab, zh
 
 if TYPE_CHECKING:
     from gisplan.store import Project
@@ -57,7 +56,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CHINA_LAT",
     "CHINA_LON",
+    "DEFECTS",
     "VOCAB_COLUMNS",
+    "ValidateFramesResult",
+    "ValidateResult",
     "validate_frames",
     "validate_layer",
     "validate_project",
@@ -83,6 +85,20 @@ _GEOM_DIM = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1,
              "Polygon": 2, "MultiPolygon": 2}
 _GEOM_ZH = {"Point": "点", "MultiPoint": "多点", "LineString": "线", "MultiLineString": "多线",
             "Polygon": "面", "MultiPolygon": "多面", "GeometryCollection": "几何集合"}
+
+
+class ValidateResult(NamedTuple):
+    """What :func:`validate_layer` returns; unpacks as ``frame, report``."""
+
+    frame: pd.DataFrame
+    report: Report
+
+
+class ValidateFramesResult(NamedTuple):
+    """What :func:`validate_frames` returns; unpacks as ``frames, report``."""
+
+    frames: dict[str, pd.DataFrame]
+    report: Report
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -178,6 +194,7 @@ class _Layer:
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     repaired: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     polygon_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    expected_bounds: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frame)
@@ -218,7 +235,11 @@ class _Layer:
     def add_rows(self, severity: Severity, code: str, mask: np.ndarray, message: str, *,
                  column: str | None = None, values: Any = None, hint: str | None = None,
                  messages: Any = None) -> None:
-        """Flag the rows in *mask* with *code* and add one finding per row."""
+        """Flag the rows in *mask* with *code* and add one finding per row.
+
+        Every row is flagged; the findings are listed up to the one cap policy
+        (:meth:`gisplan.findings.Report.add_capped`).
+        """
         pos = np.flatnonzero(mask)
         if not len(pos):
             return
@@ -226,8 +247,13 @@ class _Layer:
         vals = (np.asarray(values, dtype=object)[pos] if values is not None
                 else np.full(len(pos), None, dtype=object))
         msgs = messages if messages is not None else [message] * len(pos)
-        for i, v, m in zip(pos.tolist(), vals.tolist(), msgs, strict=True):
-            self.add(severity, code, m, row=self.row(i), column=column, value=v, hint=hint)
+        report = Report()
+        report.add_capped(
+            (Finding(severity, code, m, file=self.file, layer=self.name, row=self.row(i),
+                     column=column, value=v, hint=hint)
+             for i, v, m in zip(pos.tolist(), vals.tolist(), msgs, strict=True)),
+            total=len(pos))
+        self.findings.extend(report.findings)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -294,14 +320,10 @@ def _check_vocab(st: _Layer) -> None:
         if not unknown:
             continue
         terms = vocab(vocab_name)
-        variants = {normalize_text(v): k for k, t in terms.items() for v in (k, t.zh, *t.aliases)}
-        choices = list(variants)
         known = "、".join(f"{t.zh} ({k})" for k, t in terms.items())
         values = s.astype(str).to_numpy(dtype=object)
         for u in unknown:
-            hits = process.extract(normalize_text(u), choices, scorer=fuzz.WRatio, limit=6,
-                                   score_cutoff=50)
-            keys = list(dict.fromkeys(variants[h[0]] for h in hits))[:3]
+            keys = suggest_terms(vocab_name, u)
             close = "; did you mean " + " or ".join(f"{zh(vocab_name, k)} ({k})" for k in keys) \
                 if keys else ""
             mask = ~blank & (values == u)
@@ -326,13 +348,18 @@ def _check_ids(st: _Layer) -> None:
     st.flag(dup, "duplicate_id")
     pos = np.flatnonzero(dup)
     groups = pd.Series(pos, index=ids.to_numpy()[pos]).groupby(level=0, sort=False)
-    for value, rows in groups:
+
+    def finding(value: Any, rows: pd.Series) -> Finding:
         numbers = [st.row_number(int(i)) for i in rows.to_numpy()]
         where = ", ".join(map(str, numbers))
-        st.add("error", "duplicate_id",
-               f"{len(rows)} rows share {idc} '{value}' (rows {where})",
-               row=numbers, column=idc, value=value,
-               hint=f"give each row its own {idc}, or merge the duplicated rows")
+        return Finding("error", "duplicate_id",
+                       f"{len(rows)} rows share {idc} '{value}' (rows {where})", file=st.file,
+                       layer=st.name, row=numbers, column=idc, value=value,
+                       hint=f"give each row its own {idc}, or merge the duplicated rows")
+
+    listed = Report()
+    listed.add_capped((finding(v, rows) for v, rows in groups), total=groups.ngroups)
+    st.findings.extend(listed.findings)
 
 
 def _swap_lonlat(st: _Layer, gdf: gpd.GeoDataFrame, geoms: np.ndarray, present: np.ndarray) -> None:
@@ -369,6 +396,19 @@ def _check_crs(st: _Layer, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if finding is not None:
         st.findings.append(finding)
     return gdf.set_crs(crs, allow_override=True)
+
+
+def _check_crs_plausible(st: _Layer) -> None:
+    """Report coordinates that do not fit the layer's CRS or lie far from the programme."""
+    gdf = st.frame
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
+        return
+    try:
+        gcrs.check_plausible(gdf, expected=st.expected_bounds, declared_by="the layer",
+                             file=st.file, layer=st.name)
+    except CRSError as exc:
+        st.add("error", "crs_implausible", exc.message, column="geometry", value=exc.value,
+               hint=(exc.hint or "") + " (import the layer again with that --crs)")
 
 
 def _check_geometry(st: _Layer) -> None:
@@ -449,31 +489,112 @@ def _check_geometry(st: _Layer) -> None:
     st.frame = _check_crs(st, st.frame)
 
 
-def _check_compounds(st: _Layer, *, today: dt.date, min_built_year: int) -> None:
-    """Build year, households: flagged and kept."""
+@dataclass(frozen=True)
+class _Defect:
+    """A value that is readable but cannot be right: flagged and kept, never dropped."""
+
+    layer: str
+    column: str
+    code: str
+    test: str  # "missing", "nonpositive", "future" (year), "year" (before the first or future)
+    message: str
+    hint: str
+
+
+#: The value defects ``import`` and ``check`` flag (severity ``warning``: the row is kept).
+DEFECTS: tuple[_Defect, ...] = (
+    _Defect("compounds", "households", "missing_households", "missing",
+            "the number of households (户数) is missing",
+            "fill in 户数: eligibility, bundling and coverage weigh compounds by households"),
+    _Defect("compounds", "households", "nonpositive_households", "nonpositive",
+            "the number of households (户数) is zero or negative",
+            "check the household count in the survey (摸底调查) and write it, e.g. 1435"),
+    _Defect("compounds", "floor_area_m2", "nonpositive_floor_area", "nonpositive",
+            "the floor area (住宅建筑面积) is zero or negative",
+            "check the floor area in the survey and write it in m², e.g. 64180"),
+    _Defect("compounds", "buildings", "nonpositive_buildings", "nonpositive",
+            "the number of buildings (楼栋数) is zero or negative",
+            "check the number of buildings in the survey"),
+    _Defect("compounds", "built_year", "missing_built_year", "missing",
+            "the build year (建成年份) is missing",
+            "fill in the build year: eligibility depends on it (built by end 2000)"),
+    _Defect("compounds", "built_year", "implausible_built_year", "year",
+            "the build year (建成年份)",
+            "check the build year in the survey (摸底调查), e.g. 1998"),
+    _Defect("facilities", "capacity", "nonpositive_capacity", "nonpositive",
+            "the capacity (规模) is zero or negative",
+            "write the capacity (places, beds) or leave the cell empty if unknown"),
+    _Defect("utilities", "diameter_mm", "nonpositive_diameter", "nonpositive",
+            "the pipe diameter (管径) is zero or negative",
+            "write the diameter in millimetres, e.g. 300, or leave it empty if unknown"),
+    _Defect("utilities", "install_year", "implausible_install_year", "future",
+            "the year laid (敷设年份)",
+            "check the year the line was laid, e.g. 1995"),
+)
+
+#: Floor area per household (m²) outside this range is flagged: usually a unit slip
+#: (6.4 written for 6.4万平方米) or households and floor area of different compounds.
+FLOOR_AREA_PER_HOUSEHOLD_M2: tuple[float, float] = (10.0, 500.0)
+
+
+def _defect_mask(d: _Defect, s: pd.Series, *, today: dt.date,
+                 min_built_year: int) -> np.ndarray:
+    if d.test == "missing":
+        return _is_blank(s)
+    num = _numbers(s).to_numpy()
+    with np.errstate(invalid="ignore"):
+        if d.test == "nonpositive":
+            bad = num <= 0
+        elif d.test == "future":
+            bad = num > today.year
+        else:  # "year"
+            bad = (num < min_built_year) | (num > today.year)
+    return np.asarray(~np.isnan(num) & bad, dtype=bool)
+
+
+def _check_defects(st: _Layer, *, today: dt.date, min_built_year: int) -> None:
+    """Values that are readable but cannot be right (:data:`DEFECTS`): flagged, kept."""
     frame = st.frame
-    if "built_year" in frame.columns:
-        s = frame["built_year"]
-        year = _numbers(s).to_numpy()
-        blank = _is_blank(s)
-        st.add_rows("warning", "missing_built_year", blank, "the build year (建成年份) is missing",
-                    column="built_year",
-                    hint="fill in the build year: eligibility depends on it (built by end 2000)")
-        with np.errstate(invalid="ignore"):
-            odd = ~np.isnan(year) & ((year < min_built_year) | (year > today.year))
-        st.add_rows("warning", "implausible_built_year", odd,
-                    f"the build year is before {min_built_year} or after {today.year}",
-                    column="built_year", values=s.to_numpy(dtype=object),
-                    hint="check the build year in the survey (摸底调查)")
-    if "households" in frame.columns:
-        s = frame["households"]
-        hh = _numbers(s).to_numpy()
-        with np.errstate(invalid="ignore"):
-            nonpos = ~np.isnan(hh) & (hh <= 0)
-        st.add_rows("warning", "nonpositive_households", nonpos,
-                    "the number of households (户数) is zero or negative", column="households",
-                    values=s.to_numpy(dtype=object),
-                    hint="check the household count in the survey")
+    for d in DEFECTS:
+        if d.layer != st.name or d.column not in frame.columns:
+            continue
+        s = frame[d.column]
+        mask = _defect_mask(d, s, today=today, min_built_year=min_built_year)
+        if not mask.any():
+            continue
+        values = s.to_numpy(dtype=object)
+        messages = None
+        if d.test in ("future", "year"):
+            messages = [f"{d.message} {v} is in the future (after {today.year})"
+                        if float(v) > today.year else f"{d.message} {v} is before {min_built_year}"
+                        for v in values[mask]]
+        st.add_rows("warning", d.code, mask, d.message, column=d.column,
+                    values=None if d.test == "missing" else values, hint=d.hint,
+                    messages=messages)
+    if st.name == "compounds":
+        _check_area_per_household(st)
+
+
+def _check_area_per_household(st: _Layer) -> None:
+    """Floor area per household far outside :data:`FLOOR_AREA_PER_HOUSEHOLD_M2`."""
+    frame = st.frame
+    if not {"floor_area_m2", "households"} <= set(frame.columns):
+        return
+    area = _numbers(frame["floor_area_m2"]).to_numpy()
+    hh = _numbers(frame["households"]).to_numpy()
+    lo, hi = FLOOR_AREA_PER_HOUSEHOLD_M2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = area / hh
+        odd = (area > 0) & (hh > 0) & ((per < lo) | (per > hi))
+    if not odd.any():
+        return
+    st.add_rows("warning", "implausible_floor_area", odd, "",
+                column="floor_area_m2", values=area,
+                messages=[f"{a:,.10g} m² for {h:,.0f} households is {p:,.1f} m² per household "
+                          f"(expected {lo:.0f}–{hi:.0f})"
+                          for a, h, p in zip(area[odd], hh[odd], per[odd], strict=True)],
+                hint="check the unit of the floor area (m², or 万平方米 = 10,000 m²) and the "
+                     "household count")
 
 
 _M_PER_DEG_LAT = 110_574.0
@@ -542,13 +663,17 @@ def _check_overlaps(st: _Layer, *, tolerance_m2: float) -> None:
     mask[b_] = True
     st.flag(mask, "overlaps_compound")
     ids = st._ids
-    for i, j, m2 in zip(a.tolist(), b_.tolist(), area.tolist(), strict=True):
-        partner = ids[j] if ids is not None else None
-        st.add("warning", "overlaps_compound",
-               f"overlaps compound at row {st.row(j)} by {m2:,.0f} m²", row=st.row(i),
-               column="geometry", value=partner,
-               hint="redraw the shared boundary so that the compounds do not overlap "
-                    "(one piece of land belongs to one compound)")
+    listed = Report()
+    listed.add_capped(
+        (Finding("warning", "overlaps_compound",
+                 f"overlaps compound at row {st.row(j)} by {m2:,.0f} m²", file=st.file,
+                 layer=st.name, row=st.row(i), column="geometry",
+                 value=ids[j] if ids is not None else None,
+                 hint="redraw the shared boundary so that the compounds do not overlap "
+                      "(one piece of land belongs to one compound)")
+         for i, j, m2 in zip(a.tolist(), b_.tolist(), area.tolist(), strict=True)),
+        total=len(a))
+    st.findings.extend(listed.findings)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -562,7 +687,8 @@ def validate_layer(
     today: dt.date | None = None,
     min_built_year: int = 1900,
     overlap_tolerance_m2: float = 1.0,
-) -> tuple[gpd.GeoDataFrame, Report]:
+    expected_bounds: tuple[float, ...] | None = None,
+) -> ValidateResult:
     """Validate one layer; repair what can be repaired, flag it, and keep every row.
 
     Parameters
@@ -582,13 +708,17 @@ def validate_layer(
         Build years before this are implausible.
     overlap_tolerance_m2 : float, default 1.0
         Overlaps between compounds smaller than this (slivers from digitising) are ignored.
+    expected_bounds : tuple of 4 floats, optional
+        (west, south, east, north) in degrees of the programme; a layer lying far from
+        it is in a wrong CRS (``crs_implausible``). None: only the CRS's area of use is
+        checked.
 
     Returns
     -------
-    frame : geopandas.GeoDataFrame or pandas.DataFrame
-        A copy with the same rows and index, repaired geometries and a ``flags`` column.
-    report : gisplan.findings.Report
-        Findings, and rows in / rows out / flagged / repaired for *layer*.
+    ValidateResult
+        ``frame``: a copy with the same rows and index, repaired geometries and a
+        ``flags`` column (a GeoDataFrame for a spatial layer); ``report``: findings, and
+        rows in / rows out / flagged / repaired for *layer*. Unpacks as ``frame, report``.
 
     Raises
     ------
@@ -600,14 +730,16 @@ def validate_layer(
                          hint=f"use one of: {', '.join(layers())}")
     schema = layer_schema(layer)
     rows_in = len(frame)
-    st = _Layer(frame.copy(), schema, None if file is None else str(file))
+    st = _Layer(frame.copy(), schema, None if file is None else str(file),
+                expected_bounds=expected_bounds)
     _check_columns(st)
     _check_vocab(st)
     _check_ids(st)
     if schema.kind == "spatial":
         _check_geometry(st)
+        _check_crs_plausible(st)
+    _check_defects(st, today=today or dt.date.today(), min_built_year=min_built_year)
     if layer == "compounds":
-        _check_compounds(st, today=today or dt.date.today(), min_built_year=min_built_year)
         _check_overlaps(st, tolerance_m2=overlap_tolerance_m2)
     if "flags" not in st.frame.columns:
         add_flags(st.frame, np.zeros(len(st.frame), dtype=bool), "")
@@ -615,7 +747,7 @@ def validate_layer(
     out = st.frame
     report.count(layer, rows_in, len(out), flagged=int(st.flagged.sum()),
                  repaired=int(st.repaired.sum()))
-    return out, report
+    return ValidateResult(out, report)
 
 
 def validate_frames(
@@ -624,7 +756,7 @@ def validate_frames(
     file: str | None = None,
     today: dt.date | None = None,
     overlap_tolerance_m2: float = 1.0,
-) -> tuple[dict[str, pd.DataFrame], Report]:
+) -> ValidateFramesResult:
     """Validate several layers at once (the layers of one programme).
 
     Layers that are not in the schema (analysis outputs such as ``bundles``) are passed
@@ -643,22 +775,39 @@ def validate_frames(
 
     Returns
     -------
-    frames : dict of str to DataFrame
-        Every layer, repaired and flagged where the schema knows it.
-    report : gisplan.findings.Report
-        The findings and counts of every validated layer.
+    ValidateFramesResult
+        ``frames``: every layer, repaired and flagged where the schema knows it;
+        ``report``: the findings and counts of every validated layer. Unpacks as
+        ``frames, report``.
     """
     report = Report()
     out: dict[str, pd.DataFrame] = {}
     known = layers()
-    for name, frame in frames.items():
+    order = sorted(frames, key=lambda n: n != "compounds")  # compounds first: the extent
+    expected = None
+    for name in order:
+        frame = frames[name]
         if name not in known:
             out[name] = frame
             continue
         out[name], rep = validate_layer(frame, name, file=file, today=today,
-                                        overlap_tolerance_m2=overlap_tolerance_m2)
+                                        overlap_tolerance_m2=overlap_tolerance_m2,
+                                        expected_bounds=expected)
         report.merge(rep)
-    return out, report
+        if name == "compounds" and not any(f.code == "crs_implausible" for f in rep):
+            expected = _extent(out[name])
+    out = {name: out[name] for name in frames}
+    return ValidateFramesResult(out, report)
+
+
+def _extent(frame: pd.DataFrame) -> tuple[float, ...] | None:
+    """Lon/lat bounds of a layer, or None when it has no CRS or no coordinates."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+        return None
+    try:
+        return gcrs.geographic_bounds(frame)
+    except CRSError:
+        return None
 
 
 def validate_project(
@@ -683,9 +832,10 @@ def validate_project(
 
     Examples
     --------
-    >>> from gisplan.store import Project                       # doctest: +SKIP
-    >>> report = validate_project(Project.open("layers/guyuan_2022.gpkg"))  # doctest: +SKIP
-    >>> report.counts_frame()                                   # doctest: +SKIP
+    >>> from gisplan.store import Project
+    >>> report = validate_project(Project.open("layers/guyuan_2022.gpkg"))
+    >>> report.counts["compounds"].rows_in, report.ok
+    (26, True)
     """
     _, report = validate_frames(read_layers(project), file=str(project.path), today=today,
                                 overlap_tolerance_m2=overlap_tolerance_m2)

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ROOT / "layers"
-SHARED = ROOT.parent / "shared"
+COUNTIES = ROOT / "gisplan" / "data" / "counties" / "seed-city-counties.geojson"
 SAMPLES = {
     "guyuan": "guyuan_2022.gpkg",
     "xuchang": "xuchang_2023.gpkg",
@@ -38,8 +38,7 @@ def sample_copy(tmp_path: Path) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="session")
 def county_boundaries() -> Path:
-    """Path of the real county boundaries shipped beside the repository."""
-    path = SHARED / "data" / "seed-city-counties.geojson"
-    if not path.exists():
-        pytest.skip(f"{path} not present (shared/ sits beside the repository)")
-    return path
+    """Path of the real county boundaries packaged with gisplan (``gisplan/data/counties``)."""
+    if not COUNTIES.exists():
+        pytest.fail(f"{COUNTIES} is missing: the package data is incomplete")
+    return COUNTIES

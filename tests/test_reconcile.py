@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,10 +172,9 @@ def test_list_name_matching_no_compound_gets_candidates():
 
 
 def test_near_duplicates_scale_to_a_city():
+    # a city's worth of names (timing is measured in benchmarks/, not here)
     names = [f"幸福{i:05d}小区" for i in range(20_000)]
-    t = time.perf_counter()
     pairs = near_duplicate_pairs(names)
-    assert time.perf_counter() - t < 5.0
     assert pairs.empty  # they differ by digits only
 
 

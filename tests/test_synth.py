@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -238,12 +237,11 @@ def test_too_few_road_nodes_is_an_error():
         synth_city(compounds=10_000, road_nodes=100)
 
 
-def test_twenty_thousand_compounds_fast():
-    t0 = time.perf_counter()
+def test_twenty_thousand_compounds():
+    # timing is measured in benchmarks/, not here
     c = synth_city(compounds=20_000, seed=0)
-    elapsed = time.perf_counter() - t0
     assert len(c["compounds"]) == 20_000
-    assert elapsed < 15.0
+    assert c["compounds"]["compound_id"].is_unique
 
 
 def test_cli_writes_a_synthetic_store(tmp_path: Path):

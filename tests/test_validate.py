@@ -383,7 +383,7 @@ def test_validate_frames_passes_analysis_layers_through():
     assert list(report.counts) == ["compounds"]
 
 
-def test_many_compounds_validate_quickly():
+def test_many_compounds_validate():
     n = 20_000
     side = 150
     i = np.arange(n)
@@ -391,12 +391,9 @@ def test_many_compounds_validate_quickly():
     gdf = gpd.GeoDataFrame({"compound_id": [f"C{k}" for k in i], "name": [f"小区{k}" for k in i],
                             "built_year": 1990, "households": 50},
                            geometry=shapely.box(x, y, x + D, y + D), crs=4326)
-    import time
-
-    t = time.perf_counter()
-    _, report = check(gdf)
-    assert time.perf_counter() - t < 5.0
+    _, report = check(gdf)  # timing is measured in benchmarks/, not here
     assert report.ok
+    assert report.counts["compounds"].rows_out == n
 
 
 # ------------------------------------------------------------------ rows as the user sees them

@@ -30,8 +30,13 @@ _SHOWN = 30
 @click.option("--source-layer", default=None,
               help="Layer inside a GeoPackage 源图层; default: the one named like --layer.")
 @click.option("--crs", default=None,
-              help="CRS of the coordinates 坐标系, e.g. 4490 (CGCS2000), 4326 (WGS84), "
-                   "4545 (CGCS2000 GK CM 108°E); default: the file's own, else inferred.")
+              help="CRS of the coordinates 坐标系 (EPSG code): 4490 CGCS2000 lon/lat, 4326 "
+                   "WGS84 lon/lat; projected CGCS2000 3° Gauss-Krüger eastings without zone "
+                   "prefix: 4534 + (central meridian − 75) / 3, e.g. 4544 (CM 105°E, Guyuan "
+                   "固原), 4547 (CM 114°E, Xuchang 许昌), 4549 (CM 120°E, Huai'an 淮安). "
+                   "Default: the file's own, else inferred. Coordinates that do not fit the "
+                   "CRS, or lie far from the programme's other layers, are refused with the "
+                   "CRS they fit.")
 @click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84",
               show_default=True,
               help="Coordinates picked on Amap/Tencent 高德/腾讯 (gcj02) or Baidu 百度 (bd09) "
@@ -41,6 +46,10 @@ _SHOWN = 30
 @click.option("--lon", default=None, help="Longitude column 经度列 (as written in the header).")
 @click.option("--lat", default=None, help="Latitude column 纬度列.")
 @click.option("--wkt", default=None, help="WKT geometry column 几何列.")
+@click.option("--id-column", default=None,
+              help="Column holding the ids 编号列 (as written in the header); default: the "
+                   "column named like 小区编号/设施编号; without one, ids are generated from "
+                   "序号 or the row order (C0001, F0001, ...) and flagged id_generated.")
 @click.option("--allow-errors", is_flag=True,
               help="Write the layer even when validation finds errors (rows stay flagged).")
 @click.option("--dry-run", is_flag=True, help="Read and check only; write nothing 仅检查.")
@@ -49,15 +58,18 @@ _SHOWN = 30
 def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
                  source_layer: str | None, crs: str | None, coords: str,
                  encoding: str | None, lon: str | None, lat: str | None, wkt: str | None,
-                 allow_errors: bool, dry_run: bool, findings_out: Path | None) -> None:
+                 id_column: str | None, allow_errors: bool, dry_run: bool,
+                 findings_out: Path | None) -> None:
     """Read FILE into the programme PROJECT as one layer 导入图层.
 
     FILE may be a GeoPackage, GeoJSON, Shapefile (GBK without .cpg is detected), CSV
     (UTF-8 or GBK) or Excel .xlsx with 经度/纬度 or WKT columns; titles above the
     header and two-row merged headers are found. Chinese headers are mapped to
     canonical columns (小区名称 → name, 户数 → households, ...); values such as
-    "1,435户", "6.418万平方米", "1998年" are parsed. PROJECT (a .gpkg) is created
-    when it does not exist; the layer replaces any layer of the same name.
+    "1,435户", "6.418万平方米", "1998年" are parsed; columns gisplan does not know
+    (序号, 备注, ...) are kept. A 合计 row and blank lines are skipped and reported.
+    PROJECT (a .gpkg) is created when it does not exist; the layer replaces any layer of
+    the same name.
 
     Example 示例: gisplan import guyuan.gpkg 小区清单.xlsx --layer compounds --coords gcj02
     """
@@ -69,7 +81,8 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
     if sch.kind == "spatial":
         frame, report = read_layer(file, layer_kind, layer=source_layer, sheet=sheet,
                                    crs=crs, coords=coords_arg, encoding=encoding,
-                                   lon=lon, lat=lat, wkt=wkt)
+                                   lon=lon, lat=lat, wkt=wkt, id_column=id_column,
+                                   expected_bounds=_programme_extent(project, layer_kind))
     else:
         frame, report = read_table(file, layer_kind, sheet=sheet, encoding=encoding)
     read_count = report.counts[layer_kind]
@@ -86,9 +99,11 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
         validated = True
 
     out_count = report.counts[layer_kind]
+    flagged = int(frame["flags"].fillna("").astype(str).ne("").sum()) \
+        if "flags" in frame.columns else out_count.flagged
     click.echo(
         f"{layer_kind} {sch.zh}: rows read 读入 {read_count.rows_in}, "
-        f"rows returned 输出 {out_count.rows_out}, flagged 标记 {out_count.flagged}"
+        f"rows returned 输出 {out_count.rows_out}, flagged 标记 {flagged}"
         + ("" if validated else " (validation not available in this build)")
     )
     _print_findings(report)
@@ -106,6 +121,44 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
         return
     _write(project, layer_kind, frame)
     click.echo(f"written 已写入: {project} layer '{layer_kind}' ({len(frame)} rows)")
+
+
+_EXTENT_LAYERS = ("compounds", "districts", "facilities", "roads", "utilities", "gates")
+
+
+def _programme_extent(project: Path, layer_kind: str) -> tuple[float, ...] | None:
+    """Lon/lat bounds of the programme's other spatial layers, or of its city; or None.
+
+    A new layer must lie where the programme is: a wrong ``--crs`` puts it hundreds of
+    kilometres away. The layer being replaced is left out (it may be the wrong one).
+    """
+    if not project.exists():
+        return None
+    import numpy as np
+    import pyogrio
+
+    from gisplan.crs import geographic_bounds
+
+    boxes = []
+    try:
+        names = {str(n) for n in pyogrio.list_layers(project)[:, 0]}
+    except Exception:  # not a GeoPackage gisplan can read: the write step will say so
+        return None
+    for name in _EXTENT_LAYERS:
+        if name == layer_kind or name not in names:
+            continue
+        try:
+            info = pyogrio.read_info(project, layer=name, force_total_bounds=True)
+            bounds = tuple(float(v) for v in info["total_bounds"])
+            if info["crs"] and np.isfinite(bounds).all():
+                boxes.append(geographic_bounds(bounds, crs=info["crs"]))
+        except Exception:  # an unreadable layer gives no extent; `check` reports it
+            continue
+    if not boxes:
+        return None
+    b = np.asarray(boxes, dtype=float)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+            float(b[:, 3].max()))
 
 
 def _write(project: Path, layer_kind: str, frame: Any) -> None:
@@ -128,6 +181,9 @@ def _print_mapping(report: Report, frame: Any) -> None:
     for f in report.by_code("header_mapped"):
         table.add_row(str(f.column), f.message.removeprefix("read as "))
     mapped = {f.column for f in report.by_code("header_mapped")}
+    for f in report.by_code("id_generated"):
+        table.add_row("—", f"{f.column}: [yellow]generated 生成 {f.value}[/yellow]")
+        mapped.add(f.column)
     for c in frame.columns:
         if c not in mapped and c not in frame.attrs.get("header_map", {}).values() \
                 and c not in ("geometry", "flags", "source_file", "source_row"):
