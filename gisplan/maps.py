@@ -10,6 +10,10 @@ Four kinds of map, each a function returning a :class:`folium.Map`:
   and the utility owners 权属单位 to coordinate;
 - :func:`utilities_map`: the six networks 管线 by type, with owner and age.
 
+The options the four maps share (language, basemap, title, geometry precision,
+renderer) are one :class:`MapOptions`; each function takes ``options=`` and, for
+convenience, any of its fields as keywords (``progress_map(p, lang="en")``).
+
 Every map has a layer control, a legend, a search box for compound names, tooltips and
 popups with the key figures, Chinese labels by default (``lang="en"`` gives English with
 the Chinese term beside it) and opens zoomed to the data. The page is self-contained:
@@ -25,9 +29,14 @@ renderer. All user text goes into the page as text, never as HTML.
 
 Examples
 --------
->>> from gisplan.maps import progress_map, save_map          # doctest: +SKIP
->>> m = progress_map("layers/xuchang_2023.gpkg", as_of="2023-06-30")  # doctest: +SKIP
->>> save_map(m, "maps/xuchang_progress.html")                 # doctest: +SKIP
+>>> import tempfile
+>>> from gisplan.maps import MapOptions, progress_map, save_map
+>>> m = progress_map("layers/guyuan_2022.gpkg", options=MapOptions(lang="en"))
+>>> m.feature_counts["compounds"]
+26
+>>> out = save_map(m, Path(tempfile.mkdtemp()) / "guyuan_progress.html")
+>>> out.stat().st_size > 100_000
+True
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import folium
 import geopandas as gpd
@@ -57,30 +66,133 @@ from gisplan.crs import metric_crs
 from gisplan.schema import stage_order, vocab
 from gisplan.schema import zh as vocab_zh
 
+if TYPE_CHECKING:
+    from gisplan.store import Project
+
 __all__ = [
     "KINDS",
     "GisplanMap",
+    "MapOptions",
     "MapSource",
     "bundles_map",
     "gaps_map",
+    "is_placeholder_key",
     "make_map",
     "progress_map",
     "save_map",
+    "tianditu_key",
     "utilities_map",
 ]
 
 Lang = Literal["zh", "en"]
 Basemap = Literal["none", "osm", "tianditu", "amap"]
 MapKind = Literal["progress", "gaps", "bundles", "utilities"]
-MapSource = "Project | Mapping[str, pd.DataFrame] | str | os.PathLike[str]"
+Renderer = Literal["auto", "svg", "canvas"]
+#: A programme for a map: a Project, the path of its GeoPackage, or a mapping of layer
+#: name to GeoDataFrame (plus an optional ``"programme"`` mapping of metadata).
+MapSource: TypeAlias = "Project | Mapping[str, Any] | str | os.PathLike[str]"
 
-KINDS: tuple[str, ...] = ("progress", "gaps", "bundles", "utilities")
-BASEMAPS: tuple[str, ...] = ("none", "osm", "tianditu", "amap")
+KINDS: tuple[str, ...] = get_args(MapKind)
+BASEMAPS: tuple[str, ...] = get_args(Basemap)
+LANGS: tuple[str, ...] = get_args(Lang)
+RENDERERS: tuple[str, ...] = get_args(Renderer)
 
 #: environment variable holding the Tianditu key
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
+_PLACEHOLDER_KEY = re.compile(
+    r"^\s*$|^[.…。\-_*x#?]+$|^<.*>$|^\{.*\}$|your[ _-]?(tianditu[ _-]?)?key|^(key|tk|todo|"
+    r"changeme|placeholder|none|null)$", re.IGNORECASE)
+
+
+def is_placeholder_key(key: str | None) -> bool:
+    """Return True when *key* is missing or a placeholder, not a real basemap key.
+
+    Examples
+    --------
+    >>> [is_placeholder_key(k) for k in ("...", "", "  ", "<your key>", "d3adb33f0c")]
+    [True, True, True, True, False]
+    """
+    return key is None or bool(_PLACEHOLDER_KEY.search(key.strip()) or not key.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapOptions:
+    """What the four maps share: language, basemap, title, geometry and rendering.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        Labels in Chinese (default) or in English with the Chinese term beside it.
+    basemap : {"none", "osm", "tianditu", "amap"}
+        ``none`` (default, offline): district outlines, roads and their names drawn from
+        the programme's own layers. ``osm``, ``tianditu`` (天地图, key from
+        ``tianditu_key``) and ``amap`` (高德, overlays shifted to GCJ-02) load tiles.
+    title : str or None
+        Title on the map and in the browser tab; ``None`` means "programme name · kind".
+    tolerance_m : float or None
+        Simplification tolerance in metres (0 keeps geometry as it is); ``None`` means
+        the map kind's own default (:data:`TOLERANCE_M`: 1 m, 0.5 m for utility lines).
+    decimals : int
+        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9.
+    renderer : {"auto", "svg", "canvas"}
+        ``auto`` uses Leaflet's canvas renderer above 3,000 features.
+    tianditu_key : str or None
+        Tianditu browser key; ``None`` means "read ``$TIANDITU_KEY``". A placeholder
+        (``...``, empty, ``<your key>``) is refused.
+
+    Examples
+    --------
+    >>> MapOptions(lang="en").basemap
+    'none'
+    >>> MapOptions(basemap="google")
+    Traceback (most recent call last):
+    ...
+    ValueError: basemap must be one of none, osm, tianditu, amap, not 'google'
+    """
+
+    lang: Lang = "zh"
+    basemap: Basemap = "none"
+    title: str | None = None
+    tolerance_m: float | None = None
+    decimals: int = 6
+    renderer: Renderer = "auto"
+    tianditu_key: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("lang", LANGS), ("basemap", BASEMAPS),
+                              ("renderer", RENDERERS)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.tolerance_m is not None and not self.tolerance_m >= 0:
+            raise ValueError(f"tolerance_m must be 0 or more metres, not {self.tolerance_m!r}")
+        if not 0 <= self.decimals <= 9:
+            raise ValueError(f"decimals must be 0 to 9, not {self.decimals!r}")
+
+    def with_(self, **changes: Any) -> MapOptions:
+        """Return a copy with *changes* (field names of :class:`MapOptions`).
+
+        Examples
+        --------
+        >>> MapOptions().with_(lang="en").lang
+        'en'
+        """
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"unknown map option(s) {', '.join(unknown)}; MapOptions has "
+                            f"{', '.join(f.name for f in fields(self))}")
+        return replace(self, **changes)
+
+
+def _options(options: MapOptions | None, overrides: Mapping[str, Any]) -> MapOptions:
+    """*options* (``None``: the defaults) with keyword *overrides* applied."""
+    return (options or MapOptions()).with_(**overrides)
+
 #: above this many drawn features the map uses Leaflet's canvas renderer
 CANVAS_ABOVE = 3000
+#: simplification tolerance in metres per map kind (``MapOptions.tolerance_m=None``)
+TOLERANCE_M: dict[str, float] = {"progress": 1.0, "gaps": 1.0, "bundles": 1.0,
+                                 "utilities": 0.5}
 #: above this many local roads and paths, the offline basemap draws main roads only
 MAX_MINOR_ROADS = 20000
 
@@ -206,6 +318,7 @@ CATEGORICAL = [
     "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
 ]
 COVERED, UNCOVERED, NODATA = "#1a9850", "#d73027", "#bdbdbd"
+FACILITY = "#253494"
 CONTEXT = "#9e9e9e"
 
 # ---------------------------------------------------------------- the map
@@ -311,15 +424,30 @@ class _Part:
 
 @dataclass
 class _Ctx:
-    """What every map builder shares: language, basemap, geometry options."""
+    """What every map builder shares: the options, the metric CRS, the legend."""
 
-    lang: Lang
-    basemap: str
-    tolerance_m: float
-    decimals: int
+    opts: MapOptions
     gcj02: bool
+    kind: str = "progress"
     metric: Any = None
     legend: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> Lang:
+        return self.opts.lang
+
+    @property
+    def basemap(self) -> str:
+        return self.opts.basemap
+
+    @property
+    def tolerance_m(self) -> float:
+        t = self.opts.tolerance_m
+        return TOLERANCE_M[self.kind] if t is None else t
+
+    @property
+    def decimals(self) -> int:
+        return self.opts.decimals
 
 
 # ---------------------------------------------------------------- sources
@@ -349,32 +477,29 @@ class _Frames:
         return frame
 
 
-def _frames(source: Any) -> _Frames:
-    if isinstance(source, (str, os.PathLike)):
-        from gisplan.store import Project
-
-        source = Project.open(source)
+def _frames(source: MapSource) -> _Frames:
+    """Return the layers of *source*: frames, or a programme (:mod:`~gisplan.sources`)."""
     if isinstance(source, Mapping):
         data = dict(source)
-        meta = dict(data.pop("programme", {}) or {}) if isinstance(
-            data.get("programme"), Mapping) else {}
-        data.pop("programme", None)
+        programme = data.pop("programme", None)
+        meta = dict(programme) if isinstance(programme, Mapping) else {}
         return _Frames(lambda n: data.get(n), list(data), meta, "<frames>")
-    if hasattr(source, "read") and hasattr(source, "layers"):
-        project = source
-        cache: dict[str, pd.DataFrame] = {}
+    if not isinstance(source, (str, os.PathLike)) and not (
+            hasattr(source, "read") and hasattr(source, "layers")):
+        raise TypeError(
+            "a map source is a gisplan.store.Project, a GeoPackage path, or a mapping of "
+            f"layer name to GeoDataFrame; got {type(source).__name__}")
+    from gisplan.sources import as_project
 
-        def read(name: str) -> pd.DataFrame:
-            if name not in cache:
-                cache[name] = project.read(name)
-            return cache[name]
+    project = as_project(source)
+    cache: dict[str, pd.DataFrame] = {}
 
-        return _Frames(read, list(project.layers()), dict(project.meta),
-                       str(getattr(project, "path", "<project>")))
-    raise TypeError(
-        "a map source is a gisplan.store.Project, a GeoPackage path, or a mapping of "
-        f"layer name to GeoDataFrame; got {type(source).__name__}"
-    )
+    def read(name: str) -> pd.DataFrame:
+        if name not in cache:
+            cache[name] = project.read(name)
+        return cache[name]
+
+    return _Frames(read, list(project.layers()), dict(project.meta), str(project.path))
 
 
 # ---------------------------------------------------------------- geometry
@@ -489,50 +614,64 @@ _FMT = {"households": "int", "buildings": "int", "floor_area_m2": "float",
 # ---------------------------------------------------------------- scaffolding
 
 
-def _new_map(frames: _Frames, kind: str, *, lang: Lang, basemap: str, tolerance_m: float,
-             decimals: int, renderer: str, n_features: int, title: str | None,
+def _new_map(frames: _Frames, kind: str, opts: MapOptions, *, n_features: int,
              subtitle: str | None) -> tuple[GisplanMap, _Ctx]:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
-    if basemap not in BASEMAPS:
-        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
-    if renderer not in ("auto", "svg", "canvas"):
-        raise ValueError(f"renderer must be 'auto', 'svg' or 'canvas', not {renderer!r}")
-    canvas = renderer == "canvas" or (renderer == "auto" and n_features > CANVAS_ABOVE)
+    """Make the empty map of *kind*: renderer, title, metric CRS and basemap chosen."""
+    canvas = opts.renderer == "canvas" or (opts.renderer == "auto"
+                                           and n_features > CANVAS_ABOVE)
     m = GisplanMap(location=None, tiles=None, prefer_canvas=canvas, control_scale=True,
                    zoom_control=True)
-    m.basemap = basemap
+    m.basemap = opts.basemap
     meta = frames.meta
+    lang = opts.lang
     name = meta.get("name") if lang == "zh" else (meta.get("name_en") or meta.get("name"))
-    main = title or " · ".join(str(x) for x in (name, _t(f"{kind}_title", lang)) if x)
+    main = opts.title or " · ".join(str(x) for x in (name, _t(f"{kind}_title", lang)) if x)
     m.get_root().title = html.escape(main)  # type: ignore[attr-defined]
     compounds = frames.get("compounds")
     metric_src = [compounds] if isinstance(compounds, gpd.GeoDataFrame) else [
         f for f in (frames.get(n) for n in ("districts", "utilities", "facilities"))
         if isinstance(f, gpd.GeoDataFrame)]
-    ctx = _Ctx(lang=lang, basemap=basemap, tolerance_m=tolerance_m, decimals=decimals,
-               gcj02=basemap == "amap")
+    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind)
     if metric_src:
         ctx.metric = _metric_crs(_geographic(metric_src[0], "compounds", frames.where))
-    _add_basemap(m, basemap, lang)
+    _add_basemap(m, opts)
     _Call("title", main, subtitle or "").add_to(m)
     return m, ctx
 
 
-def _add_basemap(m: GisplanMap, basemap: str, lang: Lang) -> None:
-    if basemap == "none":
-        return
+def tianditu_key(explicit: str | None = None) -> str:
+    """Return the Tianditu key: *explicit*, else ``$TIANDITU_KEY``; refuse a placeholder.
+
+    Raises
+    ------
+    InputError
+        When the key is missing, empty or a placeholder such as ``...`` or ``<your key>``.
+    """
+    key = explicit if explicit is not None else os.environ.get(TIANDITU_KEY_ENV)
+    where = "tianditu_key" if explicit is not None else f"${TIANDITU_KEY_ENV}"
+    if key is None or not key.strip():
+        raise InputError(
+            f"the Tianditu basemap needs a key: the environment variable "
+            f"{TIANDITU_KEY_ENV} is not set" if explicit is None else
+            "the Tianditu basemap needs a key: tianditu_key is empty",
+            hint=f"get a browser key from the Tianditu console (console.tianditu.gov.cn) "
+                 f"and set ${TIANDITU_KEY_ENV}, or use basemap 'none'")
+    if is_placeholder_key(key):
+        raise InputError(
+            f"the Tianditu key in {where} is a placeholder ({key.strip()!r}), not a key",
+            value=key.strip(),
+            hint="replace it with your own browser key from the Tianditu console "
+                 "(console.tianditu.gov.cn), or use basemap 'none'")
+    return key.strip()
+
+
+def _add_basemap(m: GisplanMap, opts: MapOptions) -> None:
+    """Tile layers of an online basemap (nothing for ``none``)."""
+    basemap, lang = opts.basemap, opts.lang
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     elif basemap == "tianditu":
-        key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
-        if not key:
-            raise InputError(
-                f"the Tianditu basemap needs a key: the environment variable "
-                f"{TIANDITU_KEY_ENV} is not set",
-                hint=f"get a browser key from the Tianditu console and set "
-                     f"${TIANDITU_KEY_ENV}, or use --basemap none",
-            )
+        key = tianditu_key(opts.tianditu_key)
         attr = "天地图 Tianditu"
         for layer in ("vec", "cva" if lang == "zh" else "eva"):
             folium.TileLayer(
@@ -736,81 +875,28 @@ def _pct(value: Any) -> str:
     return "—" if np.isnan(v) else f"{v:.0%}"
 
 
-def progress_map(
-    source: Any,
-    *,
-    as_of: str | dt.date | None = None,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
-) -> GisplanMap:
-    """Map compounds by renovation stage, with roll-ups and a time slider.
-
-    Parameters
-    ----------
-    source : Project, path or mapping of layer name to GeoDataFrame
-        The programme: needs ``compounds``; uses ``progress_log``, ``districts``, ``roads``.
-    as_of : str or datetime.date, optional
-        Status date (``"2023-06-30"``); default the latest date in the progress log.
-    lang : {"zh", "en"}
-        Labels in Chinese (default) or in English with the Chinese term beside it.
-    basemap : {"none", "osm", "tianditu", "amap"}
-        ``none`` (offline): district outlines and roads drawn from the layers.
-    title : str, optional
-        Title shown on the map and in the browser tab.
-    tolerance_m : float
-        Simplification tolerance in metres (0 keeps geometry as it is).
-    decimals : int
-        Decimal places kept in coordinates (6 ≈ 0.1 m).
-    renderer : {"auto", "svg", "canvas"}
-        ``auto`` uses canvas above 3,000 features.
-
-    Returns
-    -------
-    GisplanMap
-        A :class:`folium.Map`; save it with :func:`save_map`.
-    """
-    frames = _frames(source)
-    comp = frames.require("compounds", for_what="progress")
-    log = frames.get("progress_log")
-    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
+def _status_day(log: pd.DataFrame, as_of: str | dt.date | None) -> dt.date:
+    """Return the status date: *as_of*, or (``None``) the latest date in the progress log."""
+    if as_of is not None:
+        return pd.Timestamp(as_of).date()
     log_dates = pd.to_datetime(log["date"], errors="coerce")
-    if as_of is None:
-        day = log_dates.max().date() if log_dates.notna().any() else dt.date.today()
-    else:
-        day = pd.Timestamp(as_of).date()
-    dates = _snapshot_dates(log["date"], day)
-    hist = _stage_history(comp, log, dates)
-    now = hist[:, -1]
-    order = stage_order()
-    lang_ = lang
-    stage_key = np.array([*order, ""], dtype=object)[np.where(now < 0, len(order), now)]
+    return log_dates.max().date() if log_dates.notna().any() else dt.date.today()
 
-    started_i, completed_i = order.index("started"), order.index("completed")
-    total = _programme_total(comp, log, day)
-    sub = (f"{_t('as_of', lang_)} {day.isoformat()} · {_t('started_share', lang_)} "
-           f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang_)} "
-           f"{_pct(total.get('completion_rate_households'))}")
-    m, ctx = _new_map(frames, "progress", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer, n_features=_count_geoms(comp),
-                      title=title, subtitle=sub)
-    _context_layers(m, frames, ctx)
 
-    # county and 片区 roll-ups, on district polygons where the programme has them
+def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                      log: pd.DataFrame, day: dt.date) -> None:
+    """County 县区 and 片区 roll-up layers, on the district polygons the programme has."""
     districts = frames.get("districts")
+    if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
+        return
     for level in ("county", "pianqu"):
         by = "county" if level == "county" else "district"
         if by not in comp.columns:
             continue
-        roll = _rollup(comp, log, day, level)
-        if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
-            continue
         polys = districts[districts["level"].astype(str) == level]
         if not len(polys):
             continue
+        roll = _rollup(comp, log, day, level)
         fig = roll.reindex(polys["name"].astype(object).to_numpy())
         props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
                              index=polys.index)
@@ -823,23 +909,30 @@ def progress_map(
         part = _part(m, f"rollup_{level}", polys, props, ctx,
                      {"colorKey": "_fill", "colors": {c: c for c in palette},
                       "stroke": "#333333", "fillOpacity": 0.35, "weight": 2,
-                      "nameKey": "name", "subtitle": _t(f"rollup_{level}", lang_),
+                      "nameKey": "name", "subtitle": _t(f"rollup_{level}", ctx.lang),
                       "tooltip": _rows(["start_rate_households",
                                         "completion_rate_households"], ctx, _FMT),
                       "popup": _rows(list(_ROLLUP_COLS), ctx, _FMT)},
                      layer="districts", where=frames.where)
-        _Layer(_t(f"rollup_{level}", lang_), [part], show=level == "pianqu").add_to(m)
+        _Layer(_t(f"rollup_{level}", ctx.lang), [part], show=level == "pianqu").add_to(m)
 
+
+def _progress_compounds(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                        hist: np.ndarray, dates: Sequence[dt.date]) -> np.ndarray:
+    """Add the compounds layer coloured by stage on the last date; returns the stage keys."""
+    lang, order = ctx.lang, stage_order()
+    now = hist[:, -1]
+    stage_key = np.array([*order, ""], dtype=object)[np.where(now < 0, len(order), now)]
     props = _compound_props(comp)
-    props["stage"] = [_v("stage", k, lang_) if k else _t("no_record", lang_) for k in stage_key]
+    props["stage"] = [_v("stage", k, lang) if k else _t("no_record", lang) for k in stage_key]
     props["_stage"] = stage_key
     props["_h"] = _encode_history(hist)
-    colors = dict(STAGE_COLORS) | {"": NODATA}
     time_cfg = {"histKey": "_h", "dates": [d.isoformat() for d in dates],
-                "labels": [_v("stage", s, lang_) for s in order],
-                "none": _t("no_record", lang_)}
+                "labels": [_v("stage", s, lang) for s in order],
+                "none": _t("no_record", lang)}
     part = _part(m, "compounds", comp, props, ctx,
-                 {"colorKey": "_stage", "colors": colors, "fillOpacity": 0.75, "weight": 1,
+                 {"colorKey": "_stage", "colors": dict(STAGE_COLORS) | {"": NODATA},
+                  "fillOpacity": 0.75, "weight": 1,
                   "nameKey": "name", "searchable": True,
                   "tooltip": _rows(["stage", "households"], ctx, _FMT),
                   "popup": _rows(["compound_id", "county", "district", "stage", "households",
@@ -847,23 +940,89 @@ def progress_map(
                                  optional=["county", "district", "built_year"]),
                   "extra": "stageNow", "time": time_cfg},
                  layer="compounds", where=frames.where)
-    _Layer(_t("compounds", lang_), [part]).add_to(m)
+    _Layer(_t("compounds", lang), [part]).add_to(m)
+    return stage_key
 
+
+def _progress_legend(ctx: _Ctx, stage_key: np.ndarray) -> None:
+    """Legend of stages with the number of compounds in each on the status date."""
+    lang, order = ctx.lang, stage_order()
     counts = pd.Series(stage_key).value_counts()
-    ctx.legend.append({"title": _t("stage", lang_), "items": [
-        {"label": _v("stage", s, lang_), "color": STAGE_COLORS[s], "shape": "box",
-         "count": int(counts.get(s, 0))} for s in order if counts.get(s, 0)
-    ] + ([{"label": _t("no_record", lang_), "color": NODATA, "shape": "box",
-           "count": int(counts.get("", 0))}] if counts.get("", 0) else [])})
-    _finish(m, ctx, frames, _t("progress_title", lang_), [comp])
+    items = [{"label": _v("stage", s, lang), "color": STAGE_COLORS[s], "shape": "box",
+              "count": int(counts.get(s, 0))} for s in order if counts.get(s, 0)]
+    if counts.get("", 0):
+        items.append({"label": _t("no_record", lang), "color": NODATA, "shape": "box",
+                      "count": int(counts.get("", 0))})
+    ctx.legend.append({"title": _t("stage", lang), "items": items})
+
+
+def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date]) -> None:
+    """Add the slider over the snapshots of the progress log (drawn by the JS runtime)."""
+    lang, order = ctx.lang, stage_order()
     _Call("timeSlider", {
-        "layer": "compounds", "dates": time_cfg["dates"], "histKey": "_h",
-        "colors": [STAGE_COLORS[s] for s in order], "labels": time_cfg["labels"],
+        "layer": "compounds", "dates": [d.isoformat() for d in dates], "histKey": "_h",
+        "colors": [STAGE_COLORS[s] for s in order],
+        "labels": [_v("stage", s, lang) for s in order],
         "noneColor": NODATA, "start": len(dates) - 1, "hhKey": "households",
-        "started": started_i, "completed": completed_i, "title": _t("slider", lang_),
-        "text": {"none": _t("no_record", lang_), "startedShare": _t("started_share", lang_),
-                 "completedShare": _t("completed_share", lang_)},
+        "started": order.index("started"), "completed": order.index("completed"),
+        "title": _t("slider", lang),
+        "text": {"none": _t("no_record", lang), "startedShare": _t("started_share", lang),
+                 "completedShare": _t("completed_share", lang)},
     }).add_to(m)
+
+
+def progress_map(
+    source: MapSource,
+    *,
+    as_of: str | dt.date | None = None,
+    options: MapOptions | None = None,
+    **overrides: Any,
+) -> GisplanMap:
+    """Map compounds by renovation stage, with roll-ups and a time slider.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        The programme: needs ``compounds``; uses ``progress_log``, ``districts``, ``roads``.
+    as_of : str or datetime.date, optional
+        Status date (``"2023-06-30"``); ``None`` means the latest date in the progress log
+        (today when the log is empty).
+    options : MapOptions, optional
+        Language, basemap, title, geometry and renderer; ``None`` means the defaults.
+    **overrides
+        Fields of :class:`MapOptions` to change (``lang="en"``, ``basemap="osm"``).
+
+    Returns
+    -------
+    GisplanMap
+        A :class:`folium.Map`; save it with :func:`save_map`.
+
+    Examples
+    --------
+    >>> m = progress_map("layers/guyuan_2022.gpkg", as_of="2022-09-30", lang="en")
+    >>> m.legend[-1]["title"]
+    'Stage 进度阶段'
+    """
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="progress")
+    log = frames.get("progress_log")
+    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
+    day = _status_day(log, as_of)
+    dates = _snapshot_dates(log["date"], day)
+    hist = _stage_history(comp, log, dates)
+    total = _programme_total(comp, log, day)
+    lang = opts.lang
+    sub = (f"{_t('as_of', lang)} {day.isoformat()} · {_t('started_share', lang)} "
+           f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang)} "
+           f"{_pct(total.get('completion_rate_households'))}")
+    m, ctx = _new_map(frames, "progress", opts, n_features=_count_geoms(comp), subtitle=sub)
+    _context_layers(m, frames, ctx)
+    _progress_rollups(m, frames, ctx, comp, log, day)
+    stage_key = _progress_compounds(m, frames, ctx, comp, hist, dates)
+    _progress_legend(ctx, stage_key)
+    _finish(m, ctx, frames, _t("progress_title", lang), [comp])
+    _time_slider(m, ctx, dates)
     return m
 
 
@@ -894,74 +1053,29 @@ def _coverage_distances(frames: _Frames, comp: gpd.GeoDataFrame
     return out, method
 
 
-def gaps_map(
-    source: Any,
-    *,
-    facility_types: Sequence[str] | None = None,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
-) -> GisplanMap:
-    """Map facility coverage: covered and uncovered compounds per facility type.
-
-    Parameters
-    ----------
-    source : Project, path or mapping of layer name to GeoDataFrame
-        Needs ``compounds``; uses ``coverage`` (``walk_m_<type>`` columns, computed with
-        :mod:`gisplan.coverage` when absent), ``facilities``, ``districts``, ``roads``.
-    facility_types : sequence of str, optional
-        Facility type keys to show (default: every type with distances); the first is
-        shown on opening, the others are in the layer control.
-    lang, basemap, title, tolerance_m, decimals, renderer
-        As for :func:`progress_map`.
-
-    Returns
-    -------
-    GisplanMap
-    """
-    from gisplan.standards import load_standard
-
-    frames = _frames(source)
-    comp = frames.require("compounds", for_what="gaps")
-    fac = frames.get("facilities")
-    dist, how = _coverage_distances(frames, comp)
-    std = load_standard()
+def _gap_types(dist: pd.DataFrame, facility_types: Sequence[str] | None, std: Any,
+               where: str) -> list[str]:
+    """Return the facility types to show, in the standard's order (default: all)."""
     types = [c.removeprefix("walk_m_") for c in dist.columns if c.startswith("walk_m_")]
     if facility_types is not None:
         unknown = [t for t in facility_types if t not in types]
         if unknown:
             raise InputError(
                 f"no coverage distances for facility type(s) {', '.join(unknown)}",
-                file=frames.where, layer="coverage", column="walk_m_<type>", value=unknown,
+                file=where, layer="coverage", column="walk_m_<type>", value=unknown,
                 hint=f"choose from {', '.join(types)} or run gisplan coverage first",
             )
         types = list(facility_types)
     order = {k: i for i, k in enumerate(std.types)}
-    types.sort(key=lambda t: order.get(t, len(order)))
-    fac_type = None
-    if isinstance(fac, gpd.GeoDataFrame) and "facility_type" in fac.columns:
-        fac_type = std.resolve_many(fac["facility_type"])
+    return sorted(types, key=lambda t: order.get(t, len(order)))
 
-    n = _count_geoms(comp) + _count_geoms(fac)
-    sub = _t("coverage_source_straight" if how == "euclidean" else "coverage_source_network",
-             lang)
-    m, ctx = _new_map(frames, "gaps", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer, n_features=n, title=title,
-                      subtitle=sub)
-    _context_layers(m, frames, ctx)
-    legend_items = [
-        {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
-        {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
-        {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
-        {"label": _t("facilities", lang), "color": "#253494", "shape": "dot"},
-        {"label": _t("service_distance", lang), "color": "#253494", "shape": "ring"},
-    ]
-    # One compounds layer carries every type's distance and verdict; the facility types
-    # are radio buttons (base layers) that switch which type the compounds show.
-    props = _compound_props(comp)
+
+def _gap_verdicts(dist: pd.DataFrame, types: Sequence[str], std: Any, props: pd.DataFrame,
+                  lang: Lang) -> tuple[dict[str, Any], dict[str, int]]:
+    """Add ``walk_m_<type>`` and ``_cov_<type>`` (c covered, g gap, n no distance) to *props*.
+
+    Returns the per-type constants (standard distance, label) and gap counts.
+    """
     constants: dict[str, Any] = {}
     gaps_per_type: dict[str, int] = {}
     for ftype in types:
@@ -977,11 +1091,101 @@ def gaps_map(
         constants[f"standard_m_{ftype}"] = None if np.isnan(limit) else limit
         constants[f"type_{ftype}"] = _v("facility_type", ftype, lang)
         gaps_per_type[ftype] = int((status == "g").sum())
-    first = types[0] if types else ""
+    return constants, gaps_per_type
+
+
+def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataFrame | None,
+                    fac_type: pd.Series | None, ftype: str, limit: float | None
+                    ) -> list[_Part]:
+    """Return the parts of the facilities of one type and their service distances."""
+    if fac_type is None or fac is None:
+        return []
+    sel = fac[(fac_type == ftype).to_numpy()]
+    if not len(sel):
+        return []
+    fprops = pd.DataFrame(index=sel.index)
+    names = sel["name"] if "name" in sel.columns else sel["facility_id"]
+    fprops["name"] = names.astype(object).where(names.notna(), sel["facility_id"])
+    fprops["facility_type"] = _v("facility_type", ftype, ctx.lang)
+    fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
+    fprops["standard_m"] = limit
+    return [
+        _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
+              {"color": FACILITY, "radiusKey": "_r", "weight": 1, "fillOpacity": 0.04,
+               "dashArray": "4 4", "interactive": False},
+              layer="facilities", where=frames.where),
+        _part(m, f"facilities_{ftype}", sel, fprops, ctx,
+              {"color": FACILITY, "stroke": "#ffffff", "radius": 6, "weight": 1.5,
+               "fillOpacity": 1, "nameKey": "name",
+               "tooltip": _rows(["facility_type"], ctx),
+               "popup": _rows(["facility_type", "capacity", "standard_m"], ctx, _FMT,
+                              optional=["capacity"])},
+              layer="facilities", where=frames.where),
+    ]
+
+
+def _gaps_legend(ctx: _Ctx) -> None:
+    lang = ctx.lang
+    ctx.legend.append({"title": "", "items": [
+        {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
+        {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
+        {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
+        {"label": _t("facilities", lang), "color": FACILITY, "shape": "dot"},
+        {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"},
+    ]})
+
+
+def gaps_map(
+    source: MapSource,
+    *,
+    facility_types: Sequence[str] | None = None,
+    options: MapOptions | None = None,
+    **overrides: Any,
+) -> GisplanMap:
+    """Map facility coverage: covered and uncovered compounds per facility type.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``coverage_gaps`` (``walk_m_<type>`` columns, computed
+        with :mod:`gisplan.coverage` when absent), ``facilities``, ``districts``, ``roads``.
+    facility_types : sequence of str, optional
+        Facility type keys to show; ``None`` means every type with distances. The first
+        is shown on opening, the others are in the layer control.
+    options, **overrides
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    from gisplan.standards import load_standard
+
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="gaps")
+    fac = frames.get("facilities")
+    dist, how = _coverage_distances(frames, comp)
+    std = load_standard()
+    types = _gap_types(dist, facility_types, std, frames.where)
+    fac_type = None
+    if isinstance(fac, gpd.GeoDataFrame) and "facility_type" in fac.columns:
+        fac_type = std.resolve_many(fac["facility_type"])
+    lang = opts.lang
+    sub = _t("coverage_source_straight" if how == "euclidean" else "coverage_source_network",
+             lang)
+    m, ctx = _new_map(frames, "gaps", opts, n_features=_count_geoms(comp) + _count_geoms(fac),
+                      subtitle=sub)
+    _context_layers(m, frames, ctx)
+    # One compounds layer carries every type's distance and verdict; the facility types
+    # are radio buttons (base layers) that switch which type the compounds show.
+    props = _compound_props(comp)
+    constants, gaps_per_type = _gap_verdicts(dist, types, std, props, lang)
     part = _part(m, "compounds", comp, props, ctx,
                  {"colorKey": "_cov_{t}", "colors": {"c": COVERED, "g": UNCOVERED,
                                                       "n": NODATA},
-                  "otherColor": NODATA, "sw": first, "constants": constants,
+                  "otherColor": NODATA, "sw": types[0] if types else "",
+                  "constants": constants,
                   "fillOpacity": 0.65, "weight": 1, "nameKey": "name", "searchable": True,
                   "subtitleKey": "type_{t}",
                   "tooltip": [[_t("walk_m", lang), "walk_m_{t}", "m", False],
@@ -992,34 +1196,12 @@ def gaps_map(
                             [_t("standard_m", lang), "standard_m_{t}", "m", False]]},
                  layer="coverage", where=frames.where)
     for i, ftype in enumerate(types):
-        limit = constants[f"standard_m_{ftype}"]
-        label = _v("facility_type", ftype, lang)
-        parts = []
-        if fac_type is not None and fac is not None:
-            sel = fac[(fac_type == ftype).to_numpy()]
-            if len(sel):
-                fprops = pd.DataFrame(index=sel.index)
-                names = sel["name"] if "name" in sel.columns else sel["facility_id"]
-                fprops["name"] = names.astype(object).where(names.notna(), sel["facility_id"])
-                fprops["facility_type"] = label
-                fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
-                fprops["standard_m"] = limit
-                parts.append(_part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0),
-                                   ctx, {"color": "#253494", "radiusKey": "_r", "weight": 1,
-                                         "fillOpacity": 0.04, "dashArray": "4 4",
-                                         "interactive": False},
-                                   layer="facilities", where=frames.where))
-                parts.append(_part(m, f"facilities_{ftype}", sel, fprops, ctx,
-                                   {"color": "#253494", "stroke": "#ffffff", "radius": 6,
-                                    "weight": 1.5, "fillOpacity": 1, "nameKey": "name",
-                                    "tooltip": _rows(["facility_type"], ctx),
-                                    "popup": _rows(["facility_type", "capacity", "standard_m"],
-                                                   ctx, _FMT, optional=["capacity"])},
-                                   layer="facilities", where=frames.where))
-        _Layer(f"{label} ({gaps_per_type[ftype]})", parts, show=i == 0, overlay=False,
-               switch=("compounds", ftype)).add_to(m)
+        parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
+                                constants[f"standard_m_{ftype}"])
+        _Layer(f"{_v('facility_type', ftype, lang)} ({gaps_per_type[ftype]})", parts,
+               show=i == 0, overlay=False, switch=("compounds", ftype)).add_to(m)
     _Layer(_t("compounds", lang), [part]).add_to(m)
-    ctx.legend.append({"title": "", "items": legend_items})
+    _gaps_legend(ctx)
     _finish(m, ctx, frames, _t("gaps_title", lang), [comp])
     return m
 
@@ -1051,41 +1233,9 @@ def _owners_text(value: Any) -> str | None:
     return "、".join(parts) or None
 
 
-def bundles_map(
-    source: Any,
-    *,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
-) -> GisplanMap:
-    """Map bundles 连片: each in its own colour with members, households and utility owners.
-
-    Parameters
-    ----------
-    source : Project, path or mapping of layer name to GeoDataFrame
-        Needs ``compounds``; uses ``bundles`` and ``bundle_members`` (computed with
-        :func:`gisplan.bundle.bundle_compounds` when absent), ``districts``, ``roads``.
-    lang, basemap, title, tolerance_m, decimals, renderer
-        As for :func:`progress_map`.
-
-    Returns
-    -------
-    GisplanMap
-    """
-    frames = _frames(source)
-    comp = frames.require("compounds", for_what="bundles")
-    bundles, members = _bundle_layers(frames, comp)
-    m, ctx = _new_map(frames, "bundles", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer,
-                      n_features=_count_geoms(comp, bundles), title=title, subtitle=None)
-    _context_layers(m, frames, ctx)
-    keys = [str(k) for k in bundles["bundle_id"]]
-    color_of = {k: CATEGORICAL[i % len(CATEGORICAL)] for i, k in enumerate(keys)}
-
-    # bundle outlines: the dissolved members, grown a little so the outline shows
+def _bundle_outlines(m: GisplanMap, frames: _Frames, ctx: _Ctx, bundles: gpd.GeoDataFrame,
+                     color_of: Mapping[str, str]) -> pd.DataFrame:
+    """Bundle outlines: the dissolved members, grown a little so the outline shows."""
     geo = _geographic(bundles, "bundles", frames.where)
     grown = geo.to_crs(ctx.metric).buffer(12, join_style="mitre").to_crs(4326)
     outlines = geo.set_geometry(grown.to_numpy())
@@ -1099,14 +1249,21 @@ def bundles_map(
     oprops["owners"] = owners.map(_owners_text)
     oprops["_k"] = oprops["name"]
     part = _part(m, "bundles", outlines, oprops, ctx,
-                 {"colorKey": "_k", "colors": color_of, "fillOpacity": 0.06, "weight": 3,
-                  "dashArray": "8 5", "nameKey": "name", "subtitle": _t("bundle", lang),
+                 {"colorKey": "_k", "colors": dict(color_of), "fillOpacity": 0.06, "weight": 3,
+                  "dashArray": "8 5", "nameKey": "name", "subtitle": _t("bundle", ctx.lang),
                   "tooltip": _rows(["members", "households"], ctx, _FMT),
                   "popup": _rows(["district_bundle", "members", "households", "owners"], ctx,
                                  _FMT, optional=["district_bundle", "owners"])},
                  layer="bundles", where=frames.where)
-    _Layer(_t("bundles", lang), [part]).add_to(m)
+    _Layer(_t("bundles", ctx.lang), [part]).add_to(m)
+    return oprops
 
+
+def _bundle_members(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                    members: pd.DataFrame, oprops: pd.DataFrame,
+                    color_of: Mapping[str, str]) -> pd.Series:
+    """Compounds coloured by their bundle; returns each compound's bundle id (NaN: none)."""
+    lang = ctx.lang
     mem = members.drop_duplicates("compound_id")
     mem = mem.set_index(mem["compound_id"].astype(str).to_numpy())
     cid = comp["compound_id"].astype(str)
@@ -1120,8 +1277,8 @@ def bundles_map(
                                               index=oprops["name"].to_numpy())).to_numpy()
     props["_k"] = bundle_id.fillna("").to_numpy()
     part = _part(m, "compounds", comp, props, ctx,
-                 {"colorKey": "_k", "colors": color_of | {"": NODATA}, "fillOpacity": 0.7,
-                  "weight": 1, "nameKey": "name", "searchable": True,
+                 {"colorKey": "_k", "colors": dict(color_of) | {"": NODATA},
+                  "fillOpacity": 0.7, "weight": 1, "nameKey": "name", "searchable": True,
                   "tooltip": _rows(["bundle", "households"], ctx, _FMT),
                   "popup": _rows(["compound_id", "bundle", "county", "district", "households",
                                   "buildings", "built_year", "why", "owners"], ctx, _FMT,
@@ -1129,32 +1286,93 @@ def bundles_map(
                                            "owners"])},
                  layer="compounds", where=frames.where)
     _Layer(_t("bundle_members", lang), [part]).add_to(m)
+    return bundle_id
 
+
+def bundles_map(
+    source: MapSource,
+    *,
+    options: MapOptions | None = None,
+    **overrides: Any,
+) -> GisplanMap:
+    """Map bundles 连片: each in its own colour with members, households and utility owners.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``bundles`` and ``bundle_members`` (computed with
+        :func:`gisplan.bundle.bundle_compounds` when absent), ``districts``, ``roads``.
+    options, **overrides
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="bundles")
+    bundles, members = _bundle_layers(frames, comp)
+    m, ctx = _new_map(frames, "bundles", opts, n_features=_count_geoms(comp, bundles),
+                      subtitle=None)
+    _context_layers(m, frames, ctx)
+    keys = [str(k) for k in bundles["bundle_id"]]
+    color_of = {k: CATEGORICAL[i % len(CATEGORICAL)] for i, k in enumerate(keys)}
+    oprops = _bundle_outlines(m, frames, ctx, bundles, color_of)
+    bundle_id = _bundle_members(m, frames, ctx, comp, members, oprops, color_of)
+    in_bundle = bundle_id.notna().to_numpy()
     n_members = pd.Series(bundle_id[in_bundle]).value_counts()
     items = [{"label": k, "color": color_of[k], "shape": "box",
               "count": int(n_members.get(k, 0))} for k in keys]
     if (~in_bundle).any():
-        items.append({"label": _t("standalone", lang), "color": NODATA, "shape": "box",
+        items.append({"label": _t("standalone", opts.lang), "color": NODATA, "shape": "box",
                       "count": int((~in_bundle).sum())})
-    ctx.legend.append({"title": _t("bundle", lang), "items": items})
-    _finish(m, ctx, frames, _t("bundles_title", lang), [comp])
+    ctx.legend.append({"title": _t("bundle", opts.lang), "items": items})
+    _finish(m, ctx, frames, _t("bundles_title", opts.lang), [comp])
     return m
 
 
 # ---------------------------------------------------------------- utilities
 
 
+def _network_layer(m: GisplanMap, frames: _Frames, ctx: _Ctx, rows: gpd.GeoDataFrame,
+                   net: str, age: pd.Series, old_years: int) -> None:
+    """One network's lines: younger ones thin, old ones thick; popups with owner and age."""
+    lang = ctx.lang
+    props = pd.DataFrame(index=rows.index)
+    props["utility_id"] = rows["utility_id"]
+    props["name"] = [f"{_v('network', net, lang)} {u}" for u in rows["utility_id"]]
+    props["network"] = _v("network", net, lang)
+    for c in ("owner", "install_year", "material", "diameter_mm"):
+        props[c] = rows[c] if c in rows.columns else pd.NA
+    props["age_years"] = age.to_numpy()
+    old = (props["age_years"] >= old_years).fillna(False).to_numpy()
+    color = NETWORK_COLORS.get(net, "#444444")
+    parts = []
+    for is_old, w in ((False, 2.5), (True, 4.5)):
+        pick = old == is_old
+        if not pick.any():
+            continue
+        parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
+                           props[pick], ctx,
+                           {"color": color, "weight": w, "opacity": 0.9,
+                            "fillOpacity": 0, "nameKey": "name",
+                            "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
+                            "popup": _rows(["utility_id", "network", "owner",
+                                            "install_year", "age_years", "material",
+                                            "diameter_mm"], ctx, _FMT,
+                                           optional=["material", "diameter_mm"])},
+                           layer="utilities", where=frames.where))
+    _Layer(f"{_v('network', net, lang)} ({len(rows)})", parts).add_to(m)
+
+
 def utilities_map(
-    source: Any,
+    source: MapSource,
     *,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
     as_of_year: int | None = None,
     old_years: int = 20,
-    tolerance_m: float = 0.5,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
+    options: MapOptions | None = None,
+    **overrides: Any,
 ) -> GisplanMap:
     """Map the six utility networks 管线 by type, with owner and age.
 
@@ -1163,23 +1381,24 @@ def utilities_map(
     source : Project, path or mapping of layer name to GeoDataFrame
         Needs ``utilities``; uses ``compounds`` (grey context), ``districts``, ``roads``.
     as_of_year : int, optional
-        Year ages are counted to (default: the programme year, else this year).
+        Year ages are counted to; ``None`` means the programme year (this year when the
+        programme has none).
     old_years : int
-        Lines at least this old are drawn thicker and counted in the layer name.
-    lang, basemap, title, tolerance_m, decimals, renderer
+        Lines at least this old are drawn thicker.
+    options, **overrides
         As for :func:`progress_map`.
 
     Returns
     -------
     GisplanMap
     """
+    opts = _options(options, overrides)
     frames = _frames(source)
     util = frames.require("utilities", for_what="utilities")
     comp = frames.get("compounds")
     year = as_of_year or int(frames.meta.get("year") or dt.date.today().year)
-    m, ctx = _new_map(frames, "utilities", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer,
-                      n_features=_count_geoms(util, comp), title=title, subtitle=None)
+    m, ctx = _new_map(frames, "utilities", opts, n_features=_count_geoms(util, comp),
+                      subtitle=None)
     _context_layers(m, frames, ctx, compounds=True)
     network = util["network"].astype(object)
     installed = pd.to_numeric(util["install_year"] if "install_year" in util.columns
@@ -1190,39 +1409,15 @@ def utilities_map(
         sel = (network == net).to_numpy()
         if not sel.any():
             continue
-        rows = util[sel]
-        props = pd.DataFrame(index=rows.index)
-        props["utility_id"] = rows["utility_id"]
-        props["name"] = [f"{_v('network', net, lang)} {u}" for u in rows["utility_id"]]
-        props["network"] = _v("network", net, lang)
-        for c in ("owner", "install_year", "material", "diameter_mm"):
-            props[c] = rows[c] if c in rows.columns else pd.NA
-        props["age_years"] = age[sel].to_numpy()
-        old = (props["age_years"] >= old_years).fillna(False).to_numpy()
-        color = NETWORK_COLORS.get(net, "#444444")
-        parts = []
-        for is_old, w in ((False, 2.5), (True, 4.5)):
-            pick = old == is_old
-            if not pick.any():
-                continue
-            parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
-                               props[pick], ctx,
-                               {"color": color, "weight": w, "opacity": 0.9,
-                                "fillOpacity": 0, "nameKey": "name",
-                                "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
-                                "popup": _rows(["utility_id", "network", "owner",
-                                                "install_year", "age_years", "material",
-                                                "diameter_mm"], ctx, _FMT,
-                                               optional=["material", "diameter_mm"])},
-                               layer="utilities", where=frames.where))
-        label = _v("network", net, lang)
-        _Layer(f"{label} ({int(sel.sum())})", parts).add_to(m)
-        items.append({"label": label, "color": color, "shape": "line", "count": int(sel.sum())})
-    ctx.legend.append({"title": _t("network", lang), "items": items})
+        _network_layer(m, frames, ctx, util[sel], net, age[sel], old_years)
+        items.append({"label": _v("network", net, opts.lang),
+                      "color": NETWORK_COLORS.get(net, "#444444"), "shape": "line",
+                      "count": int(sel.sum())})
+    ctx.legend.append({"title": _t("network", opts.lang), "items": items})
     ctx.legend.append({"title": "", "items": [
-        {"label": _t("older_than", lang).format(n=old_years), "color": "#444444",
+        {"label": _t("older_than", opts.lang).format(n=old_years), "color": "#444444",
          "shape": "line"}]})
-    _finish(m, ctx, frames, _t("utilities_title", lang), [util, comp])
+    _finish(m, ctx, frames, _t("utilities_title", opts.lang), [util, comp])
     return m
 
 
@@ -1236,7 +1431,8 @@ _BUILDERS: dict[str, Callable[..., GisplanMap]] = {
 }
 
 
-def make_map(source: Any, kind: MapKind, **options: Any) -> GisplanMap:
+def make_map(source: MapSource, kind: MapKind, *, options: MapOptions | None = None,
+             **kind_options: Any) -> GisplanMap:
     """Build the map of *kind* (``progress``, ``gaps``, ``bundles``, ``utilities``).
 
     Parameters
@@ -1245,16 +1441,25 @@ def make_map(source: Any, kind: MapKind, **options: Any) -> GisplanMap:
         The programme.
     kind : {"progress", "gaps", "bundles", "utilities"}
         Which map.
-    **options
-        Keyword options of the map's function (``lang``, ``basemap``, ...).
+    options : MapOptions, optional
+        The shared options; ``None`` means the defaults.
+    **kind_options
+        Options of the kind's own function (``as_of``, ``facility_types``, ...) and
+        fields of :class:`MapOptions`.
 
     Returns
     -------
     GisplanMap
+
+    Examples
+    --------
+    >>> m = make_map("layers/guyuan_2022.gpkg", "utilities", options=MapOptions(lang="en"))
+    >>> m.basemap
+    'none'
     """
     if kind not in _BUILDERS:
         raise ValueError(f"unknown map kind {kind!r}; choose from {', '.join(KINDS)}")
-    return _BUILDERS[kind](source, **options)
+    return _BUILDERS[kind](source, options=options, **kind_options)
 
 
 def render_html(m: folium.Map, *, self_contained: bool = True) -> str:

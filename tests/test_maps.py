@@ -219,3 +219,62 @@ def test_cli_writes_the_map_and_reports_counts(prog, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.exists() and "features drawn" in result.output
     assert external_resources(out.read_text(encoding="utf-8")) == []
+
+
+def test_map_options_are_one_frozen_keyword_only_object(prog):
+    import dataclasses
+
+    opts = maps.MapOptions(lang="en", tolerance_m=2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.lang = "zh"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        maps.MapOptions("en")  # type: ignore[misc]
+    with pytest.raises(ValueError, match="lang must be one of zh, en"):
+        maps.MapOptions(lang="fr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tolerance_m"):
+        maps.MapOptions(tolerance_m=-1)
+    # an options object and the same fields as keywords make the same page
+    for kind in maps.KINDS:
+        by_object = maps.make_map(prog, kind, options=opts)
+        by_keywords = maps.make_map(programme(), kind, lang="en", tolerance_m=2.0)
+        assert by_object.legend == by_keywords.legend
+        assert by_object.feature_counts == by_keywords.feature_counts
+
+
+def test_an_unknown_map_option_is_named(prog):
+    with pytest.raises(TypeError, match=r"unknown map option.*colour"):
+        maps.bundles_map(prog, colour="red")
+
+
+def test_a_project_and_its_path_make_the_same_map(sample_copy):
+    from gisplan.store import Project
+
+    path = sample_copy("guyuan")
+    by_path = maps.bundles_map(path)
+    by_project = maps.bundles_map(Project.open(path))
+    assert by_path.feature_counts == by_project.feature_counts
+
+
+@pytest.mark.parametrize("key", ["...", "", "   ", "<your key>", "your_tianditu_key", "…"])
+def test_a_placeholder_tianditu_key_is_refused(prog, monkeypatch, key):
+    monkeypatch.setenv("TIANDITU_KEY", key)
+    with pytest.raises(InputError, match="Tianditu"):
+        maps.progress_map(prog, basemap="tianditu")
+
+
+@pytest.mark.parametrize("key", ["...", "<your key>", ""])
+def test_cli_refuses_a_placeholder_tianditu_key_in_cli_terms(prog, tmp_path, monkeypatch, key):
+    from gisplan.cli import cli
+    from gisplan.store import Project
+
+    layers = {k: v for k, v in prog.items() if k != "programme"}
+    gpkg = tmp_path / "p.gpkg"
+    Project.create(gpkg, meta=prog["programme"], layers=layers)
+    monkeypatch.setenv("TIANDITU_KEY", key)
+    out = tmp_path / "m.html"
+    result = CliRunner().invoke(cli, ["map", str(gpkg), "--basemap", "tianditu", "--out",
+                                      str(out)])
+    assert result.exit_code == 2
+    assert "--basemap tianditu" in result.output and "TIANDITU_KEY" in result.output
+    assert "--basemap none" in result.output
+    assert "Traceback" not in result.output and not out.exists()
