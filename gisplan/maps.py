@@ -74,6 +74,7 @@ __all__ = [
     "GisplanMap",
     "MapOptions",
     "MapSource",
+    "adjacent_colors",
     "bundles_map",
     "gaps_map",
     "is_placeholder_key",
@@ -139,6 +140,8 @@ class MapOptions:
     tianditu_key : str or None
         Tianditu browser key; ``None`` means "read ``$TIANDITU_KEY``". A placeholder
         (``...``, empty, ``<your key>``) is refused.
+    generated_at : datetime or None
+        Generation time in the credits line; ``None`` means now (local time).
 
     Examples
     --------
@@ -157,6 +160,7 @@ class MapOptions:
     decimals: int = 6
     renderer: Renderer = "auto"
     tianditu_key: str | None = None
+    generated_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in (("lang", LANGS), ("basemap", BASEMAPS),
@@ -252,6 +256,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "bundle_id": ("打包编号", "Bundle ID"),
     "bundles": ("打包范围", "Bundle outlines"),
     "bundle_members": ("打包小区", "Bundle members"),
+    "bundle_colours": ("{n} 个打包（相邻打包颜色不同）",
+                       "{n} bundles (neighbours in different colours)"),
     "standalone": ("未打包", "Not bundled"),
     "members": ("小区数", "Member compounds"),
     "owners": ("需协调的管线权属单位", "Utility owners to coordinate"),
@@ -263,6 +269,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "diameter_mm": ("管径（毫米）", "Diameter (mm)"),
     "utility_id": ("管线编号", "Utility ID"),
     "older_than": ("管龄 ≥ {n} 年", "Age ≥ {n} years"),
+    "home": ("全览", "Whole programme 全览"),
+    "print": ("打印 / 导出 PDF", "Print / save as PDF 打印"),
+    "started_on": ("开工日期", "Started on 开工"),
+    "completed_on": ("完工日期", "Completed on 完工"),
+    "all_gaps": ("各类设施步行距离 / 标准", "Walking distance / standard, every type"),
+    "gap": ("缺口", "Gap 缺口"),
     "coverage_source_network": ("步行网络距离", "walking-network distances"),
     "coverage_source_straight": ("直线距离（无步行网络）", "straight-line distances (no network)"),
 }
@@ -293,7 +305,7 @@ def _v(vocab_name: str, key: Any, lang: Lang) -> str:
 # ---------------------------------------------------------------- colours
 
 STAGE_COLORS: dict[str, str] = {
-    "planned": "#b0b0b0",
+    "planned": "#8c8c8c",
     "consulted": "#fdd49e",
     "designed": "#fdae6b",
     "tendered": "#f16913",
@@ -312,13 +324,16 @@ NETWORK_COLORS: dict[str, str] = {
     "heating": "#ff7f00",
     "telecom": "#1a9850",
 }
-CATEGORICAL = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-    "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#8c6d31",
-    "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
-]
-COVERED, UNCOVERED, NODATA = "#1a9850", "#d73027", "#bdbdbd"
-FACILITY = "#253494"
+#: bundle colours: Okabe & Ito's palette for colour-blind viewers (black left out), then
+#: Tol's wine; neighbouring bundles never share one (:func:`adjacent_colors`)
+CATEGORICAL = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+               "#F0E442", "#882255"]
+#: gaps: blue covered, orange gap (apart under every colour-vision deficiency)
+COVERED, UNCOVERED, NODATA = "#2166ac", "#e66101", "#d9d9d9"
+#: in the programme, nothing reported yet (planned) is solid grey; no report at all is
+#: near-white with a dashed outline
+NO_RECORD, NO_RECORD_STROKE = "#f7f7f7", "#636363"
+FACILITY = "#222222"
 CONTEXT = "#9e9e9e"
 
 # ---------------------------------------------------------------- the map
@@ -584,13 +599,33 @@ def _payload(gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx, *, layer: st
     return _safe_json(text + body + "}"), sum(g is not None for g in geoms)
 
 
+#: draw order, bottom to top, by layer key prefix: context, roll-ups and outlines below
+#: the compounds; lines and points above (the runtime restores it after any toggle)
+DRAW_ORDER: tuple[str, ...] = ("roads_", "district_", "rollup_", "service_", "bundles",
+                               "compounds", "utilities_", "facilities_")
+
+
+def _rank(key: str) -> int:
+    """Return the draw rank of layer *key* (:data:`DRAW_ORDER`; unknown keys on top).
+
+    Examples
+    --------
+    >>> _rank("rollup_county") < _rank("compounds") < _rank("facilities_market")
+    True
+    """
+    for i, prefix in enumerate(DRAW_ORDER):
+        if key.startswith(prefix):
+            return 10 * (i + 1)
+    return 10 * (len(DRAW_ORDER) + 1)
+
+
 def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx,
           opts: dict[str, Any], *, layer: str, where: str) -> _Part:
     data, n = _payload(gdf, props, ctx, layer=layer, where=where)
     m.feature_counts[key] = n
     m.row_counts[key] = len(gdf)
     base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
-            "className": f"gp-{key}"}
+            "className": f"gp-{key}", "z": _rank(key)}
     return _Part(key, data, base | opts)
 
 
@@ -605,7 +640,7 @@ _FMT = {"households": "int", "buildings": "int", "floor_area_m2": "float",
         "compounds_planned": "int", "households_planned": "int", "compounds_started": "int",
         "households_started": "int", "compounds_completed": "int", "households_completed": "int",
         "start_rate_households": "pct", "completion_rate_households": "pct",
-        "starts_flagged": "int",
+        "starts_flagged": "int", "started_on": "date", "completed_on": "date",
         "members": "int", "walk_m": "m", "standard_m": "m", "capacity": "float",
         "age_years": "int", "diameter_mm": "float", "install_year": "text",
         "built_year": "text"}
@@ -705,15 +740,152 @@ def _bounds(gdfs: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx) -> list[list[flo
     return [[float(y0), float(x0)], [float(y1), float(x1)]]
 
 
+class _LayerControl(folium.LayerControl):
+    """Folium's layer control, folded into a button on narrow screens (phones)."""
+
+    _template = Template(
+        """
+        {% macro script(this,kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+            };
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                Object.assign({{ this.options|tojavascript }}, {collapsed: gisplan.narrow()})
+            ).addTo({{this._parent.get_name()}});
+        {% endmacro %}
+        """
+    )
+
+
+def _view(fit: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx,
+          bounds: list[list[float]]) -> dict[str, Any]:
+    """Opening view: the bounds, the densest 1 km cell and a typical compound's size (m)."""
+    polys = [g for g in fit if isinstance(g, gpd.GeoDataFrame) and g.crs is not None
+             and len(g) and ctx.metric is not None]
+    cfg: dict[str, Any] = {"bounds": bounds, "minPx": 10, "maxZoom": 17}
+    if not polys:
+        return cfg
+    geoms = polys[0].geometry.to_crs(ctx.metric).to_numpy()
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    area = shapely.area(geoms)
+    if not len(geoms) or not (area > 0).any():
+        return cfg
+    cfg["sizeM"] = float(np.sqrt(np.median(area[area > 0])))
+    xy = shapely.get_coordinates(shapely.centroid(geoms))
+    cell = np.floor(xy / 1000.0).astype(np.int64)
+    keys, inverse, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
+    dense = xy[inverse.ravel() == int(np.argmax(counts))].mean(axis=0)
+    lonlat = gpd.GeoSeries([shapely.Point(dense)], crs=ctx.metric).to_crs(4326).iloc[0]
+    lon, lat = np.array([lonlat.x]), np.array([lonlat.y])
+    if ctx.gcj02:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    cfg["dense"] = [round(float(lat[0]), 6), round(float(lon[0]), 6)]
+    return cfg
+
+
+_LABEL_ZOOMS = {"county": (0, 13), "street": (12, 15), "pianqu": (14, 19), "road": (15, 19)}
+#: at most this many road names are placed (the longest roads first)
+MAX_ROAD_LABELS = 400
+
+
+def _place_labels(frames: _Frames, ctx: _Ctx) -> list[dict[str, Any]]:
+    """County, street, 片区 and main-road names from the programme's own layers."""
+    points: list[tuple[str, str, Any]] = []
+    districts = frames.get("districts")
+    if isinstance(districts, gpd.GeoDataFrame) and len(districts) and "name" in districts:
+        geo = _geographic(districts, "districts", frames.where)
+        level = geo.get("level", pd.Series("county", index=geo.index)).astype(str)
+        ok = geo["name"].notna().to_numpy() & ~geo.geometry.is_empty.to_numpy()
+        for lvl, name, g in zip(level[ok], geo["name"][ok], geo.geometry[ok], strict=True):
+            if lvl in _LABEL_ZOOMS and g is not None:
+                points.append((lvl, str(name), shapely.point_on_surface(g)))
+    roads = frames.get("roads")
+    if isinstance(roads, gpd.GeoDataFrame) and len(roads) and "name" in roads:
+        rc = roads.get("road_class", pd.Series("local", index=roads.index)).astype(str)
+        main = roads[rc.isin(["arterial", "secondary"]).to_numpy() & roads["name"].notna()
+                     .to_numpy()]
+        if len(main):
+            metric = main.geometry.to_crs(ctx.metric) if ctx.metric is not None else None
+            length = metric.length if metric is not None else main.geometry.length
+            longest = (pd.DataFrame({"name": main["name"].astype(str), "len": length})
+                       .sort_values("len", ascending=False).drop_duplicates("name")
+                       .head(MAX_ROAD_LABELS))
+            geo = _geographic(main.loc[longest.index], "roads", frames.where)
+            mids = shapely.line_interpolate_point(geo.geometry.to_numpy(), 0.5,
+                                                  normalized=True)
+            points += [("road", n, p) for n, p in zip(longest["name"], mids, strict=True)]
+    if not points:
+        return []
+    xy = shapely.get_coordinates(np.array([p for _, _, p in points]))
+    lon, lat = xy[:, 0], xy[:, 1]
+    if ctx.gcj02:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    return [{"t": name, "c": lvl, "p": [round(float(y), 5), round(float(x), 5)],
+             "z0": _LABEL_ZOOMS[lvl][0], "z1": _LABEL_ZOOMS[lvl][1]}
+            for (lvl, name, _), x, y in zip(points, lon, lat, strict=True)]
+
+
+_RULES: dict[str, tuple[str, str]] = {
+    "progress": ("进度阶段与开工条件：实施方案（programme）",
+                 "stages and start criteria from the programme 实施方案"),
+    "gaps": ("步行距离标准：GB 50180-2018 生活圈（life_circle.csv）",
+             "walking standards: GB 50180-2018 life circles (life_circle.csv)"),
+    "bundles": ("连片规则：gisplan rules.toml", "bundling rules: gisplan rules.toml"),
+    "utilities": ("管线配色：CJJ 61", "network colours: CJJ 61"),
+}
+
+
+def _credits(frames: _Frames, ctx: _Ctx) -> str:
+    """Return the credits line: data sources, rule set, generation time."""
+    from gisplan import __version__
+
+    zh = ctx.lang == "zh"
+    meta = frames.meta
+    data = [str(meta.get("name") or "")] if meta.get("name") else []
+    if frames.where not in ("<frames>", ""):
+        data.append(Path(frames.where).name)
+    for src in meta.get("sources") or []:
+        title = str(src.get("title", "")) if isinstance(src, Mapping) else str(src)
+        if title:
+            data.append(title if len(title) <= 60 else title[:59] + "…")
+    data += [str(c) for c in meta.get("credits") or []]
+    when = ctx.opts.generated_at or dt.datetime.now().astimezone()
+    rules = _RULES[ctx.kind][0 if zh else 1]
+    parts = [("数据：" if zh else "Data 数据: ") + "；".join(data) if data else "",
+             ("规则：" if zh else "Rules 规则: ") + rules,
+             ("生成：" if zh else "Generated 生成: ")
+             + f"{when:%Y-%m-%d %H:%M} · gisplan {__version__}"]
+    return " · ".join(p for p in parts if p)
+
+
 def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
             fit: Sequence[gpd.GeoDataFrame | None]) -> GisplanMap:
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    """Add the controls every map has: layers, legend, search, view, labels, credits."""
+    _LayerControl(collapsed=False, position="topright").add_to(m)
     m.legend = ctx.legend
     _Call("legend", legend_title, ctx.legend).add_to(m)
     _Call("search", _t("search", ctx.lang), _t("no_match", ctx.lang)).add_to(m)
+    _Call("homeButton", _t("home", ctx.lang)).add_to(m)
+    _Call("printButton", _t("print", ctx.lang)).add_to(m)
+    labels = _place_labels(frames, ctx)
+    if labels:
+        _Call("labels", labels).add_to(m)
+    _Call("credits", _credits(frames, ctx)).add_to(m)
     bounds = _bounds(fit, ctx)
     if bounds:
         m.fit_bounds(bounds, padding=(12, 12), max_zoom=17)
+        _Call("view", _view(fit, ctx, bounds)).add_to(m)
     return m
 
 
@@ -883,12 +1055,41 @@ def _status_day(log: pd.DataFrame, as_of: str | dt.date | None) -> dt.date:
     return log_dates.max().date() if log_dates.notna().any() else dt.date.today()
 
 
+_ROLLUP_BINS = [0, 0.25, 0.5, 0.75, 1.0]
+_ROLLUP_PALETTE = [NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
+
+
+def _json_number(v: Any) -> float | int | None:
+    """Return *v* as a JSON number, ``None`` for missing."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if np.isnan(f):
+        return None
+    return round(f, 4) if not f.is_integer() else int(f)
+
+
+def _rollup_series(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
+                   level: str, units: Sequence[str]) -> dict[str, list[list[Any]]]:
+    """Roll-up figures of each unit on each snapshot date (for the time slider)."""
+    out: dict[str, list[list[Any]]] = {str(u): [] for u in units}
+    for day in dates:
+        fig = _rollup(comp, log, day, level).reindex(list(out))
+        for unit in out:
+            row = fig.loc[unit] if unit in fig.index else None
+            out[unit].append([None if row is None or c not in fig.columns
+                              else _json_number(row[c]) for c in _ROLLUP_COLS])
+    return out
+
+
 def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
-                      log: pd.DataFrame, day: dt.date) -> None:
-    """County 县区 and 片区 roll-up layers, on the district polygons the programme has."""
+                      log: pd.DataFrame, dates: Sequence[dt.date]) -> list[dict[str, Any]]:
+    """County 县区 and 片区 roll-up layers; returns their figures per date for the slider."""
     districts = frames.get("districts")
+    series: list[dict[str, Any]] = []
     if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
-        return
+        return series
     for level in ("county", "pianqu"):
         by = "county" if level == "county" else "district"
         if by not in comp.columns:
@@ -896,18 +1097,17 @@ def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDa
         polys = districts[districts["level"].astype(str) == level]
         if not len(polys):
             continue
-        roll = _rollup(comp, log, day, level)
+        roll = _rollup(comp, log, dates[-1], level)
         fig = roll.reindex(polys["name"].astype(object).to_numpy())
         props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
                              index=polys.index)
         for c in _ROLLUP_COLS:
             props[c] = fig[c].to_numpy() if c in fig.columns else np.nan
         share = props["completion_rate_households"].astype(float)
-        bins = np.digitize(share.fillna(-1).to_numpy(), [0, 0.25, 0.5, 0.75, 1.0])
-        palette = np.array([NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"])
-        props["_fill"] = palette[bins]
+        bins = np.digitize(share.fillna(-1).to_numpy(), _ROLLUP_BINS)
+        props["_fill"] = np.array(_ROLLUP_PALETTE)[bins]
         part = _part(m, f"rollup_{level}", polys, props, ctx,
-                     {"colorKey": "_fill", "colors": {c: c for c in palette},
+                     {"colorKey": "_fill", "colors": {c: c for c in _ROLLUP_PALETTE},
                       "stroke": "#333333", "fillOpacity": 0.35, "weight": 2,
                       "nameKey": "name", "subtitle": _t(f"rollup_{level}", ctx.lang),
                       "tooltip": _rows(["start_rate_households",
@@ -915,10 +1115,35 @@ def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDa
                       "popup": _rows(list(_ROLLUP_COLS), ctx, _FMT)},
                      layer="districts", where=frames.where)
         _Layer(_t(f"rollup_{level}", ctx.lang), [part], show=level == "pianqu").add_to(m)
+        series.append({"layer": f"rollup_{level}", "cols": list(_ROLLUP_COLS),
+                       "shareKey": "completion_rate_households", "bins": _ROLLUP_BINS,
+                       "palette": _ROLLUP_PALETTE,
+                       "values": _rollup_series(comp, log, dates, level,
+                                                props["name"].astype(str).tolist())})
+    return series
+
+
+def _stage_dates(comp: pd.DataFrame, log: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """First date on or before *day* each compound reached started 开工 and completed 完工."""
+    out = pd.DataFrame({"started_on": None, "completed_on": None}, index=comp.index,
+                       dtype=object)
+    if not len(log) or "stage" not in log.columns:
+        return out
+    order = {s: i for i, s in enumerate(stage_order())}
+    rank = log["stage"].map(order)
+    when = pd.to_datetime(log["date"], errors="coerce")
+    ok = when.notna() & rank.notna() & (when <= pd.Timestamp(day))
+    ids = comp["compound_id"].astype(str)
+    for col, stage in (("started_on", "started"), ("completed_on", "completed")):
+        sel = ok & (rank >= order[stage])
+        first = when[sel].groupby(log["compound_id"][sel].astype(str)).min()
+        out[col] = ids.map(first.dt.strftime("%Y-%m-%d")).astype(object).to_numpy()
+    return out.where(out.notna(), None)
 
 
 def _progress_compounds(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
-                        hist: np.ndarray, dates: Sequence[dt.date]) -> np.ndarray:
+                        log: pd.DataFrame, hist: np.ndarray, dates: Sequence[dt.date]
+                        ) -> np.ndarray:
     """Add the compounds layer coloured by stage on the last date; returns the stage keys."""
     lang, order = ctx.lang, stage_order()
     now = hist[:, -1]
@@ -927,46 +1152,59 @@ def _progress_compounds(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.Geo
     props["stage"] = [_v("stage", k, lang) if k else _t("no_record", lang) for k in stage_key]
     props["_stage"] = stage_key
     props["_h"] = _encode_history(hist)
+    props = props.join(_stage_dates(comp, log, dates[-1]))
     time_cfg = {"histKey": "_h", "dates": [d.isoformat() for d in dates],
                 "labels": [_v("stage", s, lang) for s in order],
                 "none": _t("no_record", lang)}
     part = _part(m, "compounds", comp, props, ctx,
-                 {"colorKey": "_stage", "colors": dict(STAGE_COLORS) | {"": NODATA},
+                 {"colorKey": "_stage", "colors": dict(STAGE_COLORS) | {"": NO_RECORD},
                   "fillOpacity": 0.75, "weight": 1,
                   "nameKey": "name", "searchable": True,
                   "tooltip": _rows(["stage", "households"], ctx, _FMT),
-                  "popup": _rows(["compound_id", "county", "district", "stage", "households",
-                                  "buildings", "floor_area_m2", "built_year"], ctx, _FMT,
-                                 optional=["county", "district", "built_year"]),
+                  "popup": _rows(["compound_id", "county", "district", "stage", "started_on",
+                                  "completed_on", "households", "buildings", "floor_area_m2",
+                                  "built_year"], ctx, _FMT,
+                                 optional=["county", "district", "built_year", "started_on",
+                                           "completed_on"]),
                   "extra": "stageNow", "time": time_cfg},
                  layer="compounds", where=frames.where)
     _Layer(_t("compounds", lang), [part]).add_to(m)
     return stage_key
 
 
-def _progress_legend(ctx: _Ctx, stage_key: np.ndarray) -> None:
-    """Legend of stages with the number of compounds in each on the status date."""
+def _progress_legend(ctx: _Ctx, stage_key: np.ndarray, hist: np.ndarray) -> None:
+    """Legend of the stages met on any snapshot date, counted on the status date.
+
+    The time slider updates the counts (rows are keyed by stage).
+    """
     lang, order = ctx.lang, stage_order()
     counts = pd.Series(stage_key).value_counts()
+    seen = set(np.unique(hist).tolist())
     items = [{"label": _v("stage", s, lang), "color": STAGE_COLORS[s], "shape": "box",
-              "count": int(counts.get(s, 0))} for s in order if counts.get(s, 0)]
-    if counts.get("", 0):
-        items.append({"label": _t("no_record", lang), "color": NODATA, "shape": "box",
-                      "count": int(counts.get("", 0))})
+              "count": int(counts.get(s, 0)), "key": s}
+             for i, s in enumerate(order) if i in seen]
+    if -1 in seen:
+        items.append({"label": _t("no_record", lang), "color": NO_RECORD,
+                      "stroke": NO_RECORD_STROKE, "dash": True, "shape": "box",
+                      "count": int(counts.get("", 0)), "key": ""})
     ctx.legend.append({"title": _t("stage", lang), "items": items})
 
 
-def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date]) -> None:
+def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
+                 totals: list[list[Any]], rollups: list[dict[str, Any]]) -> None:
     """Add the slider over the snapshots of the progress log (drawn by the JS runtime)."""
     lang, order = ctx.lang, stage_order()
     _Call("timeSlider", {
         "layer": "compounds", "dates": [d.isoformat() for d in dates], "histKey": "_h",
         "colors": [STAGE_COLORS[s] for s in order],
         "labels": [_v("stage", s, lang) for s in order],
-        "noneColor": NODATA, "start": len(dates) - 1, "hhKey": "households",
+        "stageKeys": list(order), "totals": totals, "rollups": rollups,
+        "noneColor": NO_RECORD, "noneStroke": NO_RECORD_STROKE, "noneDash": "3 3",
+        "start": len(dates) - 1, "hhKey": "households",
         "started": order.index("started"), "completed": order.index("completed"),
         "title": _t("slider", lang),
-        "text": {"none": _t("no_record", lang), "startedShare": _t("started_share", lang),
+        "text": {"none": _t("no_record", lang), "asOf": _t("as_of", lang),
+                 "startedShare": _t("started_share", lang),
                  "completedShare": _t("completed_share", lang)},
     }).add_to(m)
 
@@ -1011,18 +1249,21 @@ def progress_map(
     day = _status_day(log, as_of)
     dates = _snapshot_dates(log["date"], day)
     hist = _stage_history(comp, log, dates)
-    total = _programme_total(comp, log, day)
+    total = _programme_total(comp, log, dates[-1])
     lang = opts.lang
     sub = (f"{_t('as_of', lang)} {day.isoformat()} · {_t('started_share', lang)} "
            f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang)} "
            f"{_pct(total.get('completion_rate_households'))}")
     m, ctx = _new_map(frames, "progress", opts, n_features=_count_geoms(comp), subtitle=sub)
     _context_layers(m, frames, ctx)
-    _progress_rollups(m, frames, ctx, comp, log, day)
-    stage_key = _progress_compounds(m, frames, ctx, comp, hist, dates)
-    _progress_legend(ctx, stage_key)
+    rollups = _progress_rollups(m, frames, ctx, comp, log, dates)
+    stage_key = _progress_compounds(m, frames, ctx, comp, log, hist, dates)
+    _progress_legend(ctx, stage_key, hist)
     _finish(m, ctx, frames, _t("progress_title", lang), [comp])
-    _time_slider(m, ctx, dates)
+    totals = [[_json_number(t.get("start_rate_households")),
+               _json_number(t.get("completion_rate_households"))]
+              for t in (_programme_total(comp, log, d) for d in dates)]
+    _time_slider(m, ctx, dates, totals=totals, rollups=rollups)
     return m
 
 
@@ -1193,7 +1434,15 @@ def gaps_map(
                   "popup": [*_rows(["compound_id", "county", "district", "households"], ctx,
                                    _FMT, optional=["county", "district"]),
                             [_t("walk_m", lang), "walk_m_{t}", "m", False],
-                            [_t("standard_m", lang), "standard_m_{t}", "m", False]]},
+                            [_t("standard_m", lang), "standard_m_{t}", "m", False]],
+                  "extra": "allGaps",
+                  "gaps": {"title": _t("all_gaps", lang),
+                           "types": [{"key": t, "label": constants[f"type_{t}"],
+                                      "standard": constants[f"standard_m_{t}"]}
+                                     for t in types],
+                           "verdict": {"c": _t("covered", lang), "g": _t("gap", lang),
+                                       "n": _t("no_distance", lang)},
+                           "colors": {"c": COVERED, "g": UNCOVERED, "n": "#666666"}}},
                  layer="coverage", where=frames.where)
     for i, ftype in enumerate(types):
         parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
@@ -1224,6 +1473,58 @@ def _bundle_layers(frames: _Frames, comp: gpd.GeoDataFrame
         districts=districts if isinstance(districts, gpd.GeoDataFrame) else None,
         level=level)
     return result.bundles, result.members
+
+
+def adjacent_colors(geoms: Any, *, within_m: float = 60.0) -> np.ndarray:
+    """Colour indices such that no two shapes closer than *within_m* share one.
+
+    A greedy graph colouring (largest degree first, smallest free colour) on the sparse
+    adjacency of the shapes: on maps of bundles the number of colours stays small (a
+    planar-like graph), so a short palette suffices.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries in a metric CRS
+        The shapes (missing or empty ones get colour 0 and no neighbours).
+    within_m : float
+        Shapes nearer than this (metres; across a street) count as neighbours.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        One colour index per shape.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> row = [shapely.box(i * 100, 0, i * 100 + 90, 90) for i in range(4)]
+    >>> adjacent_colors(row, within_m=20).tolist()
+    [1, 0, 1, 0]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    colors = np.zeros(n, dtype=np.int64)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if n < 2 or ok.sum() < 2:
+        return colors
+    idx = np.flatnonzero(ok)
+    tree = shapely.STRtree(geoms[idx])
+    left, right = tree.query(geoms[idx], predicate="dwithin", distance=within_m)
+    keep = left != right
+    left, right = idx[left[keep]], idx[right[keep]]
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        neighbours[a].append(b)
+    degree = np.array([len(x) for x in neighbours])
+    done = np.zeros(n, dtype=bool)
+    for v in np.lexsort((np.arange(n), -degree)):
+        used = {int(colors[u]) for u in neighbours[v] if done[u]}
+        c = 0
+        while c in used:
+            c += 1
+        colors[v] = c
+        done[v] = True
+    return colors
 
 
 def _owners_text(value: Any) -> str | None:
@@ -1317,13 +1618,16 @@ def bundles_map(
                       subtitle=None)
     _context_layers(m, frames, ctx)
     keys = [str(k) for k in bundles["bundle_id"]]
-    color_of = {k: CATEGORICAL[i % len(CATEGORICAL)] for i, k in enumerate(keys)}
+    metric = _geographic(bundles, "bundles", frames.where).to_crs(ctx.metric)
+    index = adjacent_colors(metric.geometry.to_numpy())
+    color_of = {k: CATEGORICAL[int(i) % len(CATEGORICAL)] for k, i in zip(keys, index,
+                                                                           strict=True)}
     oprops = _bundle_outlines(m, frames, ctx, bundles, color_of)
     bundle_id = _bundle_members(m, frames, ctx, comp, members, oprops, color_of)
     in_bundle = bundle_id.notna().to_numpy()
-    n_members = pd.Series(bundle_id[in_bundle]).value_counts()
-    items = [{"label": k, "color": color_of[k], "shape": "box",
-              "count": int(n_members.get(k, 0))} for k in keys]
+    # a short legend at any size: the colours only tell neighbours apart
+    items = [{"label": _t("bundle_colours", opts.lang).format(n=len(keys)),
+              "color": CATEGORICAL[0], "shape": "box", "count": int(in_bundle.sum())}]
     if (~in_bundle).any():
         items.append({"label": _t("standalone", opts.lang), "color": NODATA, "shape": "box",
                       "count": int((~in_bundle).sum())})

@@ -66,13 +66,17 @@ def test_compound_name_with_markup_is_kept_as_data(prog):
 def test_labels_are_chinese_by_default(prog):
     m = maps.progress_map(prog)
     assert m.legend[0]["title"] == "进度阶段"
-    assert [i["label"] for i in m.legend[0]["items"]][:3] == ["征求意见", "开工", "完工"]
+    # every stage met on a slider date is listed (the slider updates the counts)
+    assert [i["label"] for i in m.legend[0]["items"]] == [
+        "征求意见", "设计公示", "招标", "开工", "完工", "无进度记录"]
+    assert [i["count"] for i in m.legend[0]["items"]] == [1, 0, 0, 2, 1, 2]
 
 
 def test_english_labels_keep_the_chinese_term(prog):
     m = maps.progress_map(prog, lang="en")
     labels = [i["label"] for i in m.legend[0]["items"]]
-    assert labels[:3] == ["Consulted 征求意见", "Started 开工", "Completed 完工"]
+    assert labels[:4] == ["Consulted 征求意见", "Designed 设计公示", "Tendered 招标",
+                          "Started 开工"]
     page = maps.render_html(m)
     assert "<title>Yuanzhou 2023 · Renovation progress 改造进度</title>" in page
 
@@ -177,7 +181,7 @@ def test_utilities_by_network_with_age(prog):
 def test_bundles_map_lists_members_and_standalone(prog):
     m = maps.bundles_map(prog)
     items = {i["label"]: i["count"] for i in m.legend[0]["items"]}
-    assert items == {"B0001": 3, "B0002": 1, "未打包": 2}
+    assert items == {"2 个打包（相邻打包颜色不同）": 4, "未打包": 2}
 
 
 def test_gaps_map_has_one_radio_layer_per_facility_type(prog):
