@@ -245,7 +245,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "uncovered": ("未覆盖（缺口）", "Not covered (gap)"),
     "no_distance": ("无距离数据", "No distance"),
     "facilities": ("设施", "Facilities"),
-    "service_distance": ("服务半径", "Service distance"),
+    "service_distance": ("服务半径（直线，仅供参考）",
+                         "Service radius (straight line, for reference)"),
     "walk_m": ("步行距离", "Walking distance"),
     "straight_m": ("直线距离", "Straight-line distance"),
     "standard_m": ("标准距离", "Standard distance"),
@@ -354,6 +355,9 @@ class GisplanMap(folium.Map):
         Rows given per gisplan layer key (rows in = rows out: every row is in the data).
     basemap : str
         The basemap the map was made with.
+    palette : dict of str to str
+        Colour per drawn category where categories have their own colour (bundle id
+        to colour on a bundles map); empty otherwise.
     """
 
     default_js: list[tuple[str, str]] = []  # noqa: RUF012 - folium's class attribute
@@ -365,6 +369,7 @@ class GisplanMap(folium.Map):
         self.row_counts: dict[str, int] = {}
         self.basemap: str = "none"
         self.legend: list[dict[str, Any]] = []
+        self.palette: dict[str, str] = {}
 
     def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -770,10 +775,10 @@ class _LayerControl(folium.LayerControl):
 
 def _view(fit: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx,
           bounds: list[list[float]]) -> dict[str, Any]:
-    """Opening view: the bounds, the densest 1 km cell and a typical compound's size (m)."""
+    """Return the opening view: bounds, densest 1 km cell, a typical compound's size (m)."""
     polys = [g for g in fit if isinstance(g, gpd.GeoDataFrame) and g.crs is not None
              and len(g) and ctx.metric is not None]
-    cfg: dict[str, Any] = {"bounds": bounds, "minPx": 10, "maxZoom": 17}
+    cfg: dict[str, Any] = {"bounds": bounds, "minPx": MIN_COMPOUND_PX, "maxZoom": 17}
     if not polys:
         return cfg
     geoms = polys[0].geometry.to_crs(ctx.metric).to_numpy()
@@ -784,15 +789,26 @@ def _view(fit: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx,
     cfg["sizeM"] = float(np.sqrt(np.median(area[area > 0])))
     xy = shapely.get_coordinates(shapely.centroid(geoms))
     cell = np.floor(xy / 1000.0).astype(np.int64)
-    keys, inverse, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
     dense = xy[inverse.ravel() == int(np.argmax(counts))].mean(axis=0)
-    lonlat = gpd.GeoSeries([shapely.Point(dense)], crs=ctx.metric).to_crs(4326).iloc[0]
-    lon, lat = np.array([lonlat.x]), np.array([lonlat.y])
+    near = np.hypot(*(xy - dense).T) <= DENSE_RADIUS_M
+    x0, y0 = xy[near].min(axis=0)
+    x1, y1 = xy[near].max(axis=0)
+    pts = gpd.GeoSeries(shapely.points([dense, (x0, y0), (x1, y1)]), crs=ctx.metric)
+    ll = shapely.get_coordinates(pts.to_crs(4326).to_numpy())
+    lon, lat = ll[:, 0], ll[:, 1]
     if ctx.gcj02:
         lon, lat = wgs84_to_gcj02(lon, lat)
     cfg["dense"] = [round(float(lat[0]), 6), round(float(lon[0]), 6)]
+    cfg["denseBounds"] = [[round(float(lat[1]), 6), round(float(lon[1]), 6)],
+                          [round(float(lat[2]), 6), round(float(lon[2]), 6)]]
     return cfg
 
+
+#: the opening view shows a typical compound at least this many pixels wide ...
+MIN_COMPOUND_PX = 20
+#: ... around the densest 1 km cell, with the compounds within this radius in view
+DENSE_RADIUS_M = 1500.0
 
 _LABEL_ZOOMS = {"county": (0, 13), "street": (12, 15), "pianqu": (14, 19), "road": (15, 19)}
 #: at most this many road names are placed (the longest roads first)
@@ -1622,6 +1638,7 @@ def bundles_map(
     index = adjacent_colors(metric.geometry.to_numpy())
     color_of = {k: CATEGORICAL[int(i) % len(CATEGORICAL)] for k, i in zip(keys, index,
                                                                            strict=True)}
+    m.palette = dict(color_of)
     oprops = _bundle_outlines(m, frames, ctx, bundles, color_of)
     bundle_id = _bundle_members(m, frames, ctx, comp, members, oprops, color_of)
     in_bundle = bundle_id.notna().to_numpy()

@@ -282,3 +282,126 @@ def test_cli_refuses_a_placeholder_tianditu_key_in_cli_terms(prog, tmp_path, mon
     assert "--basemap tianditu" in result.output and "TIANDITU_KEY" in result.output
     assert "--basemap none" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+# ---------------------------------------------------------------- colour vision
+
+#: Machado, Oliveira & Fernandes (2009), severity 1.0, on linear RGB
+_MACHADO = {
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
+                              [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
+                            [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+}
+
+
+def _lab(hex_color: str, vision: str | None = None) -> np.ndarray:
+    rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    if vision:
+        lin = np.clip(_MACHADO[vision] @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _delta_e(a: str, b: str, vision: str | None = None) -> float:
+    return float(np.linalg.norm(_lab(a, vision) - _lab(b, vision)))
+
+
+def test_colour_difference_simulation_sees_red_green_merge():
+    # the check itself: the old gap colours were far apart for normal vision but close
+    # under deuteranopia; the simulation must show that
+    assert _delta_e("#1a9850", "#d73027") > 100
+    assert _delta_e("#1a9850", "#d73027", "deuteranopia") < 30
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia", "protanopia"])
+def test_gap_colours_stay_apart_for_colour_blind_viewers(vision):
+    assert _delta_e(maps.COVERED, maps.UNCOVERED, vision) > 80
+    for c in (maps.COVERED, maps.UNCOVERED):
+        assert _delta_e(c, maps.NODATA, vision) > 25
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia"])
+def test_planned_grey_and_no_record_are_clearly_different(vision):
+    assert _delta_e(maps.STAGE_COLORS["planned"], maps.NO_RECORD, vision) > 30
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia", "protanopia"])
+def test_bundle_palette_colours_are_distinguishable(vision):
+    pal = maps.CATEGORICAL
+    worst = min(_delta_e(a, b, vision) for i, a in enumerate(pal) for b in pal[i + 1:])
+    assert worst > 15
+
+
+def test_no_two_neighbouring_bundles_share_a_colour(sample_copy):
+    from gisplan.store import Project
+
+    p = Project.open(sample_copy("xuchang"))
+    m = maps.bundles_map(p)
+    colors = m.palette
+    assert f'"colors": {{"{next(iter(colors))}": "{next(iter(colors.values()))}"' in (
+        maps.render_html(m))  # the page draws these colours
+    bundles = p.read("bundles") if "bundles" in p.layers() else None
+    if bundles is None:
+        from gisplan.bundle import bundle_compounds
+
+        bundles = bundle_compounds(p.read("compounds"), districts=p.read("districts")).bundles
+    metric = bundles.to_crs(bundles.estimate_utm_crs())
+    left, right = metric.sindex.query(metric.geometry, predicate="dwithin", distance=60)
+    pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
+    assert len(pairs) > 10  # a real test: many neighbouring bundles
+    ids = bundles["bundle_id"].astype(str).to_numpy()
+    same = [(ids[a], ids[b]) for a, b in pairs if colors[ids[a]] == colors[ids[b]]]
+    assert same == []
+    assert set(colors.values()) <= set(maps.CATEGORICAL)
+
+
+def test_adjacent_colors_on_a_grid_never_repeats_a_neighbour():
+    grid = [shapely.box(i * 100, j * 100, i * 100 + 95, j * 100 + 95)
+            for i in range(8) for j in range(8)]
+    colors = maps.adjacent_colors(grid, within_m=10)  # rook and queen neighbours
+    for a in range(64):
+        for b in range(a + 1, 64):
+            if shapely.distance(grid[a], grid[b]) < 10:
+                assert colors[a] != colors[b]
+    assert colors.max() < len(maps.CATEGORICAL)
+
+
+# ---------------------------------------------------------------- orientation, credits
+
+
+def test_credits_name_data_rules_and_generation_time(prog):
+    import datetime as dt
+
+    when = dt.datetime(2024, 5, 6, 7, 8)
+    page = maps.render_html(maps.gaps_map(prog, generated_at=when))
+    import json
+
+    credits = json.loads(re.search(r'gisplan.credits\([^,]+, (".*?")\);', page).group(1))
+    assert "原州区2023年老旧小区改造" in credits and "GB 50180-2018" in credits
+    assert "2024-05-06 07:08" in credits
+    osm = maps.render_html(maps.gaps_map(prog, basemap="osm"))
+    assert "OpenStreetMap" in osm and "contributors" in osm
+
+
+def test_place_labels_come_from_the_programme_layers(prog):
+    page = maps.render_html(maps.progress_map(prog))
+    call = re.search(r"gisplan.labels\([^,]+, (\[.*?\])\);", page, re.S)
+    assert call is not None
+    import json
+
+    labels = {(x["t"], x["c"]) for x in json.loads(call.group(1))}
+    assert labels == {("原州区", "county"), ("西关北街", "pianqu"), ("南城路", "pianqu"),
+                      ("西关街", "road")}  # the local road 南城路 is not labelled
+
+
+def test_user_text_in_labels_and_credits_is_escaped(prog):
+    prog["districts"].loc[1, "name"] = XSS
+    prog["programme"]["name"] = XSS
+    page = maps.render_html(maps.progress_map(prog))
+    assert XSS not in page and "<img" not in page

@@ -205,6 +205,11 @@
     var lat = cfg.dense[0] * Math.PI / 180;
     var need = Math.ceil(Math.log2(cfg.minPx * 156543.03 * Math.cos(lat) / cfg.sizeM));
     need = Math.min(need, cfg.maxZoom || 17);
+    if (map.getZoom() >= need) return;
+    if (cfg.denseBounds) {
+      map.fitBounds(cfg.denseBounds, {padding: [12, 12], animate: false,
+                                      maxZoom: Math.min(need + 1, cfg.maxZoom || 17)});
+    }
     if (map.getZoom() < need) map.setView(cfg.dense, need, {animate: false});
   };
 
@@ -265,11 +270,27 @@
                                           "</span>");
   };
 
+  /* A printer drawn in SVG: no icon font, no glyph a system may lack. */
+  function printerIcon() {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M7 3h10v5H7zM4 9h16a1 1 0 0 1 1 1v6h-4v5H7v-5H3v-6a1 1 0 0 1 " +
+                      "1-1zm5 7v3h6v-3zm9-4.5a1 1 0 1 0 0 .01z");
+    path.setAttribute("fill", "#222");
+    svg.appendChild(path);
+    return svg;
+  }
+
   G.printButton = function (map, label) {
     var ctl = L.control({position: "topleft"});
     ctl.onAdd = function () {
       var d = el("div", "leaflet-bar gp-print");
-      var a = el("a", null, "⎙", d);
+      var a = el("a", null, null, d);
+      a.appendChild(printerIcon());
       a.href = "#";
       a.title = label;
       a.setAttribute("role", "button");
