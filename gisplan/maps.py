@@ -142,6 +142,11 @@ class MapOptions:
         (``...``, empty, ``<your key>``) is refused.
     generated_at : datetime or None
         Generation time in the credits line; ``None`` means now (local time).
+    embed_font : bool
+        Embed a subset of a CJK font with only the glyphs the page uses, so Chinese
+        renders on a machine with no CJK font (needs fontTools and a font file, see
+        :func:`gisplan._assets.find_cjk_font`; ``GisplanMap.font_embedded`` says
+        whether it was done).
 
     Examples
     --------
@@ -161,6 +166,7 @@ class MapOptions:
     renderer: Renderer = "auto"
     tianditu_key: str | None = None
     generated_at: dt.datetime | None = None
+    embed_font: bool = True
 
     def __post_init__(self) -> None:
         for name, allowed in (("lang", LANGS), ("basemap", BASEMAPS),
@@ -370,6 +376,8 @@ class GisplanMap(folium.Map):
         self.basemap: str = "none"
         self.legend: list[dict[str, Any]] = []
         self.palette: dict[str, str] = {}
+        self.embed_font: bool = False
+        self.font_embedded: bool = False
 
     def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -662,6 +670,7 @@ def _new_map(frames: _Frames, kind: str, opts: MapOptions, *, n_features: int,
     m = GisplanMap(location=None, tiles=None, prefer_canvas=canvas, control_scale=True,
                    zoom_control=True)
     m.basemap = opts.basemap
+    m.embed_font = opts.embed_font
     meta = frames.meta
     lang = opts.lang
     name = meta.get("name") if lang == "zh" else (meta.get("name_en") or meta.get("name"))
@@ -1786,6 +1795,9 @@ def make_map(source: MapSource, kind: MapKind, *, options: MapOptions | None = N
 def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     """Return the page of *m*; with *self_contained*, check it fetches nothing remote."""
     page = m.get_root().render()
+    if getattr(m, "embed_font", False):
+        page, embedded = _assets.embed_cjk_font(page)
+        m.font_embedded = embedded  # type: ignore[attr-defined]
     if self_contained:
         _assets.assert_self_contained(page)
     return page

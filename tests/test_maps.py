@@ -405,3 +405,32 @@ def test_user_text_in_labels_and_credits_is_escaped(prog):
     prog["programme"]["name"] = XSS
     page = maps.render_html(maps.progress_map(prog))
     assert XSS not in page and "<img" not in page
+
+
+# ---------------------------------------------------------------- font
+
+
+def test_page_embeds_a_cjk_font_subset_with_exactly_its_glyphs(prog):
+    import base64
+    import io
+
+    from gisplan import _assets
+
+    if _assets.find_cjk_font() is None:
+        pytest.skip("no CJK font file here (apt-get install fonts-noto-cjk)")
+    from fontTools.ttLib import TTFont
+
+    m = maps.progress_map(prog)
+    page = maps.render_html(m)
+    assert m.font_embedded
+    assert "SIL Open Font License" in page
+    found = re.search(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", page)
+    assert found is not None
+    font = TTFont(io.BytesIO(base64.b64decode(found.group(1))))
+    cmap = font.getBestCmap()
+    needed = {ch for ch in _assets.page_characters(page) if "\u4e00" <= ch <= "\u9fff"}
+    assert {"改", "造", "进", "度", "西", "关"} <= needed
+    assert all(ord(ch) in cmap for ch in needed)
+    assert len(font.getGlyphOrder()) < len(_assets.page_characters(page)) + 20
+    plain = maps.render_html(maps.progress_map(programme(), embed_font=False))
+    assert "@font-face" not in plain

@@ -245,3 +245,26 @@ def test_labels_change_with_zoom(browser, built):
         assert page.problems() == []
     finally:
         page.page.close()
+
+
+def test_chinese_is_drawn_with_the_embedded_font(browser, built):
+    from gisplan import _assets
+
+    if _assets.find_cjk_font() is None:
+        pytest.skip("no CJK font file here (apt-get install fonts-noto-cjk)")
+    page = open_offline(browser, built["progress"])
+    try:
+        page.page.evaluate("() => document.fonts.ready")
+        used = page.page.evaluate("""async () => {
+            await document.fonts.load('14px "gisplan CJK"', '改造进度');
+            const faces = [...document.fonts].filter(f => f.family.includes('gisplan CJK'));
+            return {loaded: faces.map(f => f.status),
+                    check: document.fonts.check('14px "gisplan CJK"', '改造进度'),
+                    family: getComputedStyle(document.querySelector('.gp-title'))
+                              .fontFamily};
+        }""")
+        assert used["loaded"] == ["loaded"] and used["check"]
+        assert used["family"].startswith('"gisplan CJK"')
+        assert page.problems() == []
+    finally:
+        page.page.close()
