@@ -1742,11 +1742,11 @@ def utilities_map(
         _network_layer(m, frames, ctx, util[sel], net, age[sel], old_years)
         items.append({"label": _v("network", net, opts.lang),
                       "color": NETWORK_COLORS.get(net, "#444444"), "shape": "line",
-                      "count": int(sel.sum())})
+                      "width": 3, "count": int(sel.sum())})
     ctx.legend.append({"title": _t("network", opts.lang), "items": items})
     ctx.legend.append({"title": "", "items": [
         {"label": _t("older_than", opts.lang).format(n=old_years), "color": "#444444",
-         "shape": "line"}]})
+         "shape": "line", "width": 5}]})  # drawn as the old lines are: thicker
     _finish(m, ctx, frames, _t("utilities_title", opts.lang), [util, comp])
     return m
 

@@ -85,4 +85,5 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     drawn = sum(m.feature_counts.values())
     rows = sum(m.row_counts.values())
     click.echo(f"{_KINDS[kind]} map written 已生成: {path} ({size_mb:.2f} MB, "
-               f"{drawn} features drawn of {rows} rows, basemap {basemap})")
+               f"{drawn} features drawn of {rows} rows, basemap {basemap}"
+               f"{', CJK font subset embedded 已嵌入中文字体' if m.font_embedded else ''})")
