@@ -210,8 +210,8 @@ def _sc_face(path: Path) -> int:
 
 def page_characters(page: str) -> str:
     """Return the characters a page can show: its text with JSON escapes decoded."""
-    decoded = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), page)
-    wide = {ch for ch in decoded if ord(ch) > 0x7E}
+    escaped = {chr(int(h, 16)) for h in set(_ESCAPE.findall(page))}
+    wide = {ch for ch in set(page) | escaped if ord(ch) > 0x7E}
     return "".join(sorted(wide | {chr(c) for c in range(0x20, 0x7F)}))
 
 
