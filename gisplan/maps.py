@@ -790,13 +790,20 @@ def _view(fit: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx,
     cfg: dict[str, Any] = {"bounds": bounds, "minPx": MIN_COMPOUND_PX, "maxZoom": 17}
     if not polys:
         return cfg
-    geoms = polys[0].geometry.to_crs(ctx.metric).to_numpy()
+    # areas from lon/lat (locally equal-area scaling) and only the centroids projected:
+    # a view heuristic needs no exact polygon projection of every compound
+    geoms = polys[0].geometry.to_crs(4326).to_numpy()
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    area = shapely.area(geoms)
-    if not len(geoms) or not (area > 0).any():
+    if not len(geoms):
+        return cfg
+    centroids = shapely.centroid(geoms)
+    lat = shapely.get_coordinates(centroids)[:, 1]
+    area = shapely.area(geoms) * 111_320.0 * 110_574.0 * np.cos(np.radians(lat))
+    if not (area > 0).any():
         return cfg
     cfg["sizeM"] = float(np.sqrt(np.median(area[area > 0])))
-    xy = shapely.get_coordinates(shapely.centroid(geoms))
+    xy = shapely.get_coordinates(
+        gpd.GeoSeries(centroids, crs=4326).to_crs(ctx.metric).to_numpy())
     cell = np.floor(xy / 1000.0).astype(np.int64)
     _, inverse, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
     dense = xy[inverse.ravel() == int(np.argmax(counts))].mean(axis=0)
