@@ -869,12 +869,11 @@ def _place_labels(frames: _Frames, ctx: _Ctx) -> list[dict[str, Any]]:
 
 
 _RULES: dict[str, tuple[str, str]] = {
-    "progress": ("进度阶段与开工条件：实施方案（programme）",
-                 "stages and start criteria from the programme 实施方案"),
-    "gaps": ("步行距离标准：GB 50180-2018 生活圈（life_circle.csv）",
-             "walking standards: GB 50180-2018 life circles (life_circle.csv)"),
-    "bundles": ("连片规则：gisplan rules.toml", "bundling rules: gisplan rules.toml"),
-    "utilities": ("管线配色：CJJ 61", "network colours: CJJ 61"),
+    "progress": ("实施方案的进度阶段与开工条件", "stages and start criteria of the programme"),
+    "gaps": ("GB 50180-2018 生活圈步行距离（life_circle.csv）",
+             "GB 50180-2018 life-circle walking distances (life_circle.csv)"),
+    "bundles": ("gisplan 连片规则（rules.toml）", "gisplan bundling rules (rules.toml)"),
+    "utilities": ("CJJ 61 管线配色", "CJJ 61 network colours"),
 }
 
 
