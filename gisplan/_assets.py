@@ -7,7 +7,11 @@ drop all of those and inline what they need instead:
 - Leaflet's script and stylesheet from the ``xstatic-leaflet`` package (PyPI), with the
   stylesheet's images turned into ``data:`` URIs;
 - gisplan's small plain-JS runtime (legend, search box, time slider, escaping, feature
-  layers) from ``gisplan/data/maps/``.
+  layers) from ``gisplan/data/maps/``;
+- a subset of a CJK font with only the glyphs the page uses (:func:`embed_cjk_font`), so
+  that Chinese renders on a machine with no CJK font. The font is Noto Sans CJK SC (SIL
+  Open Font License 1.1) from Debian's ``fonts-noto-cjk`` (or the file named by
+  ``$GISPLAN_CJK_FONT``), subset with fontTools; the licence is named in the page.
 
 :func:`external_resources` lists any script, stylesheet, image or frame a page would
 still fetch from the network; :func:`assert_self_contained` raises when there is one.
@@ -16,6 +20,8 @@ still fetch from the network; :func:`assert_self_contained` raises when there is
 from __future__ import annotations
 
 import base64
+import io
+import os
 import re
 from functools import cache
 from importlib import resources
@@ -24,9 +30,13 @@ from pathlib import Path
 from gisplan._errors import GisplanError
 
 __all__ = [
+    "FONT_FAMILY",
     "LEAFLET_VERSION",
     "assert_self_contained",
+    "cjk_font_css",
+    "embed_cjk_font",
     "external_resources",
+    "find_cjk_font",
     "gisplan_css",
     "gisplan_js",
     "inline_script",
@@ -152,3 +162,110 @@ def assert_self_contained(html: str, *, where: str = "map") -> None:
             f"network ({listed}). Fix: add the asset to gisplan._assets and inline it, or "
             "remove the element that needs it."
         )
+
+
+# ---------------------------------------------------------------- CJK font subset
+
+#: the family name the stylesheet asks for first (gisplan_map.css)
+FONT_FAMILY = "gisplan CJK"
+#: environment variable naming a CJK font file (.otf, .ttf, or .ttc with its SC face)
+FONT_ENV = "GISPLAN_CJK_FONT"
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto-cjk/NotoSansCJK-Regular.ttc",
+)
+_LICENCE = ("Noto Sans CJK SC, subset to the glyphs of this page. Copyright 2014-2021 "
+            "Adobe (http://www.adobe.com/), with Reserved Font Name 'Source'. Licensed "
+            "under the SIL Open Font License, Version 1.1 (openfontlicense.org)")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def find_cjk_font() -> tuple[Path, int] | None:
+    """Return the CJK font file and face index to subset, or None when there is none.
+
+    ``$GISPLAN_CJK_FONT`` first, then the places Debian's ``fonts-noto-cjk`` installs to.
+    In a collection (``.ttc``) the Simplified Chinese face is chosen.
+    """
+    named = os.environ.get(FONT_ENV)
+    for candidate in ([named] if named else []) + list(_FONT_CANDIDATES):
+        path = Path(candidate)
+        if path.is_file():
+            return path, _sc_face(path)
+    return None
+
+
+def _sc_face(path: Path) -> int:
+    if path.suffix.lower() != ".ttc":
+        return 0
+    from fontTools.ttLib import TTCollection
+
+    collection = TTCollection(str(path), lazy=True)
+    for i, font in enumerate(collection.fonts):
+        if " SC" in str(font["name"].getDebugName(1)):
+            return i
+    return 0
+
+
+def page_characters(page: str) -> str:
+    """Return the characters a page can show: its text with JSON escapes decoded."""
+    escaped = {chr(int(h, 16)) for h in set(_ESCAPE.findall(page))}
+    wide = {ch for ch in set(page) | escaped if ord(ch) > 0x7E}
+    return "".join(sorted(wide | {chr(c) for c in range(0x20, 0x7F)}))
+
+
+def cjk_font_css(text: str) -> str | None:
+    """Return an ``@font-face`` rule embedding the font subset to the glyphs of *text*.
+
+    Parameters
+    ----------
+    text : str
+        Every character the page may show.
+
+    Returns
+    -------
+    str or None
+        CSS with the subset as a base64 WOFF ``data:`` URI and the font's licence; None
+        when fontTools or a CJK font is not available.
+
+    Examples
+    --------
+    >>> css = cjk_font_css("改造进度")
+    >>> css is None or ("@font-face" in css and "Open Font License" in css)
+    True
+    """
+    try:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+    except ImportError:  # pragma: no cover - fonttools is declared; a stripped install
+        return None
+    found = find_cjk_font()
+    if found is None:
+        return None
+    path, index = found
+    font = TTFont(str(path), fontNumber=index, lazy=True)
+    options = subset.Options()
+    options.layout_features = []
+    options.hinting = False
+    options.notdef_outline = True
+    options.name_IDs = [0, 1, 2, 3, 4, 5, 6, 13, 14]
+    options.name_languages = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    font.flavor = "woff"
+    buf = io.BytesIO()
+    font.save(buf)
+    payload = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f"/* {_LICENCE} */\n@font-face {{ font-family: \"{FONT_FAMILY}\"; "
+            f"src: url(data:font/woff;base64,{payload}) format(\"woff\"); "
+            "font-weight: 400 700; font-display: block; }")
+
+
+def embed_cjk_font(page: str) -> tuple[str, bool]:
+    """Return *page* with a CJK font subset in its head, and whether one was embedded."""
+    css = cjk_font_css(page_characters(page))
+    if css is None or "</head>" not in page:
+        return page, False
+    return page.replace("</head>", inline_style(css) + "</head>", 1), True

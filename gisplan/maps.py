@@ -10,6 +10,10 @@ Four kinds of map, each a function returning a :class:`folium.Map`:
   and the utility owners 权属单位 to coordinate;
 - :func:`utilities_map`: the six networks 管线 by type, with owner and age.
 
+The options the four maps share (language, basemap, title, geometry precision,
+renderer) are one :class:`MapOptions`; each function takes ``options=`` and, for
+convenience, any of its fields as keywords (``progress_map(p, lang="en")``).
+
 Every map has a layer control, a legend, a search box for compound names, tooltips and
 popups with the key figures, Chinese labels by default (``lang="en"`` gives English with
 the Chinese term beside it) and opens zoomed to the data. The page is self-contained:
@@ -25,9 +29,14 @@ renderer. All user text goes into the page as text, never as HTML.
 
 Examples
 --------
->>> from gisplan.maps import progress_map, save_map          # doctest: +SKIP
->>> m = progress_map("layers/xuchang_2023.gpkg", as_of="2023-06-30")  # doctest: +SKIP
->>> save_map(m, "maps/xuchang_progress.html")                 # doctest: +SKIP
+>>> import tempfile
+>>> from gisplan.maps import MapOptions, progress_map, save_map
+>>> m = progress_map("layers/guyuan_2022.gpkg", options=MapOptions(lang="en"))
+>>> m.feature_counts["compounds"]
+26
+>>> out = save_map(m, Path(tempfile.mkdtemp()) / "guyuan_progress.html")
+>>> out.stat().st_size > 100_000
+True
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import folium
 import geopandas as gpd
@@ -57,30 +66,143 @@ from gisplan.crs import metric_crs
 from gisplan.schema import stage_order, vocab
 from gisplan.schema import zh as vocab_zh
 
+if TYPE_CHECKING:
+    from gisplan.store import Project
+
 __all__ = [
     "KINDS",
     "GisplanMap",
+    "MapOptions",
     "MapSource",
+    "adjacent_colors",
     "bundles_map",
     "gaps_map",
+    "is_placeholder_key",
     "make_map",
     "progress_map",
     "save_map",
+    "tianditu_key",
     "utilities_map",
 ]
 
 Lang = Literal["zh", "en"]
 Basemap = Literal["none", "osm", "tianditu", "amap"]
 MapKind = Literal["progress", "gaps", "bundles", "utilities"]
-MapSource = "Project | Mapping[str, pd.DataFrame] | str | os.PathLike[str]"
+Renderer = Literal["auto", "svg", "canvas"]
+#: A programme for a map: a Project, the path of its GeoPackage, or a mapping of layer
+#: name to GeoDataFrame (plus an optional ``"programme"`` mapping of metadata).
+MapSource: TypeAlias = "Project | Mapping[str, Any] | str | os.PathLike[str]"
 
-KINDS: tuple[str, ...] = ("progress", "gaps", "bundles", "utilities")
-BASEMAPS: tuple[str, ...] = ("none", "osm", "tianditu", "amap")
+KINDS: tuple[str, ...] = get_args(MapKind)
+BASEMAPS: tuple[str, ...] = get_args(Basemap)
+LANGS: tuple[str, ...] = get_args(Lang)
+RENDERERS: tuple[str, ...] = get_args(Renderer)
 
 #: environment variable holding the Tianditu key
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
+_PLACEHOLDER_KEY = re.compile(
+    r"^\s*$|^[.…。\-_*x#?]+$|^<.*>$|^\{.*\}$|your[ _-]?(tianditu[ _-]?)?key|^(key|tk|todo|"
+    r"changeme|placeholder|none|null)$", re.IGNORECASE)
+
+
+def is_placeholder_key(key: str | None) -> bool:
+    """Return True when *key* is missing or a placeholder, not a real basemap key.
+
+    Examples
+    --------
+    >>> [is_placeholder_key(k) for k in ("...", "", "  ", "<your key>", "d3adb33f0c")]
+    [True, True, True, True, False]
+    """
+    return key is None or bool(_PLACEHOLDER_KEY.search(key.strip()) or not key.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapOptions:
+    """What the four maps share: language, basemap, title, geometry and rendering.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        Labels in Chinese (default) or in English with the Chinese term beside it.
+    basemap : {"none", "osm", "tianditu", "amap"}
+        ``none`` (default, offline): district outlines, roads and their names drawn from
+        the programme's own layers. ``osm``, ``tianditu`` (天地图, key from
+        ``tianditu_key``) and ``amap`` (高德, overlays shifted to GCJ-02) load tiles.
+    title : str or None
+        Title on the map and in the browser tab; ``None`` means "programme name · kind".
+    tolerance_m : float or None
+        Simplification tolerance in metres (0 keeps geometry as it is); ``None`` means
+        the map kind's own default (:data:`TOLERANCE_M`: 1 m, 0.5 m for utility lines).
+    decimals : int
+        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9.
+    renderer : {"auto", "svg", "canvas"}
+        ``auto`` uses Leaflet's canvas renderer above 3,000 features.
+    tianditu_key : str or None
+        Tianditu browser key; ``None`` means "read ``$TIANDITU_KEY``". A placeholder
+        (``...``, empty, ``<your key>``) is refused.
+    generated_at : datetime or None
+        Generation time in the credits line; ``None`` means now (local time).
+    embed_font : bool
+        Embed a subset of a CJK font with only the glyphs the page uses, so Chinese
+        renders on a machine with no CJK font (needs fontTools and a font file, see
+        :func:`gisplan._assets.find_cjk_font`; ``GisplanMap.font_embedded`` says
+        whether it was done).
+
+    Examples
+    --------
+    >>> MapOptions(lang="en").basemap
+    'none'
+    >>> MapOptions(basemap="google")
+    Traceback (most recent call last):
+    ...
+    ValueError: basemap must be one of none, osm, tianditu, amap, not 'google'
+    """
+
+    lang: Lang = "zh"
+    basemap: Basemap = "none"
+    title: str | None = None
+    tolerance_m: float | None = None
+    decimals: int = 6
+    renderer: Renderer = "auto"
+    tianditu_key: str | None = None
+    generated_at: dt.datetime | None = None
+    embed_font: bool = True
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("lang", LANGS), ("basemap", BASEMAPS),
+                              ("renderer", RENDERERS)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.tolerance_m is not None and not self.tolerance_m >= 0:
+            raise ValueError(f"tolerance_m must be 0 or more metres, not {self.tolerance_m!r}")
+        if not 0 <= self.decimals <= 9:
+            raise ValueError(f"decimals must be 0 to 9, not {self.decimals!r}")
+
+    def with_(self, **changes: Any) -> MapOptions:
+        """Return a copy with *changes* (field names of :class:`MapOptions`).
+
+        Examples
+        --------
+        >>> MapOptions().with_(lang="en").lang
+        'en'
+        """
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"unknown map option(s) {', '.join(unknown)}; MapOptions has "
+                            f"{', '.join(f.name for f in fields(self))}")
+        return replace(self, **changes)
+
+
+def _options(options: MapOptions | None, overrides: Mapping[str, Any]) -> MapOptions:
+    """*options* (``None``: the defaults) with keyword *overrides* applied."""
+    return (options or MapOptions()).with_(**overrides)
+
 #: above this many drawn features the map uses Leaflet's canvas renderer
 CANVAS_ABOVE = 3000
+#: simplification tolerance in metres per map kind (``MapOptions.tolerance_m=None``)
+TOLERANCE_M: dict[str, float] = {"progress": 1.0, "gaps": 1.0, "bundles": 1.0,
+                                 "utilities": 0.5}
 #: above this many local roads and paths, the offline basemap draws main roads only
 MAX_MINOR_ROADS = 20000
 
@@ -129,7 +251,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "uncovered": ("未覆盖（缺口）", "Not covered (gap)"),
     "no_distance": ("无距离数据", "No distance"),
     "facilities": ("设施", "Facilities"),
-    "service_distance": ("服务半径", "Service distance"),
+    "service_distance": ("服务半径（直线，仅供参考）",
+                         "Service radius (straight line, for reference)"),
     "walk_m": ("步行距离", "Walking distance"),
     "straight_m": ("直线距离", "Straight-line distance"),
     "standard_m": ("标准距离", "Standard distance"),
@@ -140,6 +263,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "bundle_id": ("打包编号", "Bundle ID"),
     "bundles": ("打包范围", "Bundle outlines"),
     "bundle_members": ("打包小区", "Bundle members"),
+    "bundle_colours": ("{n} 个打包（相邻打包颜色不同）",
+                       "{n} bundles (neighbours in different colours)"),
     "standalone": ("未打包", "Not bundled"),
     "members": ("小区数", "Member compounds"),
     "owners": ("需协调的管线权属单位", "Utility owners to coordinate"),
@@ -151,6 +276,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "diameter_mm": ("管径（毫米）", "Diameter (mm)"),
     "utility_id": ("管线编号", "Utility ID"),
     "older_than": ("管龄 ≥ {n} 年", "Age ≥ {n} years"),
+    "home": ("全览", "Whole programme 全览"),
+    "print": ("打印 / 导出 PDF", "Print / save as PDF 打印"),
+    "started_on": ("开工日期", "Started on 开工"),
+    "completed_on": ("完工日期", "Completed on 完工"),
+    "all_gaps": ("各类设施步行距离 / 标准", "Walking distance / standard, every type"),
+    "gap": ("缺口", "Gap 缺口"),
     "coverage_source_network": ("步行网络距离", "walking-network distances"),
     "coverage_source_straight": ("直线距离（无步行网络）", "straight-line distances (no network)"),
 }
@@ -181,7 +312,7 @@ def _v(vocab_name: str, key: Any, lang: Lang) -> str:
 # ---------------------------------------------------------------- colours
 
 STAGE_COLORS: dict[str, str] = {
-    "planned": "#b0b0b0",
+    "planned": "#8c8c8c",
     "consulted": "#fdd49e",
     "designed": "#fdae6b",
     "tendered": "#f16913",
@@ -200,12 +331,16 @@ NETWORK_COLORS: dict[str, str] = {
     "heating": "#ff7f00",
     "telecom": "#1a9850",
 }
-CATEGORICAL = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-    "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#8c6d31",
-    "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
-]
-COVERED, UNCOVERED, NODATA = "#1a9850", "#d73027", "#bdbdbd"
+#: bundle colours: Okabe & Ito's palette for colour-blind viewers (black left out), then
+#: Tol's wine; neighbouring bundles never share one (:func:`adjacent_colors`)
+CATEGORICAL = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+               "#F0E442", "#882255"]
+#: gaps: blue covered, orange gap (apart under every colour-vision deficiency)
+COVERED, UNCOVERED, NODATA = "#2166ac", "#e66101", "#d9d9d9"
+#: in the programme, nothing reported yet (planned) is solid grey; no report at all is
+#: near-white with a dashed outline
+NO_RECORD, NO_RECORD_STROKE = "#f7f7f7", "#636363"
+FACILITY = "#222222"
 CONTEXT = "#9e9e9e"
 
 # ---------------------------------------------------------------- the map
@@ -226,6 +361,9 @@ class GisplanMap(folium.Map):
         Rows given per gisplan layer key (rows in = rows out: every row is in the data).
     basemap : str
         The basemap the map was made with.
+    palette : dict of str to str
+        Colour per drawn category where categories have their own colour (bundle id
+        to colour on a bundles map); empty otherwise.
     """
 
     default_js: list[tuple[str, str]] = []  # noqa: RUF012 - folium's class attribute
@@ -237,6 +375,9 @@ class GisplanMap(folium.Map):
         self.row_counts: dict[str, int] = {}
         self.basemap: str = "none"
         self.legend: list[dict[str, Any]] = []
+        self.palette: dict[str, str] = {}
+        self.embed_font: bool = False
+        self.font_embedded: bool = False
 
     def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -311,15 +452,30 @@ class _Part:
 
 @dataclass
 class _Ctx:
-    """What every map builder shares: language, basemap, geometry options."""
+    """What every map builder shares: the options, the metric CRS, the legend."""
 
-    lang: Lang
-    basemap: str
-    tolerance_m: float
-    decimals: int
+    opts: MapOptions
     gcj02: bool
+    kind: str = "progress"
     metric: Any = None
     legend: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> Lang:
+        return self.opts.lang
+
+    @property
+    def basemap(self) -> str:
+        return self.opts.basemap
+
+    @property
+    def tolerance_m(self) -> float:
+        t = self.opts.tolerance_m
+        return TOLERANCE_M[self.kind] if t is None else t
+
+    @property
+    def decimals(self) -> int:
+        return self.opts.decimals
 
 
 # ---------------------------------------------------------------- sources
@@ -349,32 +505,29 @@ class _Frames:
         return frame
 
 
-def _frames(source: Any) -> _Frames:
-    if isinstance(source, (str, os.PathLike)):
-        from gisplan.store import Project
-
-        source = Project.open(source)
+def _frames(source: MapSource) -> _Frames:
+    """Return the layers of *source*: frames, or a programme (:mod:`~gisplan.sources`)."""
     if isinstance(source, Mapping):
         data = dict(source)
-        meta = dict(data.pop("programme", {}) or {}) if isinstance(
-            data.get("programme"), Mapping) else {}
-        data.pop("programme", None)
+        programme = data.pop("programme", None)
+        meta = dict(programme) if isinstance(programme, Mapping) else {}
         return _Frames(lambda n: data.get(n), list(data), meta, "<frames>")
-    if hasattr(source, "read") and hasattr(source, "layers"):
-        project = source
-        cache: dict[str, pd.DataFrame] = {}
+    if not isinstance(source, (str, os.PathLike)) and not (
+            hasattr(source, "read") and hasattr(source, "layers")):
+        raise TypeError(
+            "a map source is a gisplan.store.Project, a GeoPackage path, or a mapping of "
+            f"layer name to GeoDataFrame; got {type(source).__name__}")
+    from gisplan.sources import as_project
 
-        def read(name: str) -> pd.DataFrame:
-            if name not in cache:
-                cache[name] = project.read(name)
-            return cache[name]
+    project = as_project(source)
+    cache: dict[str, pd.DataFrame] = {}
 
-        return _Frames(read, list(project.layers()), dict(project.meta),
-                       str(getattr(project, "path", "<project>")))
-    raise TypeError(
-        "a map source is a gisplan.store.Project, a GeoPackage path, or a mapping of "
-        f"layer name to GeoDataFrame; got {type(source).__name__}"
-    )
+    def read(name: str) -> pd.DataFrame:
+        if name not in cache:
+            cache[name] = project.read(name)
+        return cache[name]
+
+    return _Frames(read, list(project.layers()), dict(project.meta), str(project.path))
 
 
 # ---------------------------------------------------------------- geometry
@@ -459,13 +612,33 @@ def _payload(gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx, *, layer: st
     return _safe_json(text + body + "}"), sum(g is not None for g in geoms)
 
 
+#: draw order, bottom to top, by layer key prefix: context, roll-ups and outlines below
+#: the compounds; lines and points above (the runtime restores it after any toggle)
+DRAW_ORDER: tuple[str, ...] = ("roads_", "district_", "rollup_", "service_", "bundles",
+                               "compounds", "utilities_", "facilities_")
+
+
+def _rank(key: str) -> int:
+    """Return the draw rank of layer *key* (:data:`DRAW_ORDER`; unknown keys on top).
+
+    Examples
+    --------
+    >>> _rank("rollup_county") < _rank("compounds") < _rank("facilities_market")
+    True
+    """
+    for i, prefix in enumerate(DRAW_ORDER):
+        if key.startswith(prefix):
+            return 10 * (i + 1)
+    return 10 * (len(DRAW_ORDER) + 1)
+
+
 def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx,
           opts: dict[str, Any], *, layer: str, where: str) -> _Part:
     data, n = _payload(gdf, props, ctx, layer=layer, where=where)
     m.feature_counts[key] = n
     m.row_counts[key] = len(gdf)
     base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
-            "className": f"gp-{key}"}
+            "className": f"gp-{key}", "z": _rank(key)}
     return _Part(key, data, base | opts)
 
 
@@ -480,7 +653,7 @@ _FMT = {"households": "int", "buildings": "int", "floor_area_m2": "float",
         "compounds_planned": "int", "households_planned": "int", "compounds_started": "int",
         "households_started": "int", "compounds_completed": "int", "households_completed": "int",
         "start_rate_households": "pct", "completion_rate_households": "pct",
-        "starts_flagged": "int",
+        "starts_flagged": "int", "started_on": "date", "completed_on": "date",
         "members": "int", "walk_m": "m", "standard_m": "m", "capacity": "float",
         "age_years": "int", "diameter_mm": "float", "install_year": "text",
         "built_year": "text"}
@@ -489,50 +662,65 @@ _FMT = {"households": "int", "buildings": "int", "floor_area_m2": "float",
 # ---------------------------------------------------------------- scaffolding
 
 
-def _new_map(frames: _Frames, kind: str, *, lang: Lang, basemap: str, tolerance_m: float,
-             decimals: int, renderer: str, n_features: int, title: str | None,
+def _new_map(frames: _Frames, kind: str, opts: MapOptions, *, n_features: int,
              subtitle: str | None) -> tuple[GisplanMap, _Ctx]:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
-    if basemap not in BASEMAPS:
-        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
-    if renderer not in ("auto", "svg", "canvas"):
-        raise ValueError(f"renderer must be 'auto', 'svg' or 'canvas', not {renderer!r}")
-    canvas = renderer == "canvas" or (renderer == "auto" and n_features > CANVAS_ABOVE)
+    """Make the empty map of *kind*: renderer, title, metric CRS and basemap chosen."""
+    canvas = opts.renderer == "canvas" or (opts.renderer == "auto"
+                                           and n_features > CANVAS_ABOVE)
     m = GisplanMap(location=None, tiles=None, prefer_canvas=canvas, control_scale=True,
                    zoom_control=True)
-    m.basemap = basemap
+    m.basemap = opts.basemap
+    m.embed_font = opts.embed_font
     meta = frames.meta
+    lang = opts.lang
     name = meta.get("name") if lang == "zh" else (meta.get("name_en") or meta.get("name"))
-    main = title or " · ".join(str(x) for x in (name, _t(f"{kind}_title", lang)) if x)
+    main = opts.title or " · ".join(str(x) for x in (name, _t(f"{kind}_title", lang)) if x)
     m.get_root().title = html.escape(main)  # type: ignore[attr-defined]
     compounds = frames.get("compounds")
     metric_src = [compounds] if isinstance(compounds, gpd.GeoDataFrame) else [
         f for f in (frames.get(n) for n in ("districts", "utilities", "facilities"))
         if isinstance(f, gpd.GeoDataFrame)]
-    ctx = _Ctx(lang=lang, basemap=basemap, tolerance_m=tolerance_m, decimals=decimals,
-               gcj02=basemap == "amap")
+    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind)
     if metric_src:
         ctx.metric = _metric_crs(_geographic(metric_src[0], "compounds", frames.where))
-    _add_basemap(m, basemap, lang)
+    _add_basemap(m, opts)
     _Call("title", main, subtitle or "").add_to(m)
     return m, ctx
 
 
-def _add_basemap(m: GisplanMap, basemap: str, lang: Lang) -> None:
-    if basemap == "none":
-        return
+def tianditu_key(explicit: str | None = None) -> str:
+    """Return the Tianditu key: *explicit*, else ``$TIANDITU_KEY``; refuse a placeholder.
+
+    Raises
+    ------
+    InputError
+        When the key is missing, empty or a placeholder such as ``...`` or ``<your key>``.
+    """
+    key = explicit if explicit is not None else os.environ.get(TIANDITU_KEY_ENV)
+    where = "tianditu_key" if explicit is not None else f"${TIANDITU_KEY_ENV}"
+    if key is None or not key.strip():
+        raise InputError(
+            f"the Tianditu basemap needs a key: the environment variable "
+            f"{TIANDITU_KEY_ENV} is not set" if explicit is None else
+            "the Tianditu basemap needs a key: tianditu_key is empty",
+            hint=f"get a browser key from the Tianditu console (console.tianditu.gov.cn) "
+                 f"and set ${TIANDITU_KEY_ENV}, or use basemap 'none'")
+    if is_placeholder_key(key):
+        raise InputError(
+            f"the Tianditu key in {where} is a placeholder ({key.strip()!r}), not a key",
+            value=key.strip(),
+            hint="replace it with your own browser key from the Tianditu console "
+                 "(console.tianditu.gov.cn), or use basemap 'none'")
+    return key.strip()
+
+
+def _add_basemap(m: GisplanMap, opts: MapOptions) -> None:
+    """Tile layers of an online basemap (nothing for ``none``)."""
+    basemap, lang = opts.basemap, opts.lang
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     elif basemap == "tianditu":
-        key = os.environ.get(TIANDITU_KEY_ENV, "").strip()
-        if not key:
-            raise InputError(
-                f"the Tianditu basemap needs a key: the environment variable "
-                f"{TIANDITU_KEY_ENV} is not set",
-                hint=f"get a browser key from the Tianditu console and set "
-                     f"${TIANDITU_KEY_ENV}, or use --basemap none",
-            )
+        key = tianditu_key(opts.tianditu_key)
         attr = "天地图 Tianditu"
         for layer in ("vec", "cva" if lang == "zh" else "eva"):
             folium.TileLayer(
@@ -566,15 +754,169 @@ def _bounds(gdfs: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx) -> list[list[flo
     return [[float(y0), float(x0)], [float(y1), float(x1)]]
 
 
+class _LayerControl(folium.LayerControl):
+    """Folium's layer control, folded into a button on narrow screens (phones)."""
+
+    _template = Template(
+        """
+        {% macro script(this,kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+            };
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                Object.assign({{ this.options|tojavascript }}, {collapsed: gisplan.narrow()})
+            ).addTo({{this._parent.get_name()}});
+        {% endmacro %}
+        """
+    )
+
+
+def _view(fit: Sequence[gpd.GeoDataFrame | None], ctx: _Ctx,
+          bounds: list[list[float]]) -> dict[str, Any]:
+    """Return the opening view: bounds, densest 1 km cell, a typical compound's size (m)."""
+    polys = [g for g in fit if isinstance(g, gpd.GeoDataFrame) and g.crs is not None
+             and len(g) and ctx.metric is not None]
+    cfg: dict[str, Any] = {"bounds": bounds, "minPx": MIN_COMPOUND_PX, "maxZoom": 17}
+    if not polys:
+        return cfg
+    # areas from lon/lat (locally equal-area scaling) and only the centroids projected:
+    # a view heuristic needs no exact polygon projection of every compound
+    geoms = polys[0].geometry.to_crs(4326).to_numpy()
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return cfg
+    centroids = shapely.centroid(geoms)
+    lat = shapely.get_coordinates(centroids)[:, 1]
+    area = shapely.area(geoms) * 111_320.0 * 110_574.0 * np.cos(np.radians(lat))
+    if not (area > 0).any():
+        return cfg
+    cfg["sizeM"] = float(np.sqrt(np.median(area[area > 0])))
+    xy = shapely.get_coordinates(
+        gpd.GeoSeries(centroids, crs=4326).to_crs(ctx.metric).to_numpy())
+    cell = np.floor(xy / 1000.0).astype(np.int64)
+    _, inverse, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
+    dense = xy[inverse.ravel() == int(np.argmax(counts))].mean(axis=0)
+    near = np.hypot(*(xy - dense).T) <= DENSE_RADIUS_M
+    x0, y0 = xy[near].min(axis=0)
+    x1, y1 = xy[near].max(axis=0)
+    pts = gpd.GeoSeries(shapely.points([dense, (x0, y0), (x1, y1)]), crs=ctx.metric)
+    ll = shapely.get_coordinates(pts.to_crs(4326).to_numpy())
+    lon, lat = ll[:, 0], ll[:, 1]
+    if ctx.gcj02:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    cfg["dense"] = [round(float(lat[0]), 6), round(float(lon[0]), 6)]
+    cfg["denseBounds"] = [[round(float(lat[1]), 6), round(float(lon[1]), 6)],
+                          [round(float(lat[2]), 6), round(float(lon[2]), 6)]]
+    return cfg
+
+
+#: the opening view shows a typical compound at least this many pixels wide ...
+MIN_COMPOUND_PX = 20
+#: ... around the densest 1 km cell, with the compounds within this radius in view
+DENSE_RADIUS_M = 1500.0
+
+_LABEL_ZOOMS = {"county": (0, 13), "street": (12, 15), "pianqu": (14, 19), "road": (15, 19)}
+#: at most this many road names are placed (the longest roads first)
+MAX_ROAD_LABELS = 400
+
+
+def _place_labels(frames: _Frames, ctx: _Ctx) -> list[dict[str, Any]]:
+    """County, street, 片区 and main-road names from the programme's own layers."""
+    points: list[tuple[str, str, Any]] = []
+    districts = frames.get("districts")
+    if isinstance(districts, gpd.GeoDataFrame) and len(districts) and "name" in districts:
+        geo = _geographic(districts, "districts", frames.where)
+        level = geo.get("level", pd.Series("county", index=geo.index)).astype(str)
+        ok = geo["name"].notna().to_numpy() & ~geo.geometry.is_empty.to_numpy()
+        for lvl, name, g in zip(level[ok], geo["name"][ok], geo.geometry[ok], strict=True):
+            if lvl in _LABEL_ZOOMS and g is not None:
+                points.append((lvl, str(name), shapely.point_on_surface(g)))
+    roads = frames.get("roads")
+    if isinstance(roads, gpd.GeoDataFrame) and len(roads) and "name" in roads:
+        rc = roads.get("road_class", pd.Series("local", index=roads.index)).astype(str)
+        main = roads[rc.isin(["arterial", "secondary"]).to_numpy() & roads["name"].notna()
+                     .to_numpy()]
+        if len(main):
+            metric = main.geometry.to_crs(ctx.metric) if ctx.metric is not None else None
+            length = metric.length if metric is not None else main.geometry.length
+            longest = (pd.DataFrame({"name": main["name"].astype(str), "len": length})
+                       .sort_values("len", ascending=False).drop_duplicates("name")
+                       .head(MAX_ROAD_LABELS))
+            geo = _geographic(main.loc[longest.index], "roads", frames.where)
+            mids = shapely.line_interpolate_point(geo.geometry.to_numpy(), 0.5,
+                                                  normalized=True)
+            points += [("road", n, p) for n, p in zip(longest["name"], mids, strict=True)]
+    if not points:
+        return []
+    xy = shapely.get_coordinates(np.array([p for _, _, p in points]))
+    lon, lat = xy[:, 0], xy[:, 1]
+    if ctx.gcj02:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    return [{"t": name, "c": lvl, "p": [round(float(y), 5), round(float(x), 5)],
+             "z0": _LABEL_ZOOMS[lvl][0], "z1": _LABEL_ZOOMS[lvl][1]}
+            for (lvl, name, _), x, y in zip(points, lon, lat, strict=True)]
+
+
+_RULES: dict[str, tuple[str, str]] = {
+    "progress": ("实施方案的进度阶段与开工条件", "stages and start criteria of the programme"),
+    "gaps": ("GB 50180-2018 生活圈步行距离（life_circle.csv）",
+             "GB 50180-2018 life-circle walking distances (life_circle.csv)"),
+    "bundles": ("gisplan 连片规则（rules.toml）", "gisplan bundling rules (rules.toml)"),
+    "utilities": ("CJJ 61 管线配色", "CJJ 61 network colours"),
+}
+
+
+def _credits(frames: _Frames, ctx: _Ctx) -> str:
+    """Return the credits line: data sources, rule set, generation time."""
+    from gisplan import __version__
+
+    zh = ctx.lang == "zh"
+    meta = frames.meta
+    data = [str(meta.get("name") or "")] if meta.get("name") else []
+    if frames.where not in ("<frames>", ""):
+        data.append(Path(frames.where).name)
+    for src in meta.get("sources") or []:
+        title = str(src.get("title", "")) if isinstance(src, Mapping) else str(src)
+        if title:
+            data.append(title if len(title) <= 60 else title[:59] + "…")
+    data += [str(c) for c in meta.get("credits") or []]
+    when = ctx.opts.generated_at or dt.datetime.now().astimezone()
+    rules = _RULES[ctx.kind][0 if zh else 1]
+    parts = [("数据：" if zh else "Data 数据: ") + "；".join(data) if data else "",
+             ("规则：" if zh else "Rules 规则: ") + rules,
+             ("生成：" if zh else "Generated 生成: ")
+             + f"{when:%Y-%m-%d %H:%M} · gisplan {__version__}"]
+    return " · ".join(p for p in parts if p)
+
+
 def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
             fit: Sequence[gpd.GeoDataFrame | None]) -> GisplanMap:
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    """Add the controls every map has: layers, legend, search, view, labels, credits."""
+    _LayerControl(collapsed=False, position="topright").add_to(m)
     m.legend = ctx.legend
     _Call("legend", legend_title, ctx.legend).add_to(m)
     _Call("search", _t("search", ctx.lang), _t("no_match", ctx.lang)).add_to(m)
+    _Call("homeButton", _t("home", ctx.lang)).add_to(m)
+    _Call("printButton", _t("print", ctx.lang)).add_to(m)
+    labels = _place_labels(frames, ctx)
+    if labels:
+        _Call("labels", labels).add_to(m)
+    _Call("credits", _credits(frames, ctx)).add_to(m)
     bounds = _bounds(fit, ctx)
     if bounds:
         m.fit_bounds(bounds, padding=(12, 12), max_zoom=17)
+        _Call("view", _view(fit, ctx, bounds)).add_to(m)
     return m
 
 
@@ -736,16 +1078,174 @@ def _pct(value: Any) -> str:
     return "—" if np.isnan(v) else f"{v:.0%}"
 
 
+def _status_day(log: pd.DataFrame, as_of: str | dt.date | None) -> dt.date:
+    """Return the status date: *as_of*, or (``None``) the latest date in the progress log."""
+    if as_of is not None:
+        return pd.Timestamp(as_of).date()
+    log_dates = pd.to_datetime(log["date"], errors="coerce")
+    return log_dates.max().date() if log_dates.notna().any() else dt.date.today()
+
+
+_ROLLUP_BINS = [0, 0.25, 0.5, 0.75, 1.0]
+_ROLLUP_PALETTE = [NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
+
+
+def _json_number(v: Any) -> float | int | None:
+    """Return *v* as a JSON number, ``None`` for missing."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if np.isnan(f):
+        return None
+    return round(f, 4) if not f.is_integer() else int(f)
+
+
+def _rollup_series(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
+                   level: str, units: Sequence[str]) -> dict[str, list[list[Any]]]:
+    """Roll-up figures of each unit on each snapshot date (for the time slider)."""
+    out: dict[str, list[list[Any]]] = {str(u): [] for u in units}
+    for day in dates:
+        fig = _rollup(comp, log, day, level).reindex(list(out))
+        for unit in out:
+            row = fig.loc[unit] if unit in fig.index else None
+            out[unit].append([None if row is None or c not in fig.columns
+                              else _json_number(row[c]) for c in _ROLLUP_COLS])
+    return out
+
+
+def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                      log: pd.DataFrame, dates: Sequence[dt.date]) -> list[dict[str, Any]]:
+    """County 县区 and 片区 roll-up layers; returns their figures per date for the slider."""
+    districts = frames.get("districts")
+    series: list[dict[str, Any]] = []
+    if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
+        return series
+    for level in ("county", "pianqu"):
+        by = "county" if level == "county" else "district"
+        if by not in comp.columns:
+            continue
+        polys = districts[districts["level"].astype(str) == level]
+        if not len(polys):
+            continue
+        roll = _rollup(comp, log, dates[-1], level)
+        fig = roll.reindex(polys["name"].astype(object).to_numpy())
+        props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
+                             index=polys.index)
+        for c in _ROLLUP_COLS:
+            props[c] = fig[c].to_numpy() if c in fig.columns else np.nan
+        share = props["completion_rate_households"].astype(float)
+        bins = np.digitize(share.fillna(-1).to_numpy(), _ROLLUP_BINS)
+        props["_fill"] = np.array(_ROLLUP_PALETTE)[bins]
+        part = _part(m, f"rollup_{level}", polys, props, ctx,
+                     {"colorKey": "_fill", "colors": {c: c for c in _ROLLUP_PALETTE},
+                      "stroke": "#333333", "fillOpacity": 0.35, "weight": 2,
+                      "nameKey": "name", "subtitle": _t(f"rollup_{level}", ctx.lang),
+                      "tooltip": _rows(["start_rate_households",
+                                        "completion_rate_households"], ctx, _FMT),
+                      "popup": _rows(list(_ROLLUP_COLS), ctx, _FMT)},
+                     layer="districts", where=frames.where)
+        _Layer(_t(f"rollup_{level}", ctx.lang), [part], show=level == "pianqu").add_to(m)
+        series.append({"layer": f"rollup_{level}", "cols": list(_ROLLUP_COLS),
+                       "shareKey": "completion_rate_households", "bins": _ROLLUP_BINS,
+                       "palette": _ROLLUP_PALETTE,
+                       "values": _rollup_series(comp, log, dates, level,
+                                                props["name"].astype(str).tolist())})
+    return series
+
+
+def _stage_dates(comp: pd.DataFrame, log: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """First date on or before *day* each compound reached started 开工 and completed 完工."""
+    out = pd.DataFrame({"started_on": None, "completed_on": None}, index=comp.index,
+                       dtype=object)
+    if not len(log) or "stage" not in log.columns:
+        return out
+    order = {s: i for i, s in enumerate(stage_order())}
+    rank = log["stage"].map(order)
+    when = pd.to_datetime(log["date"], errors="coerce")
+    ok = when.notna() & rank.notna() & (when <= pd.Timestamp(day))
+    ids = comp["compound_id"].astype(str)
+    for col, stage in (("started_on", "started"), ("completed_on", "completed")):
+        sel = ok & (rank >= order[stage])
+        first = when[sel].groupby(log["compound_id"][sel].astype(str)).min()
+        out[col] = ids.map(first.dt.strftime("%Y-%m-%d")).astype(object).to_numpy()
+    return out.where(out.notna(), None)
+
+
+def _progress_compounds(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                        log: pd.DataFrame, hist: np.ndarray, dates: Sequence[dt.date]
+                        ) -> np.ndarray:
+    """Add the compounds layer coloured by stage on the last date; returns the stage keys."""
+    lang, order = ctx.lang, stage_order()
+    now = hist[:, -1]
+    stage_key = np.array([*order, ""], dtype=object)[np.where(now < 0, len(order), now)]
+    props = _compound_props(comp)
+    props["stage"] = [_v("stage", k, lang) if k else _t("no_record", lang) for k in stage_key]
+    props["_stage"] = stage_key
+    props["_h"] = _encode_history(hist)
+    props = props.join(_stage_dates(comp, log, dates[-1]))
+    time_cfg = {"histKey": "_h", "dates": [d.isoformat() for d in dates],
+                "labels": [_v("stage", s, lang) for s in order],
+                "none": _t("no_record", lang)}
+    part = _part(m, "compounds", comp, props, ctx,
+                 {"colorKey": "_stage", "colors": dict(STAGE_COLORS) | {"": NO_RECORD},
+                  "fillOpacity": 0.75, "weight": 1,
+                  "nameKey": "name", "searchable": True,
+                  "tooltip": _rows(["stage", "households"], ctx, _FMT),
+                  "popup": _rows(["compound_id", "county", "district", "stage", "started_on",
+                                  "completed_on", "households", "buildings", "floor_area_m2",
+                                  "built_year"], ctx, _FMT,
+                                 optional=["county", "district", "built_year", "started_on",
+                                           "completed_on"]),
+                  "extra": "stageNow", "time": time_cfg},
+                 layer="compounds", where=frames.where)
+    _Layer(_t("compounds", lang), [part]).add_to(m)
+    return stage_key
+
+
+def _progress_legend(ctx: _Ctx, stage_key: np.ndarray, hist: np.ndarray) -> None:
+    """Legend of the stages met on any snapshot date, counted on the status date.
+
+    The time slider updates the counts (rows are keyed by stage).
+    """
+    lang, order = ctx.lang, stage_order()
+    counts = pd.Series(stage_key).value_counts()
+    seen = set(np.unique(hist).tolist())
+    items = [{"label": _v("stage", s, lang), "color": STAGE_COLORS[s], "shape": "box",
+              "count": int(counts.get(s, 0)), "key": s}
+             for i, s in enumerate(order) if i in seen]
+    if -1 in seen:
+        items.append({"label": _t("no_record", lang), "color": NO_RECORD,
+                      "stroke": NO_RECORD_STROKE, "dash": True, "shape": "box",
+                      "count": int(counts.get("", 0)), "key": ""})
+    ctx.legend.append({"title": _t("stage", lang), "items": items})
+
+
+def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
+                 totals: list[list[Any]], rollups: list[dict[str, Any]]) -> None:
+    """Add the slider over the snapshots of the progress log (drawn by the JS runtime)."""
+    lang, order = ctx.lang, stage_order()
+    _Call("timeSlider", {
+        "layer": "compounds", "dates": [d.isoformat() for d in dates], "histKey": "_h",
+        "colors": [STAGE_COLORS[s] for s in order],
+        "labels": [_v("stage", s, lang) for s in order],
+        "stageKeys": list(order), "totals": totals, "rollups": rollups,
+        "noneColor": NO_RECORD, "noneStroke": NO_RECORD_STROKE, "noneDash": "3 3",
+        "start": len(dates) - 1, "hhKey": "households",
+        "started": order.index("started"), "completed": order.index("completed"),
+        "title": _t("slider", lang),
+        "text": {"none": _t("no_record", lang), "asOf": _t("as_of", lang),
+                 "startedShare": _t("started_share", lang),
+                 "completedShare": _t("completed_share", lang)},
+    }).add_to(m)
+
+
 def progress_map(
-    source: Any,
+    source: MapSource,
     *,
     as_of: str | dt.date | None = None,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
+    options: MapOptions | None = None,
+    **overrides: Any,
 ) -> GisplanMap:
     """Map compounds by renovation stage, with roll-ups and a time slider.
 
@@ -754,116 +1254,47 @@ def progress_map(
     source : Project, path or mapping of layer name to GeoDataFrame
         The programme: needs ``compounds``; uses ``progress_log``, ``districts``, ``roads``.
     as_of : str or datetime.date, optional
-        Status date (``"2023-06-30"``); default the latest date in the progress log.
-    lang : {"zh", "en"}
-        Labels in Chinese (default) or in English with the Chinese term beside it.
-    basemap : {"none", "osm", "tianditu", "amap"}
-        ``none`` (offline): district outlines and roads drawn from the layers.
-    title : str, optional
-        Title shown on the map and in the browser tab.
-    tolerance_m : float
-        Simplification tolerance in metres (0 keeps geometry as it is).
-    decimals : int
-        Decimal places kept in coordinates (6 ≈ 0.1 m).
-    renderer : {"auto", "svg", "canvas"}
-        ``auto`` uses canvas above 3,000 features.
+        Status date (``"2023-06-30"``); ``None`` means the latest date in the progress log
+        (today when the log is empty).
+    options : MapOptions, optional
+        Language, basemap, title, geometry and renderer; ``None`` means the defaults.
+    **overrides
+        Fields of :class:`MapOptions` to change (``lang="en"``, ``basemap="osm"``).
 
     Returns
     -------
     GisplanMap
         A :class:`folium.Map`; save it with :func:`save_map`.
+
+    Examples
+    --------
+    >>> m = progress_map("layers/guyuan_2022.gpkg", as_of="2022-09-30", lang="en")
+    >>> m.legend[-1]["title"]
+    'Stage 进度阶段'
     """
+    opts = _options(options, overrides)
     frames = _frames(source)
     comp = frames.require("compounds", for_what="progress")
     log = frames.get("progress_log")
     log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
-    log_dates = pd.to_datetime(log["date"], errors="coerce")
-    if as_of is None:
-        day = log_dates.max().date() if log_dates.notna().any() else dt.date.today()
-    else:
-        day = pd.Timestamp(as_of).date()
+    day = _status_day(log, as_of)
     dates = _snapshot_dates(log["date"], day)
     hist = _stage_history(comp, log, dates)
-    now = hist[:, -1]
-    order = stage_order()
-    lang_ = lang
-    stage_key = np.array([*order, ""], dtype=object)[np.where(now < 0, len(order), now)]
-
-    started_i, completed_i = order.index("started"), order.index("completed")
-    total = _programme_total(comp, log, day)
-    sub = (f"{_t('as_of', lang_)} {day.isoformat()} · {_t('started_share', lang_)} "
-           f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang_)} "
+    total = _programme_total(comp, log, dates[-1])
+    lang = opts.lang
+    sub = (f"{_t('as_of', lang)} {day.isoformat()} · {_t('started_share', lang)} "
+           f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang)} "
            f"{_pct(total.get('completion_rate_households'))}")
-    m, ctx = _new_map(frames, "progress", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer, n_features=_count_geoms(comp),
-                      title=title, subtitle=sub)
+    m, ctx = _new_map(frames, "progress", opts, n_features=_count_geoms(comp), subtitle=sub)
     _context_layers(m, frames, ctx)
-
-    # county and 片区 roll-ups, on district polygons where the programme has them
-    districts = frames.get("districts")
-    for level in ("county", "pianqu"):
-        by = "county" if level == "county" else "district"
-        if by not in comp.columns:
-            continue
-        roll = _rollup(comp, log, day, level)
-        if not isinstance(districts, gpd.GeoDataFrame) or "level" not in districts.columns:
-            continue
-        polys = districts[districts["level"].astype(str) == level]
-        if not len(polys):
-            continue
-        fig = roll.reindex(polys["name"].astype(object).to_numpy())
-        props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
-                             index=polys.index)
-        for c in _ROLLUP_COLS:
-            props[c] = fig[c].to_numpy() if c in fig.columns else np.nan
-        share = props["completion_rate_households"].astype(float)
-        bins = np.digitize(share.fillna(-1).to_numpy(), [0, 0.25, 0.5, 0.75, 1.0])
-        palette = np.array([NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"])
-        props["_fill"] = palette[bins]
-        part = _part(m, f"rollup_{level}", polys, props, ctx,
-                     {"colorKey": "_fill", "colors": {c: c for c in palette},
-                      "stroke": "#333333", "fillOpacity": 0.35, "weight": 2,
-                      "nameKey": "name", "subtitle": _t(f"rollup_{level}", lang_),
-                      "tooltip": _rows(["start_rate_households",
-                                        "completion_rate_households"], ctx, _FMT),
-                      "popup": _rows(list(_ROLLUP_COLS), ctx, _FMT)},
-                     layer="districts", where=frames.where)
-        _Layer(_t(f"rollup_{level}", lang_), [part], show=level == "pianqu").add_to(m)
-
-    props = _compound_props(comp)
-    props["stage"] = [_v("stage", k, lang_) if k else _t("no_record", lang_) for k in stage_key]
-    props["_stage"] = stage_key
-    props["_h"] = _encode_history(hist)
-    colors = dict(STAGE_COLORS) | {"": NODATA}
-    time_cfg = {"histKey": "_h", "dates": [d.isoformat() for d in dates],
-                "labels": [_v("stage", s, lang_) for s in order],
-                "none": _t("no_record", lang_)}
-    part = _part(m, "compounds", comp, props, ctx,
-                 {"colorKey": "_stage", "colors": colors, "fillOpacity": 0.75, "weight": 1,
-                  "nameKey": "name", "searchable": True,
-                  "tooltip": _rows(["stage", "households"], ctx, _FMT),
-                  "popup": _rows(["compound_id", "county", "district", "stage", "households",
-                                  "buildings", "floor_area_m2", "built_year"], ctx, _FMT,
-                                 optional=["county", "district", "built_year"]),
-                  "extra": "stageNow", "time": time_cfg},
-                 layer="compounds", where=frames.where)
-    _Layer(_t("compounds", lang_), [part]).add_to(m)
-
-    counts = pd.Series(stage_key).value_counts()
-    ctx.legend.append({"title": _t("stage", lang_), "items": [
-        {"label": _v("stage", s, lang_), "color": STAGE_COLORS[s], "shape": "box",
-         "count": int(counts.get(s, 0))} for s in order if counts.get(s, 0)
-    ] + ([{"label": _t("no_record", lang_), "color": NODATA, "shape": "box",
-           "count": int(counts.get("", 0))}] if counts.get("", 0) else [])})
-    _finish(m, ctx, frames, _t("progress_title", lang_), [comp])
-    _Call("timeSlider", {
-        "layer": "compounds", "dates": time_cfg["dates"], "histKey": "_h",
-        "colors": [STAGE_COLORS[s] for s in order], "labels": time_cfg["labels"],
-        "noneColor": NODATA, "start": len(dates) - 1, "hhKey": "households",
-        "started": started_i, "completed": completed_i, "title": _t("slider", lang_),
-        "text": {"none": _t("no_record", lang_), "startedShare": _t("started_share", lang_),
-                 "completedShare": _t("completed_share", lang_)},
-    }).add_to(m)
+    rollups = _progress_rollups(m, frames, ctx, comp, log, dates)
+    stage_key = _progress_compounds(m, frames, ctx, comp, log, hist, dates)
+    _progress_legend(ctx, stage_key, hist)
+    _finish(m, ctx, frames, _t("progress_title", lang), [comp])
+    totals = [[_json_number(t.get("start_rate_households")),
+               _json_number(t.get("completion_rate_households"))]
+              for t in (_programme_total(comp, log, d) for d in dates)]
+    _time_slider(m, ctx, dates, totals=totals, rollups=rollups)
     return m
 
 
@@ -893,74 +1324,29 @@ def _coverage_distances(frames: _Frames, comp: gpd.GeoDataFrame
     return out, method
 
 
-def gaps_map(
-    source: Any,
-    *,
-    facility_types: Sequence[str] | None = None,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
-) -> GisplanMap:
-    """Map facility coverage: covered and uncovered compounds per facility type.
-
-    Parameters
-    ----------
-    source : Project, path or mapping of layer name to GeoDataFrame
-        Needs ``compounds``; uses ``coverage`` (``walk_m_<type>`` columns, computed with
-        :mod:`gisplan.coverage` when absent), ``facilities``, ``districts``, ``roads``.
-    facility_types : sequence of str, optional
-        Facility type keys to show (default: every type with distances); the first is
-        shown on opening, the others are in the layer control.
-    lang, basemap, title, tolerance_m, decimals, renderer
-        As for :func:`progress_map`.
-
-    Returns
-    -------
-    GisplanMap
-    """
-    from gisplan.standards import load_standard
-
-    frames = _frames(source)
-    comp = frames.require("compounds", for_what="gaps")
-    fac = frames.get("facilities")
-    dist, how = _coverage_distances(frames, comp)
-    std = load_standard()
+def _gap_types(dist: pd.DataFrame, facility_types: Sequence[str] | None, std: Any,
+               where: str) -> list[str]:
+    """Return the facility types to show, in the standard's order (default: all)."""
     types = [c.removeprefix("walk_m_") for c in dist.columns if c.startswith("walk_m_")]
     if facility_types is not None:
         unknown = [t for t in facility_types if t not in types]
         if unknown:
             raise InputError(
                 f"no coverage distances for facility type(s) {', '.join(unknown)}",
-                file=frames.where, layer="coverage", column="walk_m_<type>", value=unknown,
+                file=where, layer="coverage", column="walk_m_<type>", value=unknown,
                 hint=f"choose from {', '.join(types)} or run gisplan coverage first",
             )
         types = list(facility_types)
     order = {k: i for i, k in enumerate(std.types)}
-    types.sort(key=lambda t: order.get(t, len(order)))
-    fac_type = None
-    if isinstance(fac, gpd.GeoDataFrame) and "facility_type" in fac.columns:
-        fac_type = std.resolve_many(fac["facility_type"])
+    return sorted(types, key=lambda t: order.get(t, len(order)))
 
-    n = _count_geoms(comp) + _count_geoms(fac)
-    sub = _t("coverage_source_straight" if how == "euclidean" else "coverage_source_network",
-             lang)
-    m, ctx = _new_map(frames, "gaps", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer, n_features=n, title=title,
-                      subtitle=sub)
-    _context_layers(m, frames, ctx)
-    legend_items = [
-        {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
-        {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
-        {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
-        {"label": _t("facilities", lang), "color": "#253494", "shape": "dot"},
-        {"label": _t("service_distance", lang), "color": "#253494", "shape": "ring"},
-    ]
-    # One compounds layer carries every type's distance and verdict; the facility types
-    # are radio buttons (base layers) that switch which type the compounds show.
-    props = _compound_props(comp)
+
+def _gap_verdicts(dist: pd.DataFrame, types: Sequence[str], std: Any, props: pd.DataFrame,
+                  lang: Lang) -> tuple[dict[str, Any], dict[str, int]]:
+    """Add ``walk_m_<type>`` and ``_cov_<type>`` (c covered, g gap, n no distance) to *props*.
+
+    Returns the per-type constants (standard distance, label) and gap counts.
+    """
     constants: dict[str, Any] = {}
     gaps_per_type: dict[str, int] = {}
     for ftype in types:
@@ -976,11 +1362,101 @@ def gaps_map(
         constants[f"standard_m_{ftype}"] = None if np.isnan(limit) else limit
         constants[f"type_{ftype}"] = _v("facility_type", ftype, lang)
         gaps_per_type[ftype] = int((status == "g").sum())
-    first = types[0] if types else ""
+    return constants, gaps_per_type
+
+
+def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataFrame | None,
+                    fac_type: pd.Series | None, ftype: str, limit: float | None
+                    ) -> list[_Part]:
+    """Return the parts of the facilities of one type and their service distances."""
+    if fac_type is None or fac is None:
+        return []
+    sel = fac[(fac_type == ftype).to_numpy()]
+    if not len(sel):
+        return []
+    fprops = pd.DataFrame(index=sel.index)
+    names = sel["name"] if "name" in sel.columns else sel["facility_id"]
+    fprops["name"] = names.astype(object).where(names.notna(), sel["facility_id"])
+    fprops["facility_type"] = _v("facility_type", ftype, ctx.lang)
+    fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
+    fprops["standard_m"] = limit
+    return [
+        _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
+              {"color": FACILITY, "radiusKey": "_r", "weight": 1, "fillOpacity": 0.04,
+               "dashArray": "4 4", "interactive": False},
+              layer="facilities", where=frames.where),
+        _part(m, f"facilities_{ftype}", sel, fprops, ctx,
+              {"color": FACILITY, "stroke": "#ffffff", "radius": 6, "weight": 1.5,
+               "fillOpacity": 1, "nameKey": "name",
+               "tooltip": _rows(["facility_type"], ctx),
+               "popup": _rows(["facility_type", "capacity", "standard_m"], ctx, _FMT,
+                              optional=["capacity"])},
+              layer="facilities", where=frames.where),
+    ]
+
+
+def _gaps_legend(ctx: _Ctx) -> None:
+    lang = ctx.lang
+    ctx.legend.append({"title": "", "items": [
+        {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
+        {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
+        {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
+        {"label": _t("facilities", lang), "color": FACILITY, "shape": "dot"},
+        {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"},
+    ]})
+
+
+def gaps_map(
+    source: MapSource,
+    *,
+    facility_types: Sequence[str] | None = None,
+    options: MapOptions | None = None,
+    **overrides: Any,
+) -> GisplanMap:
+    """Map facility coverage: covered and uncovered compounds per facility type.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``coverage_gaps`` (``walk_m_<type>`` columns, computed
+        with :mod:`gisplan.coverage` when absent), ``facilities``, ``districts``, ``roads``.
+    facility_types : sequence of str, optional
+        Facility type keys to show; ``None`` means every type with distances. The first
+        is shown on opening, the others are in the layer control.
+    options, **overrides
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    from gisplan.standards import load_standard
+
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="gaps")
+    fac = frames.get("facilities")
+    dist, how = _coverage_distances(frames, comp)
+    std = load_standard()
+    types = _gap_types(dist, facility_types, std, frames.where)
+    fac_type = None
+    if isinstance(fac, gpd.GeoDataFrame) and "facility_type" in fac.columns:
+        fac_type = std.resolve_many(fac["facility_type"])
+    lang = opts.lang
+    sub = _t("coverage_source_straight" if how == "euclidean" else "coverage_source_network",
+             lang)
+    m, ctx = _new_map(frames, "gaps", opts, n_features=_count_geoms(comp) + _count_geoms(fac),
+                      subtitle=sub)
+    _context_layers(m, frames, ctx)
+    # One compounds layer carries every type's distance and verdict; the facility types
+    # are radio buttons (base layers) that switch which type the compounds show.
+    props = _compound_props(comp)
+    constants, gaps_per_type = _gap_verdicts(dist, types, std, props, lang)
     part = _part(m, "compounds", comp, props, ctx,
                  {"colorKey": "_cov_{t}", "colors": {"c": COVERED, "g": UNCOVERED,
                                                       "n": NODATA},
-                  "otherColor": NODATA, "sw": first, "constants": constants,
+                  "otherColor": NODATA, "sw": types[0] if types else "",
+                  "constants": constants,
                   "fillOpacity": 0.65, "weight": 1, "nameKey": "name", "searchable": True,
                   "subtitleKey": "type_{t}",
                   "tooltip": [[_t("walk_m", lang), "walk_m_{t}", "m", False],
@@ -988,37 +1464,23 @@ def gaps_map(
                   "popup": [*_rows(["compound_id", "county", "district", "households"], ctx,
                                    _FMT, optional=["county", "district"]),
                             [_t("walk_m", lang), "walk_m_{t}", "m", False],
-                            [_t("standard_m", lang), "standard_m_{t}", "m", False]]},
+                            [_t("standard_m", lang), "standard_m_{t}", "m", False]],
+                  "extra": "allGaps",
+                  "gaps": {"title": _t("all_gaps", lang),
+                           "types": [{"key": t, "label": constants[f"type_{t}"],
+                                      "standard": constants[f"standard_m_{t}"]}
+                                     for t in types],
+                           "verdict": {"c": _t("covered", lang), "g": _t("gap", lang),
+                                       "n": _t("no_distance", lang)},
+                           "colors": {"c": COVERED, "g": UNCOVERED, "n": "#666666"}}},
                  layer="coverage", where=frames.where)
     for i, ftype in enumerate(types):
-        limit = constants[f"standard_m_{ftype}"]
-        label = _v("facility_type", ftype, lang)
-        parts = []
-        if fac_type is not None and fac is not None:
-            sel = fac[(fac_type == ftype).to_numpy()]
-            if len(sel):
-                fprops = pd.DataFrame(index=sel.index)
-                names = sel["name"] if "name" in sel.columns else sel["facility_id"]
-                fprops["name"] = names.astype(object).where(names.notna(), sel["facility_id"])
-                fprops["facility_type"] = label
-                fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
-                fprops["standard_m"] = limit
-                parts.append(_part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0),
-                                   ctx, {"color": "#253494", "radiusKey": "_r", "weight": 1,
-                                         "fillOpacity": 0.04, "dashArray": "4 4",
-                                         "interactive": False},
-                                   layer="facilities", where=frames.where))
-                parts.append(_part(m, f"facilities_{ftype}", sel, fprops, ctx,
-                                   {"color": "#253494", "stroke": "#ffffff", "radius": 6,
-                                    "weight": 1.5, "fillOpacity": 1, "nameKey": "name",
-                                    "tooltip": _rows(["facility_type"], ctx),
-                                    "popup": _rows(["facility_type", "capacity", "standard_m"],
-                                                   ctx, _FMT, optional=["capacity"])},
-                                   layer="facilities", where=frames.where))
-        _Layer(f"{label} ({gaps_per_type[ftype]})", parts, show=i == 0, overlay=False,
-               switch=("compounds", ftype)).add_to(m)
+        parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
+                                constants[f"standard_m_{ftype}"])
+        _Layer(f"{_v('facility_type', ftype, lang)} ({gaps_per_type[ftype]})", parts,
+               show=i == 0, overlay=False, switch=("compounds", ftype)).add_to(m)
     _Layer(_t("compounds", lang), [part]).add_to(m)
-    ctx.legend.append({"title": "", "items": legend_items})
+    _gaps_legend(ctx)
     _finish(m, ctx, frames, _t("gaps_title", lang), [comp])
     return m
 
@@ -1044,6 +1506,58 @@ def _bundle_layers(frames: _Frames, comp: gpd.GeoDataFrame
     return result.bundles, result.members
 
 
+def adjacent_colors(geoms: Any, *, within_m: float = 60.0) -> np.ndarray:
+    """Colour indices such that no two shapes closer than *within_m* share one.
+
+    A greedy graph colouring (largest degree first, smallest free colour) on the sparse
+    adjacency of the shapes: on maps of bundles the number of colours stays small (a
+    planar-like graph), so a short palette suffices.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries in a metric CRS
+        The shapes (missing or empty ones get colour 0 and no neighbours).
+    within_m : float
+        Shapes nearer than this (metres; across a street) count as neighbours.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        One colour index per shape.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> row = [shapely.box(i * 100, 0, i * 100 + 90, 90) for i in range(4)]
+    >>> adjacent_colors(row, within_m=20).tolist()
+    [1, 0, 1, 0]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    colors = np.zeros(n, dtype=np.int64)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if n < 2 or ok.sum() < 2:
+        return colors
+    idx = np.flatnonzero(ok)
+    tree = shapely.STRtree(geoms[idx])
+    left, right = tree.query(geoms[idx], predicate="dwithin", distance=within_m)
+    keep = left != right
+    left, right = idx[left[keep]], idx[right[keep]]
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        neighbours[a].append(b)
+    degree = np.array([len(x) for x in neighbours])
+    done = np.zeros(n, dtype=bool)
+    for v in np.lexsort((np.arange(n), -degree)):
+        used = {int(colors[u]) for u in neighbours[v] if done[u]}
+        c = 0
+        while c in used:
+            c += 1
+        colors[v] = c
+        done[v] = True
+    return colors
+
+
 def _owners_text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -1051,41 +1565,9 @@ def _owners_text(value: Any) -> str | None:
     return "、".join(parts) or None
 
 
-def bundles_map(
-    source: Any,
-    *,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
-    tolerance_m: float = 1.0,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
-) -> GisplanMap:
-    """Map bundles 连片: each in its own colour with members, households and utility owners.
-
-    Parameters
-    ----------
-    source : Project, path or mapping of layer name to GeoDataFrame
-        Needs ``compounds``; uses ``bundles`` and ``bundle_members`` (computed with
-        :func:`gisplan.bundle.bundle_compounds` when absent), ``districts``, ``roads``.
-    lang, basemap, title, tolerance_m, decimals, renderer
-        As for :func:`progress_map`.
-
-    Returns
-    -------
-    GisplanMap
-    """
-    frames = _frames(source)
-    comp = frames.require("compounds", for_what="bundles")
-    bundles, members = _bundle_layers(frames, comp)
-    m, ctx = _new_map(frames, "bundles", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer,
-                      n_features=_count_geoms(comp, bundles), title=title, subtitle=None)
-    _context_layers(m, frames, ctx)
-    keys = [str(k) for k in bundles["bundle_id"]]
-    color_of = {k: CATEGORICAL[i % len(CATEGORICAL)] for i, k in enumerate(keys)}
-
-    # bundle outlines: the dissolved members, grown a little so the outline shows
+def _bundle_outlines(m: GisplanMap, frames: _Frames, ctx: _Ctx, bundles: gpd.GeoDataFrame,
+                     color_of: Mapping[str, str]) -> pd.DataFrame:
+    """Bundle outlines: the dissolved members, grown a little so the outline shows."""
     geo = _geographic(bundles, "bundles", frames.where)
     grown = geo.to_crs(ctx.metric).buffer(12, join_style="mitre").to_crs(4326)
     outlines = geo.set_geometry(grown.to_numpy())
@@ -1099,14 +1581,21 @@ def bundles_map(
     oprops["owners"] = owners.map(_owners_text)
     oprops["_k"] = oprops["name"]
     part = _part(m, "bundles", outlines, oprops, ctx,
-                 {"colorKey": "_k", "colors": color_of, "fillOpacity": 0.06, "weight": 3,
-                  "dashArray": "8 5", "nameKey": "name", "subtitle": _t("bundle", lang),
+                 {"colorKey": "_k", "colors": dict(color_of), "fillOpacity": 0.06, "weight": 3,
+                  "dashArray": "8 5", "nameKey": "name", "subtitle": _t("bundle", ctx.lang),
                   "tooltip": _rows(["members", "households"], ctx, _FMT),
                   "popup": _rows(["district_bundle", "members", "households", "owners"], ctx,
                                  _FMT, optional=["district_bundle", "owners"])},
                  layer="bundles", where=frames.where)
-    _Layer(_t("bundles", lang), [part]).add_to(m)
+    _Layer(_t("bundles", ctx.lang), [part]).add_to(m)
+    return oprops
 
+
+def _bundle_members(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
+                    members: pd.DataFrame, oprops: pd.DataFrame,
+                    color_of: Mapping[str, str]) -> pd.Series:
+    """Compounds coloured by their bundle; returns each compound's bundle id (NaN: none)."""
+    lang = ctx.lang
     mem = members.drop_duplicates("compound_id")
     mem = mem.set_index(mem["compound_id"].astype(str).to_numpy())
     cid = comp["compound_id"].astype(str)
@@ -1120,8 +1609,8 @@ def bundles_map(
                                               index=oprops["name"].to_numpy())).to_numpy()
     props["_k"] = bundle_id.fillna("").to_numpy()
     part = _part(m, "compounds", comp, props, ctx,
-                 {"colorKey": "_k", "colors": color_of | {"": NODATA}, "fillOpacity": 0.7,
-                  "weight": 1, "nameKey": "name", "searchable": True,
+                 {"colorKey": "_k", "colors": dict(color_of) | {"": NODATA},
+                  "fillOpacity": 0.7, "weight": 1, "nameKey": "name", "searchable": True,
                   "tooltip": _rows(["bundle", "households"], ctx, _FMT),
                   "popup": _rows(["compound_id", "bundle", "county", "district", "households",
                                   "buildings", "built_year", "why", "owners"], ctx, _FMT,
@@ -1129,32 +1618,97 @@ def bundles_map(
                                            "owners"])},
                  layer="compounds", where=frames.where)
     _Layer(_t("bundle_members", lang), [part]).add_to(m)
+    return bundle_id
 
-    n_members = pd.Series(bundle_id[in_bundle]).value_counts()
-    items = [{"label": k, "color": color_of[k], "shape": "box",
-              "count": int(n_members.get(k, 0))} for k in keys]
+
+def bundles_map(
+    source: MapSource,
+    *,
+    options: MapOptions | None = None,
+    **overrides: Any,
+) -> GisplanMap:
+    """Map bundles 连片: each in its own colour with members, households and utility owners.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+        Needs ``compounds``; uses ``bundles`` and ``bundle_members`` (computed with
+        :func:`gisplan.bundle.bundle_compounds` when absent), ``districts``, ``roads``.
+    options, **overrides
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    GisplanMap
+    """
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    comp = frames.require("compounds", for_what="bundles")
+    bundles, members = _bundle_layers(frames, comp)
+    m, ctx = _new_map(frames, "bundles", opts, n_features=_count_geoms(comp, bundles),
+                      subtitle=None)
+    _context_layers(m, frames, ctx)
+    keys = [str(k) for k in bundles["bundle_id"]]
+    metric = _geographic(bundles, "bundles", frames.where).to_crs(ctx.metric)
+    index = adjacent_colors(metric.geometry.to_numpy())
+    color_of = {k: CATEGORICAL[int(i) % len(CATEGORICAL)] for k, i in zip(keys, index,
+                                                                           strict=True)}
+    m.palette = dict(color_of)
+    oprops = _bundle_outlines(m, frames, ctx, bundles, color_of)
+    bundle_id = _bundle_members(m, frames, ctx, comp, members, oprops, color_of)
+    in_bundle = bundle_id.notna().to_numpy()
+    # a short legend at any size: the colours only tell neighbours apart
+    items = [{"label": _t("bundle_colours", opts.lang).format(n=len(keys)),
+              "color": CATEGORICAL[0], "shape": "box", "count": int(in_bundle.sum())}]
     if (~in_bundle).any():
-        items.append({"label": _t("standalone", lang), "color": NODATA, "shape": "box",
+        items.append({"label": _t("standalone", opts.lang), "color": NODATA, "shape": "box",
                       "count": int((~in_bundle).sum())})
-    ctx.legend.append({"title": _t("bundle", lang), "items": items})
-    _finish(m, ctx, frames, _t("bundles_title", lang), [comp])
+    ctx.legend.append({"title": _t("bundle", opts.lang), "items": items})
+    _finish(m, ctx, frames, _t("bundles_title", opts.lang), [comp])
     return m
 
 
 # ---------------------------------------------------------------- utilities
 
 
+def _network_layer(m: GisplanMap, frames: _Frames, ctx: _Ctx, rows: gpd.GeoDataFrame,
+                   net: str, age: pd.Series, old_years: int) -> None:
+    """One network's lines: younger ones thin, old ones thick; popups with owner and age."""
+    lang = ctx.lang
+    props = pd.DataFrame(index=rows.index)
+    props["utility_id"] = rows["utility_id"]
+    props["name"] = [f"{_v('network', net, lang)} {u}" for u in rows["utility_id"]]
+    props["network"] = _v("network", net, lang)
+    for c in ("owner", "install_year", "material", "diameter_mm"):
+        props[c] = rows[c] if c in rows.columns else pd.NA
+    props["age_years"] = age.to_numpy()
+    old = (props["age_years"] >= old_years).fillna(False).to_numpy()
+    color = NETWORK_COLORS.get(net, "#444444")
+    parts = []
+    for is_old, w in ((False, 2.5), (True, 4.5)):
+        pick = old == is_old
+        if not pick.any():
+            continue
+        parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
+                           props[pick], ctx,
+                           {"color": color, "weight": w, "opacity": 0.9,
+                            "fillOpacity": 0, "nameKey": "name",
+                            "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
+                            "popup": _rows(["utility_id", "network", "owner",
+                                            "install_year", "age_years", "material",
+                                            "diameter_mm"], ctx, _FMT,
+                                           optional=["material", "diameter_mm"])},
+                           layer="utilities", where=frames.where))
+    _Layer(f"{_v('network', net, lang)} ({len(rows)})", parts).add_to(m)
+
+
 def utilities_map(
-    source: Any,
+    source: MapSource,
     *,
-    lang: Lang = "zh",
-    basemap: Basemap = "none",
-    title: str | None = None,
     as_of_year: int | None = None,
     old_years: int = 20,
-    tolerance_m: float = 0.5,
-    decimals: int = 6,
-    renderer: Literal["auto", "svg", "canvas"] = "auto",
+    options: MapOptions | None = None,
+    **overrides: Any,
 ) -> GisplanMap:
     """Map the six utility networks 管线 by type, with owner and age.
 
@@ -1163,23 +1717,24 @@ def utilities_map(
     source : Project, path or mapping of layer name to GeoDataFrame
         Needs ``utilities``; uses ``compounds`` (grey context), ``districts``, ``roads``.
     as_of_year : int, optional
-        Year ages are counted to (default: the programme year, else this year).
+        Year ages are counted to; ``None`` means the programme year (this year when the
+        programme has none).
     old_years : int
-        Lines at least this old are drawn thicker and counted in the layer name.
-    lang, basemap, title, tolerance_m, decimals, renderer
+        Lines at least this old are drawn thicker.
+    options, **overrides
         As for :func:`progress_map`.
 
     Returns
     -------
     GisplanMap
     """
+    opts = _options(options, overrides)
     frames = _frames(source)
     util = frames.require("utilities", for_what="utilities")
     comp = frames.get("compounds")
     year = as_of_year or int(frames.meta.get("year") or dt.date.today().year)
-    m, ctx = _new_map(frames, "utilities", lang=lang, basemap=basemap, tolerance_m=tolerance_m,
-                      decimals=decimals, renderer=renderer,
-                      n_features=_count_geoms(util, comp), title=title, subtitle=None)
+    m, ctx = _new_map(frames, "utilities", opts, n_features=_count_geoms(util, comp),
+                      subtitle=None)
     _context_layers(m, frames, ctx, compounds=True)
     network = util["network"].astype(object)
     installed = pd.to_numeric(util["install_year"] if "install_year" in util.columns
@@ -1190,39 +1745,15 @@ def utilities_map(
         sel = (network == net).to_numpy()
         if not sel.any():
             continue
-        rows = util[sel]
-        props = pd.DataFrame(index=rows.index)
-        props["utility_id"] = rows["utility_id"]
-        props["name"] = [f"{_v('network', net, lang)} {u}" for u in rows["utility_id"]]
-        props["network"] = _v("network", net, lang)
-        for c in ("owner", "install_year", "material", "diameter_mm"):
-            props[c] = rows[c] if c in rows.columns else pd.NA
-        props["age_years"] = age[sel].to_numpy()
-        old = (props["age_years"] >= old_years).fillna(False).to_numpy()
-        color = NETWORK_COLORS.get(net, "#444444")
-        parts = []
-        for is_old, w in ((False, 2.5), (True, 4.5)):
-            pick = old == is_old
-            if not pick.any():
-                continue
-            parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
-                               props[pick], ctx,
-                               {"color": color, "weight": w, "opacity": 0.9,
-                                "fillOpacity": 0, "nameKey": "name",
-                                "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
-                                "popup": _rows(["utility_id", "network", "owner",
-                                                "install_year", "age_years", "material",
-                                                "diameter_mm"], ctx, _FMT,
-                                               optional=["material", "diameter_mm"])},
-                               layer="utilities", where=frames.where))
-        label = _v("network", net, lang)
-        _Layer(f"{label} ({int(sel.sum())})", parts).add_to(m)
-        items.append({"label": label, "color": color, "shape": "line", "count": int(sel.sum())})
-    ctx.legend.append({"title": _t("network", lang), "items": items})
+        _network_layer(m, frames, ctx, util[sel], net, age[sel], old_years)
+        items.append({"label": _v("network", net, opts.lang),
+                      "color": NETWORK_COLORS.get(net, "#444444"), "shape": "line",
+                      "width": 3, "count": int(sel.sum())})
+    ctx.legend.append({"title": _t("network", opts.lang), "items": items})
     ctx.legend.append({"title": "", "items": [
-        {"label": _t("older_than", lang).format(n=old_years), "color": "#444444",
-         "shape": "line"}]})
-    _finish(m, ctx, frames, _t("utilities_title", lang), [util, comp])
+        {"label": _t("older_than", opts.lang).format(n=old_years), "color": "#444444",
+         "shape": "line", "width": 5}]})  # drawn as the old lines are: thicker
+    _finish(m, ctx, frames, _t("utilities_title", opts.lang), [util, comp])
     return m
 
 
@@ -1236,7 +1767,8 @@ _BUILDERS: dict[str, Callable[..., GisplanMap]] = {
 }
 
 
-def make_map(source: Any, kind: MapKind, **options: Any) -> GisplanMap:
+def make_map(source: MapSource, kind: MapKind, *, options: MapOptions | None = None,
+             **kind_options: Any) -> GisplanMap:
     """Build the map of *kind* (``progress``, ``gaps``, ``bundles``, ``utilities``).
 
     Parameters
@@ -1245,21 +1777,33 @@ def make_map(source: Any, kind: MapKind, **options: Any) -> GisplanMap:
         The programme.
     kind : {"progress", "gaps", "bundles", "utilities"}
         Which map.
-    **options
-        Keyword options of the map's function (``lang``, ``basemap``, ...).
+    options : MapOptions, optional
+        The shared options; ``None`` means the defaults.
+    **kind_options
+        Options of the kind's own function (``as_of``, ``facility_types``, ...) and
+        fields of :class:`MapOptions`.
 
     Returns
     -------
     GisplanMap
+
+    Examples
+    --------
+    >>> m = make_map("layers/guyuan_2022.gpkg", "utilities", options=MapOptions(lang="en"))
+    >>> m.basemap
+    'none'
     """
     if kind not in _BUILDERS:
         raise ValueError(f"unknown map kind {kind!r}; choose from {', '.join(KINDS)}")
-    return _BUILDERS[kind](source, **options)
+    return _BUILDERS[kind](source, options=options, **kind_options)
 
 
 def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     """Return the page of *m*; with *self_contained*, check it fetches nothing remote."""
     page = m.get_root().render()
+    if getattr(m, "embed_font", False):
+        page, embedded = _assets.embed_cjk_font(page)
+        m.font_embedded = embedded  # type: ignore[attr-defined]
     if self_contained:
         _assets.assert_self_contained(page)
     return page

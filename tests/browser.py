@@ -102,10 +102,19 @@ class OfflinePage:
         return path
 
 
+PHONE = {"width": 390, "height": 844}
+
+
 def open_offline(context: Any, path: Path, *, settle_ms: int = 300,
-                 timeout_ms: float = 30_000) -> OfflinePage:
-    """Open *path* (a local HTML file) in a new page of *context* with the network cut."""
+                 timeout_ms: float = 30_000,
+                 viewport: dict[str, int] | None = None) -> OfflinePage:
+    """Open *path* (a local HTML file) in a new page of *context* with the network cut.
+
+    *viewport* (e.g. :data:`PHONE`, 390 × 844) sets the page size before it loads.
+    """
     page = context.new_page()
+    if viewport is not None:
+        page.set_viewport_size(viewport)
     result = OfflinePage(page)
 
     def route(r: Any) -> None:

@@ -66,13 +66,17 @@ def test_compound_name_with_markup_is_kept_as_data(prog):
 def test_labels_are_chinese_by_default(prog):
     m = maps.progress_map(prog)
     assert m.legend[0]["title"] == "进度阶段"
-    assert [i["label"] for i in m.legend[0]["items"]][:3] == ["征求意见", "开工", "完工"]
+    # every stage met on a slider date is listed (the slider updates the counts)
+    assert [i["label"] for i in m.legend[0]["items"]] == [
+        "征求意见", "设计公示", "招标", "开工", "完工", "无进度记录"]
+    assert [i["count"] for i in m.legend[0]["items"]] == [1, 0, 0, 2, 1, 2]
 
 
 def test_english_labels_keep_the_chinese_term(prog):
     m = maps.progress_map(prog, lang="en")
     labels = [i["label"] for i in m.legend[0]["items"]]
-    assert labels[:3] == ["Consulted 征求意见", "Started 开工", "Completed 完工"]
+    assert labels[:4] == ["Consulted 征求意见", "Designed 设计公示", "Tendered 招标",
+                          "Started 开工"]
     page = maps.render_html(m)
     assert "<title>Yuanzhou 2023 · Renovation progress 改造进度</title>" in page
 
@@ -177,7 +181,7 @@ def test_utilities_by_network_with_age(prog):
 def test_bundles_map_lists_members_and_standalone(prog):
     m = maps.bundles_map(prog)
     items = {i["label"]: i["count"] for i in m.legend[0]["items"]}
-    assert items == {"B0001": 3, "B0002": 1, "未打包": 2}
+    assert items == {"2 个打包（相邻打包颜色不同）": 4, "未打包": 2}
 
 
 def test_gaps_map_has_one_radio_layer_per_facility_type(prog):
@@ -219,3 +223,214 @@ def test_cli_writes_the_map_and_reports_counts(prog, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.exists() and "features drawn" in result.output
     assert external_resources(out.read_text(encoding="utf-8")) == []
+
+
+def test_map_options_are_one_frozen_keyword_only_object(prog):
+    import dataclasses
+
+    opts = maps.MapOptions(lang="en", tolerance_m=2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.lang = "zh"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        maps.MapOptions("en")  # type: ignore[misc]
+    with pytest.raises(ValueError, match="lang must be one of zh, en"):
+        maps.MapOptions(lang="fr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tolerance_m"):
+        maps.MapOptions(tolerance_m=-1)
+    # an options object and the same fields as keywords make the same page
+    for kind in maps.KINDS:
+        by_object = maps.make_map(prog, kind, options=opts)
+        by_keywords = maps.make_map(programme(), kind, lang="en", tolerance_m=2.0)
+        assert by_object.legend == by_keywords.legend
+        assert by_object.feature_counts == by_keywords.feature_counts
+
+
+def test_an_unknown_map_option_is_named(prog):
+    with pytest.raises(TypeError, match=r"unknown map option.*colour"):
+        maps.bundles_map(prog, colour="red")
+
+
+def test_a_project_and_its_path_make_the_same_map(sample_copy):
+    from gisplan.store import Project
+
+    path = sample_copy("guyuan")
+    by_path = maps.bundles_map(path)
+    by_project = maps.bundles_map(Project.open(path))
+    assert by_path.feature_counts == by_project.feature_counts
+
+
+@pytest.mark.parametrize("key", ["...", "", "   ", "<your key>", "your_tianditu_key", "…"])
+def test_a_placeholder_tianditu_key_is_refused(prog, monkeypatch, key):
+    monkeypatch.setenv("TIANDITU_KEY", key)
+    with pytest.raises(InputError, match="Tianditu"):
+        maps.progress_map(prog, basemap="tianditu")
+
+
+@pytest.mark.parametrize("key", ["...", "<your key>", ""])
+def test_cli_refuses_a_placeholder_tianditu_key_in_cli_terms(prog, tmp_path, monkeypatch, key):
+    from gisplan.cli import cli
+    from gisplan.store import Project
+
+    layers = {k: v for k, v in prog.items() if k != "programme"}
+    gpkg = tmp_path / "p.gpkg"
+    Project.create(gpkg, meta=prog["programme"], layers=layers)
+    monkeypatch.setenv("TIANDITU_KEY", key)
+    out = tmp_path / "m.html"
+    result = CliRunner().invoke(cli, ["map", str(gpkg), "--basemap", "tianditu", "--out",
+                                      str(out)])
+    assert result.exit_code == 2
+    assert "--basemap tianditu" in result.output and "TIANDITU_KEY" in result.output
+    assert "--basemap none" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+# ---------------------------------------------------------------- colour vision
+
+#: Machado, Oliveira & Fernandes (2009), severity 1.0, on linear RGB
+_MACHADO = {
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
+                              [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
+                            [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+}
+
+
+def _lab(hex_color: str, vision: str | None = None) -> np.ndarray:
+    rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    if vision:
+        lin = np.clip(_MACHADO[vision] @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _delta_e(a: str, b: str, vision: str | None = None) -> float:
+    return float(np.linalg.norm(_lab(a, vision) - _lab(b, vision)))
+
+
+def test_colour_difference_simulation_sees_red_green_merge():
+    # the check itself: the old gap colours were far apart for normal vision but close
+    # under deuteranopia; the simulation must show that
+    assert _delta_e("#1a9850", "#d73027") > 100
+    assert _delta_e("#1a9850", "#d73027", "deuteranopia") < 30
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia", "protanopia"])
+def test_gap_colours_stay_apart_for_colour_blind_viewers(vision):
+    assert _delta_e(maps.COVERED, maps.UNCOVERED, vision) > 80
+    for c in (maps.COVERED, maps.UNCOVERED):
+        assert _delta_e(c, maps.NODATA, vision) > 25
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia"])
+def test_planned_grey_and_no_record_are_clearly_different(vision):
+    assert _delta_e(maps.STAGE_COLORS["planned"], maps.NO_RECORD, vision) > 30
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranopia", "protanopia"])
+def test_bundle_palette_colours_are_distinguishable(vision):
+    pal = maps.CATEGORICAL
+    worst = min(_delta_e(a, b, vision) for i, a in enumerate(pal) for b in pal[i + 1:])
+    assert worst > 15
+
+
+def test_no_two_neighbouring_bundles_share_a_colour(sample_copy):
+    from gisplan.store import Project
+
+    p = Project.open(sample_copy("xuchang"))
+    m = maps.bundles_map(p)
+    colors = m.palette
+    assert f'"colors": {{"{next(iter(colors))}": "{next(iter(colors.values()))}"' in (
+        maps.render_html(m))  # the page draws these colours
+    bundles = p.read("bundles") if "bundles" in p.layers() else None
+    if bundles is None:
+        from gisplan.bundle import bundle_compounds
+
+        bundles = bundle_compounds(p.read("compounds"), districts=p.read("districts")).bundles
+    metric = bundles.to_crs(bundles.estimate_utm_crs())
+    left, right = metric.sindex.query(metric.geometry, predicate="dwithin", distance=60)
+    pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
+    assert len(pairs) > 10  # a real test: many neighbouring bundles
+    ids = bundles["bundle_id"].astype(str).to_numpy()
+    same = [(ids[a], ids[b]) for a, b in pairs if colors[ids[a]] == colors[ids[b]]]
+    assert same == []
+    assert set(colors.values()) <= set(maps.CATEGORICAL)
+
+
+def test_adjacent_colors_on_a_grid_never_repeats_a_neighbour():
+    grid = [shapely.box(i * 100, j * 100, i * 100 + 95, j * 100 + 95)
+            for i in range(8) for j in range(8)]
+    colors = maps.adjacent_colors(grid, within_m=10)  # rook and queen neighbours
+    for a in range(64):
+        for b in range(a + 1, 64):
+            if shapely.distance(grid[a], grid[b]) < 10:
+                assert colors[a] != colors[b]
+    assert colors.max() < len(maps.CATEGORICAL)
+
+
+# ---------------------------------------------------------------- orientation, credits
+
+
+def test_credits_name_data_rules_and_generation_time(prog):
+    import datetime as dt
+
+    when = dt.datetime(2024, 5, 6, 7, 8)
+    page = maps.render_html(maps.gaps_map(prog, generated_at=when))
+    import json
+
+    credits = json.loads(re.search(r'gisplan.credits\([^,]+, (".*?")\);', page).group(1))
+    assert "原州区2023年老旧小区改造" in credits and "GB 50180-2018" in credits
+    assert "2024-05-06 07:08" in credits
+    osm = maps.render_html(maps.gaps_map(prog, basemap="osm"))
+    assert "OpenStreetMap" in osm and "contributors" in osm
+
+
+def test_place_labels_come_from_the_programme_layers(prog):
+    page = maps.render_html(maps.progress_map(prog))
+    call = re.search(r"gisplan.labels\([^,]+, (\[.*?\])\);", page, re.S)
+    assert call is not None
+    import json
+
+    labels = {(x["t"], x["c"]) for x in json.loads(call.group(1))}
+    assert labels == {("原州区", "county"), ("西关北街", "pianqu"), ("南城路", "pianqu"),
+                      ("西关街", "road")}  # the local road 南城路 is not labelled
+
+
+def test_user_text_in_labels_and_credits_is_escaped(prog):
+    prog["districts"].loc[1, "name"] = XSS
+    prog["programme"]["name"] = XSS
+    page = maps.render_html(maps.progress_map(prog))
+    assert XSS not in page and "<img" not in page
+
+
+# ---------------------------------------------------------------- font
+
+
+def test_page_embeds_a_cjk_font_subset_with_exactly_its_glyphs(prog):
+    import base64
+    import io
+
+    from gisplan import _assets
+
+    if _assets.find_cjk_font() is None:
+        pytest.skip("no CJK font file here (apt-get install fonts-noto-cjk)")
+    from fontTools.ttLib import TTFont
+
+    m = maps.progress_map(prog)
+    page = maps.render_html(m)
+    assert m.font_embedded
+    assert "SIL Open Font License" in page
+    found = re.search(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", page)
+    assert found is not None
+    font = TTFont(io.BytesIO(base64.b64decode(found.group(1))))
+    cmap = font.getBestCmap()
+    needed = {ch for ch in _assets.page_characters(page) if "\u4e00" <= ch <= "\u9fff"}
+    assert {"改", "造", "进", "度", "西", "关"} <= needed
+    assert all(ord(ch) in cmap for ch in needed)
+    assert len(font.getGlyphOrder()) < len(_assets.page_characters(page)) + 20
+    plain = maps.render_html(maps.progress_map(programme(), embed_font=False))
+    assert "@font-face" not in plain

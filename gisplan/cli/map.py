@@ -14,6 +14,25 @@ _KINDS = {
 }
 
 
+def _check_tianditu_key() -> None:
+    """Refuse a missing or placeholder $TIANDITU_KEY before any work, in CLI terms."""
+    import os
+
+    from gisplan.maps import TIANDITU_KEY_ENV, is_placeholder_key
+
+    key = os.environ.get(TIANDITU_KEY_ENV)
+    if key is None or not key.strip():
+        raise click.UsageError(
+            f"--basemap tianditu needs a Tianditu browser key in the environment variable "
+            f"{TIANDITU_KEY_ENV} 天地图密钥未设置. Fix: export {TIANDITU_KEY_ENV}=<the key from "
+            f"console.tianditu.gov.cn>, or use --basemap none.")
+    if is_placeholder_key(key):
+        raise click.UsageError(
+            f"--basemap tianditu: {TIANDITU_KEY_ENV}={key.strip()!r} is a placeholder, not a "
+            f"key 天地图密钥无效. Fix: set {TIANDITU_KEY_ENV} to your own browser key from "
+            f"console.tianditu.gov.cn, or use --basemap none.")
+
+
 @click.command("map")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(list(_KINDS)), default="progress", show_default=True,
@@ -31,11 +50,12 @@ _KINDS = {
 @click.option("--type", "types", multiple=True,
               help="Facility type(s) for the gaps map 设施类型 (key or Chinese name).")
 @click.option("--title", default=None, help="Map title 标题.")
-@click.option("--tolerance", "tolerance_m", type=float, default=1.0, show_default=True,
-              help="Simplify outlines to this many metres 简化容差（米）.")
+@click.option("--tolerance", "tolerance_m", type=click.FloatRange(min=0), default=None,
+              help="Simplify outlines to this many metres 简化容差（米） (default: 1, "
+                   "0.5 for utilities).")
 def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
          as_of: str | None, types: tuple[str, ...], title: str | None,
-         tolerance_m: float) -> None:
+         tolerance_m: float | None) -> None:
     """Write an interactive HTML map of a programme 交互式地图.
 
     The file is self-contained: Leaflet and every script and stylesheet are inlined, so
@@ -47,14 +67,17 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     from gisplan.standards import load_standard
     from gisplan.store import Project
 
+    if basemap == "tianditu":
+        _check_tianditu_key()
     p = Project.open(project)
-    options: dict[str, object] = {"lang": lang, "basemap": basemap, "title": title,
-                                  "tolerance_m": tolerance_m}
+    options = maps.MapOptions(lang=lang, basemap=basemap,  # type: ignore[arg-type]
+                              title=title, tolerance_m=tolerance_m)
+    kind_options: dict[str, object] = {}
     if kind == "progress":
-        options["as_of"] = as_of
+        kind_options["as_of"] = as_of
     if kind == "gaps" and types:
-        options["facility_types"] = facility_type_keys(load_standard(), types)
-    m = maps.make_map(p, kind, **options)  # type: ignore[arg-type]
+        kind_options["facility_types"] = facility_type_keys(load_standard(), types)
+    m = maps.make_map(p, kind, options=options, **kind_options)  # type: ignore[arg-type]
     if out is None:
         out = Path("maps") / f"{project.stem}_{kind}.html"
     path = maps.save_map(m, out)
@@ -62,4 +85,5 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     drawn = sum(m.feature_counts.values())
     rows = sum(m.row_counts.values())
     click.echo(f"{_KINDS[kind]} map written 已生成: {path} ({size_mb:.2f} MB, "
-               f"{drawn} features drawn of {rows} rows, basemap {basemap})")
+               f"{drawn} features drawn of {rows} rows, basemap {basemap}"
+               f"{', CJK font subset embedded 已嵌入中文字体' if m.font_embedded else ''})")

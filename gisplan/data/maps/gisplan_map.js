@@ -35,6 +35,7 @@
     if (kind === "float") return Number(v).toLocaleString(loc, {maximumFractionDigits: 1});
     if (kind === "pct") return (Number(v) * 100).toFixed(1) + "%";
     if (kind === "m") return Math.round(Number(v)).toLocaleString(loc) + " m";
+    if (kind === "date" && G.time && G.time.date && String(v) > G.time.date) return "—";
     return String(v);
   };
 
@@ -133,7 +134,8 @@
     });
     layer.addData(features);
     G.layers[key] = {layer: layer, count: layer.getLayers().length, rows: features.length,
-                     opts: opts, map: map};
+                     opts: opts, map: map, features: features, z: opts.z || 0};
+    layer.on("add", function () { G.reorder(map); });
     return layer;
   };
 
@@ -157,21 +159,183 @@
     return out;
   };
 
+  /* Draw order: every gisplan layer on the map brought to front by its rank (context
+   * and roll-ups at the bottom, compounds above them, lines and points on top), so
+   * that toggling a layer off and on never puts a roll-up over the compounds. */
+  var reorderPending = {};
+  G.reorder = function (map) {
+    var id = L.Util.stamp(map);
+    if (reorderPending[id]) return;
+    reorderPending[id] = true;
+    setTimeout(function () {
+      reorderPending[id] = false;
+      Object.keys(G.layers).map(function (k) { return G.layers[k]; })
+        .filter(function (e) { return e.map === map && map.hasLayer(e.layer); })
+        .sort(function (a, b) { return a.z - b.z; })
+        .forEach(function (e) { e.layer.bringToFront(); });
+      if (G.highlightLayer && map.hasLayer(G.highlightLayer)) G.highlightLayer.bringToFront();
+    }, 0);
+  };
+  G.order = function () {
+    return Object.keys(G.layers).map(function (k) { return [k, G.layers[k].z]; });
+  };
+
+  /* A thick outline around the compound a search found (not clickable). */
+  G.highlight = function (map, lyr) {
+    if (G.highlightLayer) map.removeLayer(G.highlightLayer);
+    G.highlightLayer = L.geoJSON(lyr.feature, {
+      interactive: false,
+      style: function () {
+        return {color: "#000000", weight: 4, opacity: 1, fill: false, dashArray: null,
+                className: "gp-highlight"};
+      },
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, {radius: 11, color: "#000000", weight: 3, fill: false,
+                                       className: "gp-highlight", interactive: false});
+      }
+    }).addTo(map);
+    G.highlighted = lyr.feature.properties;
+  };
+
+  /* Opening view: the whole programme, unless its compounds would be a few pixels wide;
+   * then the densest part at the zoom where a typical compound is >= minPx wide. */
+  G.view = function (map, cfg) {
+    G.home = function () { map.fitBounds(cfg.bounds, {padding: [12, 12], maxZoom: 17}); };
+    if (!cfg.sizeM || !cfg.dense) return;
+    var lat = cfg.dense[0] * Math.PI / 180;
+    var need = Math.ceil(Math.log2(cfg.minPx * 156543.03 * Math.cos(lat) / cfg.sizeM));
+    need = Math.min(need, cfg.maxZoom || 17);
+    if (map.getZoom() >= need) return;
+    if (cfg.denseBounds) {
+      map.fitBounds(cfg.denseBounds, {padding: [12, 12], animate: false,
+                                      maxZoom: Math.min(need + 1, cfg.maxZoom || 17)});
+    }
+    if (map.getZoom() < need) map.setView(cfg.dense, need, {animate: false});
+  };
+
+  G.homeButton = function (map, label) {
+    var ctl = L.control({position: "topleft"});
+    ctl.onAdd = function () {
+      var d = el("div", "leaflet-bar gp-home");
+      var a = el("a", null, "⤢", d);
+      a.href = "#";
+      a.title = label;
+      a.setAttribute("role", "button");
+      a.setAttribute("aria-label", label);
+      L.DomEvent.on(a, "click", function (e) { L.DomEvent.stop(e); if (G.home) G.home(); });
+      L.DomEvent.disableClickPropagation(d);
+      return d;
+    };
+    ctl.addTo(map);
+  };
+
+  /* Place names from the programme's own layers, each shown in its zoom range. */
+  G.labels = function (map, items) {
+    if (!map.getPane("gpLabels")) {
+      var pane = map.createPane("gpLabels");
+      pane.style.zIndex = 450;
+      pane.style.pointerEvents = "none";
+    }
+    var group = L.layerGroup().addTo(map);
+    var markers = items.map(function (it) {
+      var icon = L.divIcon({className: "gp-label gp-label-" + it.c, html: "", iconSize: null});
+      var mk = L.marker(it.p, {icon: icon, interactive: false, keyboard: false,
+                               pane: "gpLabels"});
+      mk.on("add", function () {
+        var e = mk.getElement();
+        e.textContent = "";
+        el("span", null, it.t, e);
+      });
+      mk.gp = it;
+      return mk;
+    });
+    function update() {
+      var z = map.getZoom();
+      markers.forEach(function (mk) {
+        var on = z >= mk.gp.z0 && z <= mk.gp.z1;
+        if (on && !group.hasLayer(mk)) group.addLayer(mk);
+        else if (!on && group.hasLayer(mk)) group.removeLayer(mk);
+      });
+    }
+    map.on("zoomend", update);
+    update();
+    G.labelGroup = group;
+    return group;
+  };
+
+  /* Credits line: data sources, rule set, generation time (text, never HTML). */
+  G.credits = function (map, text) {
+    if (!map.attributionControl) L.control.attribution().addTo(map);
+    map.attributionControl.addAttribution('<span class="gp-credits">' + G.esc(text) +
+                                          "</span>");
+  };
+
+  /* A printer drawn in SVG: no icon font, no glyph a system may lack. */
+  function printerIcon() {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M7 3h10v5H7zM4 9h16a1 1 0 0 1 1 1v6h-4v5H7v-5H3v-6a1 1 0 0 1 " +
+                      "1-1zm5 7v3h6v-3zm9-4.5a1 1 0 1 0 0 .01z");
+    path.setAttribute("fill", "#222");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  G.printButton = function (map, label) {
+    var ctl = L.control({position: "topleft"});
+    ctl.onAdd = function () {
+      var d = el("div", "leaflet-bar gp-print");
+      var a = el("a", null, null, d);
+      a.appendChild(printerIcon());
+      a.href = "#";
+      a.title = label;
+      a.setAttribute("role", "button");
+      a.setAttribute("aria-label", label);
+      L.DomEvent.on(a, "click", function (e) { L.DomEvent.stop(e); window.print(); });
+      L.DomEvent.disableClickPropagation(d);
+      return d;
+    };
+    ctl.addTo(map);
+  };
+
+  G.narrow = function () { return window.innerWidth < 700; };
+
   /* Legend: sections of {title, items: [{label, color, shape}]}. */
   G.legend = function (map, title, sections, position) {
     var ctl = L.control({position: position || "bottomright"});
+    G.legendRows = {};
     ctl.onAdd = function () {
       var d = el("div", "gp-legend leaflet-bar");
-      if (title) el("div", "gp-legend-title", title, d);
+      var head = el("button", "gp-legend-title", title || "", d);
+      head.type = "button";
+      head.setAttribute("aria-expanded", "true");
+      var body = el("div", "gp-legend-body", null, d);
+      head.addEventListener("click", function () {
+        var open = d.classList.toggle("gp-collapsed");
+        head.setAttribute("aria-expanded", open ? "false" : "true");
+      });
+      if (G.narrow()) {
+        d.classList.add("gp-collapsed");
+        head.setAttribute("aria-expanded", "false");
+      }
       sections.forEach(function (s) {
-        if (s.title) el("div", "gp-legend-section", s.title, d);
+        if (s.title) el("div", "gp-legend-section", s.title, body);
         s.items.forEach(function (it) {
-          var row = el("div", "gp-legend-row", null, d);
+          var row = el("div", "gp-legend-row", null, body);
           var sw = el("span", "gp-swatch gp-swatch-" + (it.shape || "box"), null, row);
           sw.style.background = it.shape === "line" || it.shape === "ring" ? "transparent" : it.color;
-          sw.style.borderColor = it.color;
+          sw.style.borderColor = it.stroke || it.color;
+          if (it.dash) sw.style.borderStyle = "dashed";
+          if (it.width) sw.style.borderTopWidth = it.width + "px";
           el("span", null, it.label, row);
-          if (it.count !== undefined && it.count !== null) el("span", "gp-legend-count", it.count, row);
+          if (it.count !== undefined && it.count !== null) {
+            var c = el("span", "gp-legend-count", it.count, row);
+            if (it.key !== undefined) G.legendRows[it.key] = c;
+          }
         });
       });
       L.DomEvent.disableClickPropagation(d);
@@ -187,7 +351,7 @@
     ctl.onAdd = function () {
       var d = el("div", "gp-title leaflet-bar");
       el("div", "gp-title-main", text, d);
-      if (sub) el("div", "gp-title-sub", sub, d);
+      G.titleSub = el("div", "gp-title-sub", sub || "", d);
       return d;
     };
     ctl.addTo(map);
@@ -207,10 +371,11 @@
       function go(hit) {
         var lyr = hit.layer;
         if (!map.hasLayer(G.layers[hit.key].layer)) G.layers[hit.key].layer.addTo(map);
-        if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17});
-        else map.setView(lyr.getLatLng(), 17);
+        if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17, animate: false});
+        else map.setView(lyr.getLatLng(), 17, {animate: false});
+        G.highlight(map, lyr);
         if (lyr.openPopup) lyr.openPopup();
-        list.textContent = "";
+        setTimeout(function () { list.textContent = ""; }, 0);
       }
       function update() {
         list.textContent = "";
@@ -224,7 +389,7 @@
         hits.forEach(function (h) {
           var b = el("button", "gp-search-hit", h.name, list);
           b.type = "button";
-          b.addEventListener("click", function () { go(h); });
+          L.DomEvent.on(b, "click", function (e) { L.DomEvent.stop(e); go(h); });
         });
         return hits;
       }
@@ -243,14 +408,67 @@
     return ctl;
   };
 
+  function pct0(v) {
+    return v === null || v === undefined || isNaN(v) ? "—" : Math.round(Number(v) * 100) + "%";
+  }
+
   /* Time slider over snapshots of the progress log.
-   * cfg: {layer, dates: [...], histKey, colors: [per stage index], labels: [...],
-   *       title, start, started, completed (stage indices), hhKey, text: {...}} */
+   * cfg: {layer, dates: [...], histKey, colors: [per stage index], labels, stageKeys,
+   *       title, start, started, completed (stage indices), hhKey, text: {...},
+   *       totals: [[start share, completion share] per date] (households),
+   *       rollups: [{layer, cols, values: {unit: [[...cols] per date]}, bins, palette}]}
+   * Everything that shows a date follows it: compound colours, the title, the legend
+   * counts, the counts table and the county / 片区 roll-ups (colours and popups). */
   G.timeSlider = function (map, cfg) {
     var entry = G.layers[cfg.layer];
     var ctl = L.control({position: "bottomleft"});
-    var state = {i: cfg.start};
+    var state = {i: cfg.start, date: cfg.dates[cfg.start]};
     G.time = state;
+    function stageAt(p, i) {
+      var ch = String(p[cfg.histKey] || "").charAt(i);
+      return ch === "" || ch === "-" ? -1 : parseInt(ch, 36);
+    }
+    function recolour(i) {
+      entry.layer.eachLayer(function (lyr) {
+        var s = stageAt(lyr.feature.properties, i);
+        lyr.setStyle({fillColor: s < 0 ? cfg.noneColor : cfg.colors[s],
+                      color: s < 0 ? cfg.noneStroke || cfg.noneColor : cfg.colors[s],
+                      dashArray: s < 0 ? cfg.noneDash || null : null});
+      });
+    }
+    function countStages(i) {
+      var n = new Array(cfg.labels.length + 1).fill(0);
+      entry.features.forEach(function (f) {
+        var s = stageAt(f.properties, i);
+        n[s < 0 ? cfg.labels.length : s] += 1;
+      });
+      return n;
+    }
+    function rollups(i) {
+      (cfg.rollups || []).forEach(function (r) {
+        var e = G.layers[r.layer];
+        if (!e) return;
+        e.layer.eachLayer(function (lyr) {
+          var p = lyr.feature.properties, rows = r.values[p.name], row = rows ? rows[i] : null;
+          r.cols.forEach(function (c, k) { p[c] = row ? row[k] : null; });
+          var share = p[r.shareKey], b = 0;
+          if (share !== null && share !== undefined) {
+            b = 1;
+            while (b < r.bins.length + 1 && share >= r.bins[b - 1]) b++;
+            b -= 1;
+          }
+          lyr.setStyle({fillColor: r.palette[b]});
+          if (lyr.isPopupOpen && lyr.isPopupOpen()) lyr.getPopup().update();
+        });
+      });
+    }
+    function titleAt(i) {
+      if (!G.titleSub || !cfg.totals) return;
+      var t = cfg.totals[i] || [null, null];
+      G.titleSub.textContent = cfg.text.asOf + " " + cfg.dates[i] + " · " +
+        cfg.text.startedShare + " " + pct0(t[0]) + " · " + cfg.text.completedShare + " " +
+        pct0(t[1]);
+    }
     ctl.onAdd = function () {
       var d = el("div", "gp-slider leaflet-bar");
       el("div", "gp-slider-title", cfg.title, d);
@@ -261,25 +479,19 @@
       input.max = cfg.dates.length - 1;
       input.step = 1;
       input.value = cfg.start;
+      input.setAttribute("aria-label", cfg.title);
       var counts = el("div", "gp-slider-counts", null, d);
       function apply(i) {
         state.i = i;
+        state.date = cfg.dates[i];
         label.textContent = cfg.dates[i];
-        var n = new Array(cfg.labels.length + 1).fill(0), hh = 0, hhStarted = 0, hhDone = 0;
-        entry.layer.eachLayer(function (lyr) {
-          var p = lyr.feature.properties, ch = String(p[cfg.histKey] || "").charAt(i);
-          var s = ch === "" || ch === "-" ? -1 : parseInt(ch, 36);
-          var h = Number(p[cfg.hhKey]) || 0;
-          hh += h;
-          if (s >= cfg.started) hhStarted += h;
-          if (s >= cfg.completed) hhDone += h;
-          n[s < 0 ? cfg.labels.length : s] += 1;
-          lyr.setStyle({fillColor: s < 0 ? cfg.noneColor : cfg.colors[s],
-                        color: s < 0 ? cfg.noneColor : cfg.colors[s]});
-        });
+        recolour(i);
+        var n = countStages(i);
         counts.textContent = "";
         var t = el("table", "gp-table", null, counts);
         cfg.labels.forEach(function (lab, k) {
+          var key = cfg.stageKeys ? cfg.stageKeys[k] : k;
+          if (G.legendRows && G.legendRows[key]) G.legendRows[key].textContent = n[k];
           if (!n[k]) return;
           var tr = el("tr", null, null, t);
           var th = el("th", null, null, tr);
@@ -288,17 +500,22 @@
           th.appendChild(document.createTextNode(lab));
           el("td", null, n[k], tr);
         });
+        if (G.legendRows && G.legendRows[""]) G.legendRows[""].textContent = n[cfg.labels.length];
         if (n[cfg.labels.length]) {
           var tr0 = el("tr", null, null, t);
           el("th", null, cfg.text.none, tr0);
           el("td", null, n[cfg.labels.length], tr0);
         }
+        var tot = (cfg.totals && cfg.totals[i]) || [null, null];
         var tr1 = el("tr", "gp-sum", null, t);
         el("th", null, cfg.text.startedShare, tr1);
-        el("td", null, hh ? G.fmt(hhStarted / hh, "pct") : "—", tr1);
+        el("td", null, pct0(tot[0]), tr1);
         var tr2 = el("tr", "gp-sum", null, t);
         el("th", null, cfg.text.completedShare, tr2);
-        el("td", null, hh ? G.fmt(hhDone / hh, "pct") : "—", tr2);
+        el("td", null, pct0(tot[1]), tr2);
+        rollups(i);
+        titleAt(i);
+        map.eachLayer(function (l) { if (l.isPopupOpen && l.isPopupOpen()) l.getPopup().update(); });
       }
       input.addEventListener("input", function () { apply(parseInt(input.value, 10)); });
       G.setTime = function (i) { input.value = i; apply(i); };
@@ -309,6 +526,23 @@
     };
     ctl.addTo(map);
     return ctl;
+  };
+
+  /* Every facility type's walking distance against its standard, in a gaps popup. */
+  G.popupExtra.allGaps = function (d, p, opts) {
+    var g = opts.gaps;
+    if (!g || !g.types.length) return;
+    el("div", "gp-popup-section", g.title, d);
+    var t = el("table", "gp-table gp-gaps", null, d);
+    g.types.forEach(function (ty) {
+      var tr = el("tr", null, null, t);
+      el("th", null, ty.label, tr);
+      var walk = p["walk_m_" + ty.key], std = ty.standard;
+      el("td", null, G.fmt(walk, "m", opts.lang) + " / " + G.fmt(std, "m", opts.lang), tr);
+      var st = p["_cov_" + ty.key];
+      var v = el("td", "gp-verdict gp-verdict-" + st, g.verdict[st] || "—", tr);
+      v.style.color = g.colors[st] || "#333";
+    });
   };
 
   G.popupExtra.stageNow = function (d, p, opts) {

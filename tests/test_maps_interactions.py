@@ -1,0 +1,270 @@
+"""What a planner does with a map, in headless chromium with the network cut (issue 13).
+
+Each test clicks, types, toggles and resizes the way a user would and checks what the
+page then shows: popups, draw order, the time slider's reach, the phone layout,
+printing, labels and the opening view. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _map_fixtures import programme
+from browser import PHONE, OfflinePage, offline_browser, open_offline
+
+from gisplan import maps
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with offline_browser() as context:
+        yield context
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("maps")
+    return {kind: maps.save_map(maps.make_map(programme(), kind), out / f"{kind}.html")
+            for kind in maps.KINDS}
+
+
+def _centre_of(page: OfflinePage, name: str) -> tuple[float, float]:
+    """Screen point at the middle of the compound called *name* (page coordinates)."""
+    return tuple(page.page.evaluate(
+        """(name) => {
+            const hit = gisplan.searchable.find(h => h.name === name);
+            const map = hit.map, c = hit.layer.getBounds().getCenter();
+            const p = map.latLngToContainerPoint(c);
+            const r = map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }""", name))
+
+
+def _toggle(page: OfflinePage, label: str) -> None:
+    page.page.locator(".leaflet-control-layers label", has_text=label).first.click()
+    page.page.wait_for_timeout(100)
+
+
+def test_clicking_a_search_result_keeps_its_popup_and_highlights_it(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        page.page.fill(".gp-search-input", "文化巷")
+        page.page.locator(".gp-search-hit").first.click()
+        page.page.wait_for_timeout(800)  # the popup used to close again at once
+        assert page.page.locator(".leaflet-popup .gp-popup h4").text_content() == "文化巷小区"
+        assert page.page.evaluate("() => gisplan.highlighted.name") == "文化巷小区"
+        assert page.count("path.gp-highlight") == 1
+        assert page.problems() == []
+        page.screenshot("interaction_search_click")
+    finally:
+        page.page.close()
+
+
+def test_compounds_stay_on_top_and_clickable_through_any_toggling(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        _toggle(page, "片区进度汇总")   # off
+        _toggle(page, "片区进度汇总")   # on again
+        _toggle(page, "县区进度汇总")   # on
+        page.page.wait_for_timeout(200)
+        x, y = _centre_of(page, "南城路一号院")
+        top = page.page.evaluate("([x, y]) => document.elementFromPoint(x, y)"
+                                 ".getAttribute('class')", [x, y])
+        assert "gp-compounds" in top
+        page.page.mouse.click(x, y)
+        page.page.wait_for_selector(".leaflet-popup .gp-popup h4")
+        assert page.page.locator(".leaflet-popup .gp-popup h4").text_content() == "南城路一号院"
+        assert page.problems() == []
+        page.screenshot("interaction_rollups_toggled")
+    finally:
+        page.page.close()
+
+
+def test_title_legend_counts_and_rollups_follow_the_slider(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        def state() -> dict[str, Any]:
+            return page.page.evaluate("""() => ({
+                sub: document.querySelector('.gp-title-sub').textContent,
+                legend: Object.fromEntries(Object.entries(gisplan.legendRows)
+                                           .map(([k, e]) => [k, e.textContent])),
+                table: document.querySelector('.gp-slider-counts').textContent,
+                roll: (() => { const out = {};
+                    gisplan.layers.rollup_pianqu.layer.eachLayer(l => {
+                        const p = l.feature.properties;
+                        out[p.name] = [p.compounds_started, l.options.fillColor]; });
+                    return out; })(),
+            })""")
+
+        last = state()
+        assert "2023-08-20" in last["sub"]  # the latest report
+        assert last["legend"]["started"] == "2" and last["legend"][""] == "2"
+        page.page.evaluate("() => gisplan.setTime(0)")
+        first = state()
+        assert "2023-02-28" in first["sub"] and first["sub"] != last["sub"]
+        # 2023-02-28: C1 consulted, the other five without a report
+        assert first["legend"]["consulted"] == "1" and first["legend"]["started"] == "0"
+        assert first["legend"][""] == "5"
+        assert first["roll"]["西关北街"][0] == 0 and last["roll"]["西关北街"][0] == 2
+        assert first["roll"]["西关北街"][1] != last["roll"]["西关北街"][1]
+        # the roll-up popup shows the figures of the slider's date
+        page.page.evaluate("() => gisplan.setTime(3)")
+        assert state()["roll"]["西关北街"][0] == 2  # C1 and C2 started by 2023-05-31
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+def test_popup_shows_stage_dates_up_to_the_slider_date(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        x, y = _centre_of(page, "西关北街小区")
+        page.page.mouse.click(x, y)
+        page.page.wait_for_selector(".leaflet-popup .gp-popup")
+        text = page.page.locator(".leaflet-popup .gp-popup").text_content()
+        assert "开工日期2023-04-15" in text and "完工日期2023-08-20" in text
+        page.page.evaluate("() => gisplan.setTime(4)")  # 2023-06-30: started, not done
+        text = page.page.locator(".leaflet-popup .gp-popup").text_content()
+        assert "开工日期2023-04-15" in text and "完工日期—" in text
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+def test_gaps_popup_lists_every_type_with_walk_against_standard(browser, built):
+    page = open_offline(browser, built["gaps"])
+    try:
+        x, y = _centre_of(page, "南城路一号院")
+        page.page.mouse.click(x, y)
+        page.page.wait_for_selector(".leaflet-popup .gp-gaps")
+        rows = page.page.locator(".leaflet-popup .gp-gaps tr").all_text_contents()
+        n_types = page.page.evaluate("() => gisplan.layers.compounds.opts.gaps.types.length")
+        assert len(rows) == n_types >= 2
+        assert all(" m" in r and "/" in r for r in rows)
+        assert any("幼儿园" in r for r in rows)
+        page.screenshot("interaction_gaps_popup")
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+@pytest.mark.parametrize("kind", maps.KINDS)
+def test_on_a_phone_controls_fold_and_zoom_and_search_are_free(browser, built, kind):
+    page = open_offline(browser, built[kind], viewport=PHONE)
+    try:
+        assert page.count(".leaflet-control-layers-expanded") == 0
+        assert page.count(".gp-legend.gp-collapsed") == 1
+        for sel in (".leaflet-control-zoom-in", ".gp-search-input"):
+            free = page.page.evaluate("""(sel) => {
+                const e = document.querySelector(sel), r = e.getBoundingClientRect();
+                const top = document.elementFromPoint(r.left + r.width / 2,
+                                                      r.top + r.height / 2);
+                return r.right <= window.innerWidth && (top === e || e.contains(top));
+            }""", sel)
+            assert free, f"{sel} is covered or off screen on a phone"
+        # the layer control opens when the finger (or mouse) reaches it
+        box = page.page.locator(".leaflet-control-layers-toggle").bounding_box()
+        page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        assert page.count(".leaflet-control-layers-expanded") == 1
+        page.page.mouse.click(30, 450)
+        assert page.count(".leaflet-control-layers-expanded") == 0
+        assert page.problems() == []
+        page.screenshot(f"phone_{kind}")
+    finally:
+        page.page.close()
+
+
+def test_print_shows_map_legend_and_credits_without_buttons(browser, built):
+    page = open_offline(browser, built["gaps"])
+    try:
+        credits = page.page.locator(".gp-credits").text_content()
+        assert "原州区2023年老旧小区改造" in credits and "GB 50180-2018" in credits
+        assert "生成" in credits
+        page.page.evaluate("() => { window.__printed = 0; "
+                           "window.print = () => window.__printed++; }")
+        page.page.locator(".gp-print a").click()
+        assert page.page.evaluate("() => window.__printed") == 1
+        page.page.emulate_media(media="print")
+        shown = page.page.evaluate("""() => Object.fromEntries(
+            ['.gp-search', '.leaflet-control-zoom', '.gp-print', '.gp-legend',
+             '.gp-title', '.gp-credits'].map(s => [s,
+                getComputedStyle(document.querySelector(s)).display !== 'none']))""")
+        assert shown == {".gp-search": False, ".leaflet-control-zoom": False,
+                         ".gp-print": False, ".gp-legend": True, ".gp-title": True,
+                         ".gp-credits": True}
+        page.screenshot("print_gaps")
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+@pytest.mark.parametrize("name", ["xuchang", "huaian"])
+def test_a_city_opens_where_compounds_are_visible_with_place_names(browser, sample_copy,
+                                                                   tmp_path, name):
+    m = maps.progress_map(sample_copy(name))
+    page = open_offline(browser, maps.save_map(m, tmp_path / f"{name}.html"))
+    try:
+        px = page.page.evaluate("""() => {
+            const e = gisplan.layers.compounds, map = e.map, b = map.getBounds();
+            const w = [];
+            e.layer.eachLayer(l => { const lb = l.getBounds();
+                if (!b.intersects(lb)) return;
+                const a = map.latLngToContainerPoint(lb.getSouthWest());
+                const c = map.latLngToContainerPoint(lb.getNorthEast());
+                w.push(Math.abs(c.x - a.x)); });
+            w.sort((a, b) => a - b);
+            return {n: w.length, median: w[Math.floor(w.length / 2)], zoom: map.getZoom()};
+        }""")
+        assert px["n"] >= 10, px  # the view is on compounds, not on empty county land
+        assert px["median"] >= 8, px  # a typical compound is big enough to see and tap
+        assert page.count(".gp-label") >= 3
+        page.page.wait_for_timeout(200)
+        page.screenshot(f"open_{name}_progress")
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+def test_labels_change_with_zoom(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        def labels() -> list[str]:
+            return page.page.locator(".gp-label").all_text_contents()
+
+        near = labels()
+        assert "西关北街" in near and "西关街" in near  # 片区 and road names up close
+        page.page.evaluate("() => gisplan.layers.compounds.map.setZoom(12, {animate: false})")
+        page.page.wait_for_timeout(100)
+        far = labels()
+        assert "原州区" in far and "西关街" not in far
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+def test_chinese_is_drawn_with_the_embedded_font(browser, built):
+    from gisplan import _assets
+
+    if _assets.find_cjk_font() is None:
+        pytest.skip("no CJK font file here (apt-get install fonts-noto-cjk)")
+    page = open_offline(browser, built["progress"])
+    try:
+        page.page.evaluate("() => document.fonts.ready")
+        used = page.page.evaluate("""async () => {
+            await document.fonts.load('14px "gisplan CJK"', '改造进度');
+            const faces = [...document.fonts].filter(f => f.family.includes('gisplan CJK'));
+            return {loaded: faces.map(f => f.status),
+                    check: document.fonts.check('14px "gisplan CJK"', '改造进度'),
+                    family: getComputedStyle(document.querySelector('.gp-title'))
+                              .fontFamily};
+        }""")
+        assert used["loaded"] == ["loaded"] and used["check"]
+        assert used["family"].startswith('"gisplan CJK"')
+        assert page.problems() == []
+    finally:
+        page.page.close()
