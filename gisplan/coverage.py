@@ -441,8 +441,25 @@ def _resolve_facilities(fac: gpd.GeoDataFrame, std: Standard, report: Report) ->
 
 
 def _unknown_type_findings(groups: Any, std: Standard) -> Iterator[Finding]:
-    """One ``unknown_facility_type`` finding per distinct unknown spelling."""
+    """One finding per distinct spelling the standard does not assess.
+
+    A type of the schema's vocabulary that the life-circle standard gives no walking
+    distance for (e.g. 药店 pharmacy, recorded from OSM) is an ``info`` finding
+    ``not_assessed_facility_type``; any other spelling is an ``unknown_facility_type``
+    warning with close matches from the standard.
+    """
+    from gisplan.schema import vocab
+
+    recorded = set(vocab("facility_type"))
     for value, rows in groups.items():
+        if value in recorded:
+            yield Finding("info", "not_assessed_facility_type",
+                          f"{len(rows)} facilities of type {value!r}: recorded, but the "
+                          "life-circle standard gives no walking distance for it, so "
+                          "coverage does not assess it", layer="facilities", row=rows[0],
+                          column="facility_type", value=value,
+                          hint="add a row to the standard (--standard FILE.csv) to assess it")
+            continue
         close = std.suggest(value)
         hint = ("did you mean " + ", ".join(f"{k} ({std.zh(k)})" for k in close)
                 if close else "use a type of the life-circle standard: "

@@ -1081,7 +1081,9 @@ def _pct(value: Any) -> str:
 def _status_day(log: pd.DataFrame, as_of: str | dt.date | None) -> dt.date:
     """Return the status date: *as_of*, or (``None``) the latest date in the progress log."""
     if as_of is not None:
-        return pd.Timestamp(as_of).date()
+        from gisplan.progress.dates import require_date
+
+        return require_date(as_of, what="--as-of date 截至日期")
     log_dates = pd.to_datetime(log["date"], errors="coerce")
     return log_dates.max().date() if log_dates.notna().any() else dt.date.today()
 
