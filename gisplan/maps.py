@@ -1053,7 +1053,7 @@ def _rollup(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date,
 
     if not len(log):
         return pd.DataFrame(columns=list(_ROLLUP_COLS))
-    by = "county" if level == "county" else "district"
+    by: Literal["county", "district"] = "county" if level == "county" else "district"
     summary = progress_summary(compounds, log, as_of=as_of, by=by, total=False)
     return summary.set_index("unit")
 

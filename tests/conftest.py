@@ -42,3 +42,21 @@ def county_boundaries() -> Path:
     if not COUNTIES.exists():
         pytest.fail(f"{COUNTIES} is missing: the package data is incomplete")
     return COUNTIES
+
+
+@pytest.fixture
+def gisplan(capsys: pytest.CaptureFixture[str]):
+    """Run ``gisplan ARGS`` in-process as a user does; return (exit code, everything printed)."""
+
+    def run(*args: object) -> tuple[int, str]:
+        try:
+            from gisplan.cli import main
+
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    return run

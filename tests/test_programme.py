@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from gisplan.cli import main
 from gisplan.programme import (
     ProgrammeError,
     apply_settings,
@@ -17,22 +16,6 @@ from gisplan.programme import (
     template_text,
 )
 from gisplan.store import Project
-
-
-@pytest.fixture
-def gisplan(capsys: pytest.CaptureFixture[str]):
-    """Run the command line in-process; return (exit code, everything printed)."""
-
-    def run(*args: object) -> tuple[int, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out + out.err
-
-    return run
 
 
 def line_of(text: str, needle: str) -> int:

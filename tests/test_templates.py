@@ -9,7 +9,6 @@ from typing import Any
 import openpyxl
 import pytest
 
-from gisplan.cli import main
 from gisplan.read import VOCAB_COLUMNS, map_headers
 from gisplan.schema import layer_schema, vocab
 from gisplan.store import Project
@@ -24,21 +23,6 @@ from gisplan.templates import (
 
 SCHEMA = {"progress": "progress_log"}
 
-
-@pytest.fixture
-def gisplan(capsys: pytest.CaptureFixture[str]):
-    """Run the command line in-process; return (exit code, everything printed)."""
-
-    def run(*args: object) -> tuple[int, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out + out.err
-
-    return run
 
 
 def fill(path: Path, rows: list[dict[str, Any]], *, drop_example: bool = False,
