@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import METRES
+
 _KINDS = {
     "progress": "改造进度",
     "gaps": "设施覆盖与缺口",
@@ -50,7 +52,7 @@ def _check_tianditu_key() -> None:
 @click.option("--type", "types", multiple=True,
               help="Facility type(s) for the gaps map 设施类型 (key or Chinese name).")
 @click.option("--title", default=None, help="Map title 标题.")
-@click.option("--tolerance", "tolerance_m", type=click.FloatRange(min=0), default=None,
+@click.option("--tolerance", "tolerance_m", type=METRES, default=None,
               help="Simplify outlines to this many metres 简化容差（米） (default: 1, "
                    "0.5 for utilities).")
 def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
