@@ -837,12 +837,12 @@ def validate_project(
     >>> report.counts["compounds"].rows_in, report.ok
     (26, True)
     """
-    _, report = validate_frames(read_layers(project), file=str(project.path), today=today,
+    _, report = validate_frames(read_canonical_layers(project), file=str(project.path), today=today,
                                 overlap_tolerance_m2=overlap_tolerance_m2)
     return report
 
 
-def read_layers(project: Project) -> dict[str, pd.DataFrame]:
+def read_canonical_layers(project: Project) -> dict[str, pd.DataFrame]:
     """Read the canonical layers present in *project* (analysis outputs are left out).
 
     A layer whose values do not fit the canonical dtypes (a GeoPackage edited in QGIS,

@@ -16,7 +16,7 @@ from shapely import box
 from gisplan._errors import InputError
 from gisplan.findings import Report, has_flag
 from gisplan.store import Project
-from gisplan.validate import read_layers, validate_frames, validate_layer, validate_project
+from gisplan.validate import read_canonical_layers, validate_frames, validate_layer, validate_project
 
 # 原州区, Guyuan: a few compounds 100 m apart (0.001° ≈ 90 m east-west, 111 m north-south)
 LON, LAT = 106.28, 36.0
@@ -370,7 +370,7 @@ def test_validate_project_counts_every_layer(project: Project):
 def test_text_numbers_in_a_foreign_geopackage_are_reported_per_row(project: Project):
     bad = compounds(3, households=["120", "一百二十户", "80户"])
     pyogrio.write_dataframe(bad, project.path, layer="compounds")
-    frames = read_layers(project)
+    frames = read_canonical_layers(project)
     _, report = validate_frames(frames, today=TODAY)
     assert [f.value for f in report.by_code("unparseable_number")] == ["一百二十户", "80户"]
     assert report.counts["compounds"].balanced

@@ -76,10 +76,10 @@ def check(ctx: click.Context, project: Path, fmt: str, out: Path | None, fix_out
     """
     from gisplan.reconcile import reconcile_frames
     from gisplan.store import Project
-    from gisplan.validate import read_layers, validate_frames
+    from gisplan.validate import read_canonical_layers, validate_frames
 
     p = Project.open(project)
-    frames = read_layers(p)
+    frames = read_canonical_layers(p)
     fixed, report = validate_frames(frames, file=str(p.path))
     report.extend(reconcile_frames(
         fixed.get("compounds"), fixed.get("plan_targets"), fixed.get("plan_lists"),
