@@ -49,7 +49,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -84,6 +84,7 @@ __all__ = [
     "VOCAB_COLUMNS",
     "ReadResult",
     "ValueParseError",
+    "canonical_target",
     "map_headers",
     "read_layer",
     "read_table",
@@ -242,6 +243,93 @@ def map_headers(
             out[h] = target
             taken.add(target)
     return out
+
+
+def canonical_target(name: str, layer_kind: str) -> str | None:
+    """Return the canonical column that *name* names in *layer_kind*, or None.
+
+    *name* may be the canonical name (``households``), its Chinese name (``户数``) or an
+    alias; ``lon``/``lat``/``wkt`` (and ``经度``, ``纬度``) name the geometry columns of
+    a spatial layer (returned as ``__lon__``, ``__lat__``, ``__wkt__``). This is what
+    ``--map 原列名=canonical`` accepts on the right-hand side.
+
+    Examples
+    --------
+    >>> canonical_target("所在街道", "compounds"), canonical_target("lon", "facilities")
+    ('street', '__lon__')
+    >>> canonical_target("nonsense", "compounds") is None
+    True
+    """
+    text = str(name).strip()
+    if text in ("lon", "lat", "wkt") and layer_schema(layer_kind).kind == "spatial":
+        return f"__{text}__"
+    if text in layer_schema(layer_kind).column_names and text != "flags":
+        return text
+    return _match_header(text, layer_kind)
+
+
+def _with_user_columns(mapping: dict[str, str], headers: Sequence[str], *,
+                       columns: Mapping[str, str] | None, saved: Mapping[str, str] | None,
+                       layer_kind: str, file: str, where: str | None,
+                       report: Report) -> dict[str, str]:
+    """Apply a saved mapping (``--mapping``), then the user's ``--map`` entries.
+
+    A header of ``--map`` that the file lacks is an error; one of a saved mapping is a
+    warning (next week's file may leave an optional column out). The user's entry wins
+    over the automatic one for the same header or the same canonical column.
+    """
+    out = dict(mapping)
+    absent: list[str] = []
+    for entries, strict in ((saved or {}, False), (columns or {}, True)):
+        for header, target in entries.items():
+            canonical = canonical_target(target, layer_kind)
+            if canonical is None:
+                raise SchemaError(
+                    f"'{header}={target}': '{target}' is not a column of {layer_kind}",
+                    file=file, layer=where, column=header, value=target,
+                    hint="map to one of: " + ", ".join(
+                        c for c in layer_schema(layer_kind).column_names if c != "flags"))
+            if header not in headers:
+                if strict:
+                    raise SchemaError(
+                        f"--map '{header}={target}': the file has no column '{header}'",
+                        file=file, layer=where, column=header, value=header,
+                        hint="write the header exactly as in the file; headers found: "
+                        + ", ".join(headers))
+                absent.append(header)
+                continue
+            out = {h: c for h, c in out.items() if h != header and c != canonical}
+            out[header] = canonical
+    if absent:
+        report.add(Finding(
+            "warning", "mapping_column_absent",
+            f"{len(absent)} column(s) of the saved mapping are not in this file: "
+            + ", ".join(absent), file=file, layer=where, value=", ".join(absent),
+            hint="check the file; save the mapping again with --save-mapping when the "
+            "layout changed on purpose"))
+    return out
+
+
+def _apply_vocab(raw: _Raw, mapping: dict[str, str], vocab: Mapping[str, Mapping[str, str]]
+                 | None, *, layer_kind: str, file: str, report: Report) -> None:
+    """Replace values as written by their terms (``--vocab facility_type=FILE.csv``)."""
+    if not vocab:
+        return
+    by_canonical = {c: h for h, c in mapping.items()}
+    for column, table in vocab.items():
+        header = by_canonical.get(column)
+        if header is None or not table:
+            continue
+        folded = {normalize_text(k): v for k, v in table.items()}
+        cells = raw.frame[header]
+        keys = cells.map(lambda v: normalize_text(v) if isinstance(v, str) else None)
+        hits = keys.map(folded)
+        raw.frame[header] = hits.where(hits.notna(), cells)
+        n = int(hits.notna().sum())
+        report.add(Finding("info", "vocab_mapped",
+                           f"{n} value(s) of {column} read through the user's vocabulary "
+                           f"map ({len(table)} entries)", file=file, layer=raw.where,
+                           column=header, value=n))
 
 
 def _scale_of(header: str) -> float:
@@ -1129,6 +1217,9 @@ def _read(
     wkt: str | None,
     id_column: str | None = None,
     expected: Sequence[float] | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[Any]:
     path = Path(path)
     file = str(path)
@@ -1141,10 +1232,13 @@ def _read(
         report.add(_empty_finding(sch, file=file, where=where))
     headers = list(raw.frame.columns)
     mapping = map_headers(headers, layer_kind, truncated=raw.truncated_headers)
+    mapping = _with_user_columns(mapping, headers, columns=columns, saved=saved,
+                                 layer_kind=layer_kind, file=file, where=where, report=report)
     mapping = _with_id_column(mapping, id_column, sch, headers, file=file, where=where)
     generated = _generated_ids(raw, mapping, sch, file=file)
     _check_required(sch, mapping, headers, file=file, where=where,
                     generated=frozenset({sch.id}) if generated else frozenset())
+    _apply_vocab(raw, mapping, vocab, layer_kind=layer_kind, file=file, report=report)
     built = _parse_columns(raw, mapping, layer_kind, file=file)
     errors = list(built.errors)
     geoms: Any = None
@@ -1198,6 +1292,9 @@ def read_layer(
     wkt: str | None = None,
     id_column: str | None = None,
     expected_bounds: Sequence[float] | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved_columns: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[gpd.GeoDataFrame]:
     """Read a spatial layer from a file into its canonical form.
 
@@ -1234,6 +1331,17 @@ def read_layer(
         (west, south, east, north) in degrees of the programme the layer belongs to.
         Coordinates more than :data:`gisplan.crs.MAX_DISTANCE_KM` away are an error
         (a wrong ``crs``). None: only the CRS's area of use is checked.
+    columns : mapping, optional
+        Header as written → column (``{"小区名": "name"}``, ``--map``): the canonical
+        name, its Chinese name or an alias, or ``lon``/``lat``/``wkt``. A header the file
+        lacks is an error. None: headers are mapped by name only.
+    saved_columns : mapping, optional
+        The same, from a saved mapping (``--mapping FILE.toml``,
+        :mod:`gisplan.mappings`): a header the file lacks is a warning, not an error.
+        ``columns`` wins where both name a header.
+    vocab : mapping, optional
+        Column → {value as written → term} (``--vocab facility_type=FILE.csv``), applied
+        before the values are read; other values are read as usual.
 
     Returns
     -------
@@ -1265,7 +1373,8 @@ def read_layer(
     """
     result = _read(path, layer_kind, spatial=True, layer=layer, sheet=sheet, crs=crs,
                    coords=coords, encoding=encoding, lon=lon, lat=lat, wkt=wkt,
-                   id_column=id_column, expected=expected_bounds)
+                   id_column=id_column, expected=expected_bounds, columns=columns,
+                   saved=saved_columns, vocab=vocab)
     assert isinstance(result.frame, gpd.GeoDataFrame)
     return result
 
@@ -1276,6 +1385,9 @@ def read_table(
     *,
     sheet: str | int | None = None,
     encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved_columns: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[pd.DataFrame]:
     """Read an attribute table (``progress_log``, ``plan_targets``, ...) from CSV or Excel.
 
@@ -1294,6 +1406,8 @@ def read_table(
         Sheet of a workbook; None: the best-matching one.
     encoding : str, optional
         Text encoding of a CSV; None: UTF-8, else GBK.
+    columns, saved_columns, vocab : mapping, optional
+        The user's header and value mappings, as for :func:`read_layer`.
 
     Returns
     -------
@@ -1303,4 +1417,5 @@ def read_table(
         warnings. Unpacks as ``frame, report``.
     """
     return _read(path, layer_kind, spatial=False, layer=None, sheet=sheet, crs=None,
-                 coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None)
+                 coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None,
+                 columns=columns, saved=saved_columns, vocab=vocab)
