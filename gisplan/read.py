@@ -419,9 +419,11 @@ def _col_letter(i: int) -> str:
     return s
 
 
-def _score_row(row: Sequence[Any], layer_kind: str) -> int:
+def _score_row(row: Sequence[Any], layer_kind: str, known: frozenset[str] = frozenset()
+               ) -> int:
+    """Count the columns of *layer_kind* a row names (*known*: the user's own headers)."""
     hits = {
-        _match_header(v, layer_kind)
+        _match_header(v, layer_kind) or (f"user:{v}" if normalize_text(v) in known else None)
         for v in row
         if isinstance(v, str) and v.strip()
     }
@@ -509,9 +511,9 @@ def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
 
 
 def _best_header_row(scan: list[list[Any]], layer_kind: str, *, file: str,
-                     where: str | None) -> int:
+                     where: str | None, known: frozenset[str] = frozenset()) -> int:
     """Return the row (0-based) naming most columns of *layer_kind*; refuse when none does."""
-    scores = [_score_row(r, layer_kind) for r in scan]
+    scores = [_score_row(r, layer_kind, known) for r in scan]
     if not scores or max(scores) == 0:
         first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
         shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
@@ -549,6 +551,7 @@ def _grid_to_raw(
     where: str | None,
     file: str,
     merges: Sequence[tuple[int, int, int, int]] = (),
+    known: frozenset[str] = frozenset(),
 ) -> _Raw:
     """Find the header block in a grid of cells and return the data below it.
 
@@ -570,7 +573,8 @@ def _grid_to_raw(
         if top_rows and width:
             cells[:] = top_rows
     grid = top_rows
-    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where)
+    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where,
+                            known=known)
     top, bottom = _header_block(grid, best, layer_kind, merges=merges)
     headers = _joined_headers(grid, top, bottom, width)
 
@@ -623,7 +627,8 @@ def _grid_to_raw(
     return _Raw(frame, rows[keep], where, findings=findings)
 
 
-def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
+def _read_csv(path: Path, layer_kind: str, *, encoding: str | None,
+              known: frozenset[str] = frozenset()) -> _Raw:
     text, enc, guessed = _decode(path.read_bytes(), encoding)
     try:
         dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
@@ -641,7 +646,7 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
     if cells is not None and not multiline:
         grid_np = cells.to_numpy(dtype=object)
         grid_np[pd.isna(grid_np)] = None
-        raw = _grid_to_raw(grid_np, layer_kind, where=None, file=str(path))
+        raw = _grid_to_raw(grid_np, layer_kind, where=None, file=str(path), known=known)
         if guessed:
             raw.findings.append(_encoding_finding(path, enc))
         return raw
@@ -653,7 +658,7 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
         grid.append([v if v.strip() else None for v in row])
         line_of.append(start)
         start = reader.line_num + 1
-    raw = _grid_to_raw(grid, layer_kind, where=None, file=str(path))
+    raw = _grid_to_raw(grid, layer_kind, where=None, file=str(path), known=known)
     # rows counted in lines: a quoted cell holding a line break spans two lines
     raw.rows = np.array([line_of[r - 1] for r in raw.rows], dtype=int)
     if guessed:
@@ -671,13 +676,14 @@ def _encoding_finding(path: Path, enc: str, layer: str | None = None) -> Finding
     )
 
 
-def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str) -> Any:
+def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str,
+                known: frozenset[str] = frozenset()) -> Any:
     names = wb.sheetnames
     if sheet is None:
         if len(names) == 1:
             return wb[names[0]]
         scores = [
-            max((_score_row(r, layer_kind)
+            max((_score_row(r, layer_kind, known)
                  for r in wb[n].iter_rows(max_row=_MAX_HEADER_SCAN, values_only=True)),
                 default=0)
             for n in names
@@ -694,7 +700,8 @@ def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str) ->
     return wb[sheet]
 
 
-def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
+def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None,
+               known: frozenset[str] = frozenset()) -> _Raw:
     import openpyxl  # an I/O dependency: imported only when an Excel file is read
 
     try:
@@ -702,7 +709,7 @@ def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise InputError(f"cannot open the workbook: {exc}", file=str(path),
                          hint="open and save it again in Excel as .xlsx") from exc
-    ws = _pick_sheet(wb, sheet, layer_kind, str(path))
+    ws = _pick_sheet(wb, sheet, layer_kind, str(path), known)
     grid = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
     merges = []
     for rng in ws.merged_cells.ranges:
@@ -712,7 +719,8 @@ def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
             for c in range(c0, min(c1, len(grid[r]) - 1) + 1):
                 grid[r][c] = value
         merges.append((r0, c0, r1, c1))
-    raw = _grid_to_raw(grid, layer_kind, where=ws.title, file=str(path), merges=merges)
+    raw = _grid_to_raw(grid, layer_kind, where=ws.title, file=str(path), merges=merges,
+                       known=known)
     wb.close()
     return raw
 
@@ -772,15 +780,19 @@ def _read_vector(path: Path, *, layer: str | None, layer_kind: str,
 
 
 def _read_raw(path: Path, layer_kind: str, *, layer: str | None, sheet: str | int | None,
-              encoding: str | None) -> _Raw:
+              encoding: str | None, known: frozenset[str] = frozenset()) -> _Raw:
+    """Read the cells of *path*.
+
+    *known* are headers the user mapped: they find the header row as the schema's do.
+    """
     if not path.exists():
         raise InputError("file not found", file=str(path),
                          hint="check the path; quote it if it holds spaces")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
-        return _read_xlsx(path, layer_kind, sheet=sheet)
+        return _read_xlsx(path, layer_kind, sheet=sheet, known=known)
     if suffix in {".csv", ".txt", ".tsv"}:
-        return _read_csv(path, layer_kind, encoding=encoding)
+        return _read_csv(path, layer_kind, encoding=encoding, known=known)
     if suffix == ".xls":
         raise InputError("old Excel .xls files are not read", file=str(path),
                          hint="open it in Excel or WPS and save as .xlsx (另存为 .xlsx)")
@@ -1224,7 +1236,9 @@ def _read(
     path = Path(path)
     file = str(path)
     sch = _check_request(layer_kind, spatial=spatial, coords=coords, file=file)
-    raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding)
+    known = frozenset(normalize_text(h) for h in [*(columns or {}), *(saved or {})])
+    raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding,
+                    known=known)
     where = raw.where
     report = Report()
     _add_grouped(report, raw.findings)

@@ -65,8 +65,18 @@ def progress() -> None:
               help="Worksheet of an XLSX file 工作表 (default: best match).")
 @click.option("--score-cutoff", type=float, default=75.0, show_default=True,
               help="Smallest name similarity 0–100 for a fuzzy compound match 模糊匹配阈值.")
+@click.option("--county", default=None,
+              help="The county 县区 that sent the report: rows without a 县区 are its rows, "
+                   "and the layout saved for it with --save-mapping is used.")
+@click.option("--map", "map_options", multiple=True, metavar="原列名=COLUMN",
+              help="Read a column of the report as a log column 指定表头对应 (repeatable), "
+                   "e.g. --map 当前进展=进度阶段 --map 上报时间=date.")
+@click.option("--save-mapping", is_flag=True,
+              help="Store this report's header mapping as the county's layout 保存该县区报表格式 "
+                   "(in the programme); next week: --county alone. Needs --county.")
 @click.option("--dry-run", is_flag=True, help="Check the report, write nothing 仅检查.")
 def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
+            county: str | None, map_options: tuple[str, ...], save_mapping: bool,
             dry_run: bool) -> None:
     """Append a county progress report 进度报表 (CSV/XLSX, Chinese headers) to the log.
 
@@ -74,11 +84,20 @@ def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
     silently: ambiguous and unknown names are listed with their best candidates and kept
     unmatched). Importing the same report twice adds nothing.
     """
+    from gisplan.mappings import parse_map_options
     from gisplan.progress import import_reports
 
+    columns = parse_map_options(map_options, "progress_log")
     result = import_reports(project, file, sheet=sheet, score_cutoff=score_cutoff,
-                            dry_run=dry_run)
+                            dry_run=dry_run, county=county, columns=columns,
+                            save_mapping=save_mapping)
     click.echo(result.summary() + (" (dry run: nothing written)" if dry_run else ""))
+    if save_mapping and not dry_run:
+        click.echo(f"layout of {county}'s reports saved 报表格式已保存 "
+                   f"({len(result.header_map)} columns); next time: gisplan progress import "
+                   f"{project} FILE --county {county}")
+    for f in result.report.by_code("report_layout_used"):
+        click.echo(f.message)
     if len(result.unmatched):
         um = result.unmatched.copy()
         um["match"] = um["match"].map({"unknown": "无法匹配 unknown",
