@@ -798,9 +798,9 @@ def _read_raw(path: Path, layer_kind: str, *, layer: str | None, sheet: str | in
                          hint="open it in Excel or WPS and save as .xlsx (另存为 .xlsx)")
     if suffix in _VECTOR_SUFFIXES:
         return _read_vector(path, layer=layer, layer_kind=layer_kind, encoding=encoding)
-    known = ", ".join(sorted(_VECTOR_SUFFIXES | _TABLE_SUFFIXES))
+    types = ", ".join(sorted(_VECTOR_SUFFIXES | _TABLE_SUFFIXES))
     raise InputError(f"unknown file type '{suffix}'", file=str(path),
-                     hint=f"use one of: {known}")
+                     hint=f"use one of: {types}")
 
 
 # ======================================================================= values
