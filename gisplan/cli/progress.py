@@ -6,11 +6,15 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
 from gisplan.progress.terms import Level
+
+if TYPE_CHECKING:
+    from gisplan.progress.status import PlanScope
 
 DATE_HELP = "date: 2023-06-30, 2023年6月30日 or 2023.6.30"
 
@@ -134,7 +138,13 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     measures a stage (开工, 完工, 验收 ...) by compounds or households, over every compound
     or only those of one renovation category (基础类: compounds with basic works only).
     """
-    from gisplan.progress import milestone_status, progress_summary, read_log, to_dates
+    from gisplan.progress import (
+        milestone_status,
+        plan_scope,
+        progress_summary,
+        read_log,
+        to_dates,
+    )
     from gisplan.sources import as_project, read_layers
 
     p = as_project(project)
@@ -154,10 +164,12 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     ms = milestone_status(compounds, log, meta.get("milestones") or [], as_of=day,
                           start=meta.get("start_date"), by="county")
     out["milestones"] = ms
+    scope = plan_scope(compounds, meta)
     if as_json:
-        click.echo(json.dumps({"as_of": day.isoformat()} | {
+        click.echo(json.dumps({"as_of": day.isoformat(), "plan": _scope_json(scope)} | {
             k: _json_ready(v) for k, v in out.items()}, ensure_ascii=False, indent=2))
         return
+    _echo_scope(scope)
     heads = {"unit": "单位", "compounds_planned": "计划小区", "households_planned": "计划户数",
              "compounds_started": "开工小区", "households_started": "开工户数",
              "start_rate": "开工率", "start_rate_households": "开工率(户)",
@@ -179,6 +191,40 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
         if len(behind):
             click.echo("behind 滞后: " + "; ".join(
                 f"{u} {k}" for u, k in zip(behind["unit"], behind["milestone_zh"], strict=True)))
+
+
+def _scope_json(scope: PlanScope) -> dict[str, object]:
+    return {"stated_compounds": scope.stated_compounds,
+            "stated_households": scope.stated_households, "listed": scope.listed,
+            "counted": scope.counted, "rules": scope.rules,
+            "not_counted": _json_ready(scope.not_counted),
+            "not_admitted": _json_ready(scope.not_admitted)}
+
+
+def _reasons(table: pd.DataFrame) -> str:
+    return "; ".join(f"{n} × {zh} ({code})" for n, zh, code in zip(
+        table["compounds"], table["reason_zh"], table["reason"], strict=True))
+
+
+def _echo_scope(scope: PlanScope) -> None:
+    """Print the plan's stated total, what is counted, and the reasons for the difference."""
+    stated = (f"计划 {scope.stated_compounds} compounds stated in the plan"
+              if scope.stated_compounds is not None else "计划 no total stated in the plan")
+    if scope.stated_households is not None:
+        stated += f" ({scope.stated_households} 户)"
+    click.echo(f"{stated}; {scope.listed} in the list; {scope.counted} counted below 计入统计")
+    not_counted = int(scope.not_counted["compounds"].sum())
+    if not_counted:
+        click.echo(f"不计入 not counted, by the rule set {scope.rules}: {not_counted} — "
+                   + _reasons(scope.not_counted))
+    if scope.stated_compounds is not None and scope.stated_compounds != scope.listed:
+        click.echo(f"the list holds {scope.listed} compounds, the plan states "
+                   f"{scope.stated_compounds} 名单与计划数不符: check the compound list")
+    odd = int(scope.not_admitted["compounds"].sum())
+    if odd:
+        click.echo(f"规则存疑 counted (the plan lists them) but not admitted by the rule set: "
+                   f"{odd} — " + _reasons(scope.not_admitted)
+                   + "; see gisplan progress check")
 
 
 @progress.command("check")
