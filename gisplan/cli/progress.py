@@ -154,7 +154,12 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     if day is None:
         dates = [d for d in to_dates(log["date"]) if d is not None]
         day = max(dates) if dates else dt.date.today()
-    has_district = "district" in compounds and compounds["district"].notna().any()
+    from gisplan.schema import level_from_column
+
+    units, line = level_from_column(compounds, "district", reason="no 片区 column")
+    has_district = units is not None
+    if line is not None and units is not None and units.name != "district" and not as_json:
+        click.echo(line)
     levels: list[Level] = ([by] if by == "county" or by == "district" else
                            ["county", "district"] if has_district else ["county"])
     out: dict[str, pd.DataFrame] = {}

@@ -221,6 +221,14 @@ def _log_only(status: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
                          "top_category": None})
 
 
+def _district_of(comp: pd.DataFrame) -> Any:
+    """片区 of each compound: its ``district``, else its ``street`` (所在街道), else None."""
+    from gisplan.schema import level_from_column
+
+    units, _ = level_from_column(comp, "district", reason="no 片区 column")
+    return None if units is None else units.to_numpy(dtype=object)
+
+
 def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
                   as_of: DateLike) -> pd.DataFrame:
     """One row per compound in the programme on *as_of*: unit, households, category, rank.
@@ -241,7 +249,7 @@ def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
     base = pd.DataFrame({
         "key": comp["compound_id"].astype(str).to_numpy(),
         "county": comp["county"].to_numpy() if "county" in comp else None,
-        "district": comp["district"].to_numpy() if "district" in comp else None,
+        "district": _district_of(comp),
         "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
             dtype=float) if "households" in comp else np.nan,
         "top_category": (top_category(comp["categories"]).to_numpy()
