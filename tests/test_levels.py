@@ -22,7 +22,8 @@ _STREETS = ["东关街道"] * 3 + ["西关街道"] * 3
 
 def _office_list(tmp_path: Path, *, street_header: str = "所在街道") -> Path:
     # 60 m x 60 m squares side by side near Yuzhou (113.47 E, 34.14 N), touching
-    rows = ["2024年禹州市老旧小区改造计划", f"序号,小区名称,{street_header},户数,建成年份,边界,备注"]
+    rows = ["2024年禹州市老旧小区改造计划",
+            f"序号,小区名称,{street_header},户数,建成年份,边界,备注"]
     for i, street in enumerate(_STREETS):
         x0 = 113.47 + i * 0.00066
         box = shapely.box(x0, 34.14, x0 + 0.00066, 34.1405)
