@@ -88,11 +88,17 @@ def _vocab_name(layer_kind: str, column: str) -> str | None:
     return VOCAB_COLUMNS.get((layer_kind, column))
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, *, file: str, option: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{option}: the file is neither UTF-8 nor GBK text", file=file,
+                         hint="save it as UTF-8 text (Excel: 另存为 → CSV UTF-8); a mapping "
+                         "is the TOML file --save-mapping wrote") from exc
 
 
 def load_vocab_file(column: str, path: str | Path, layer_kind: str) -> dict[str, str]:
@@ -132,7 +138,8 @@ def load_vocab_file(column: str, path: str | Path, layer_kind: str) -> dict[str,
     if not path.is_file():
         raise InputError(f"{option}: file not found", file=str(path), value=str(path),
                          hint="give a CSV with two columns: value as written, term")
-    rows = [r for r in csv.reader(io.StringIO(_decode(path.read_bytes())))
+    text = _decode(path.read_bytes(), file=str(path), option=option)
+    rows = [r for r in csv.reader(io.StringIO(text))
             if any(c.strip() for c in r)]
     out: dict[str, str] = {}
     terms = ", ".join(list(vocab(name))[:12])
@@ -223,6 +230,14 @@ class SavedMapping:
                              "a [columns] table)", file=where,
                              hint="save one with --save-mapping FILE.toml")
         vocab = data.get("vocab") or {}
+        bad = [k for k, v in cols.items() if not isinstance(v, str)]
+        if not isinstance(vocab, Mapping) or bad or any(
+                not isinstance(v, Mapping) for v in vocab.values()):
+            raise InputError(f"{where}: each [columns] entry must be \"header\" = \"column\" "
+                             "and each [vocab.column] entry \"value\" = \"term\"", file=where,
+                             value=", ".join(map(str, bad)) or None,
+                             hint="save the mapping again with --save-mapping, or fix the "
+                             "entries by hand")
         return cls(layer, {str(k): str(v) for k, v in cols.items()},
                    {str(k): {str(a): str(b) for a, b in v.items()} for k, v in vocab.items()})
 
@@ -260,7 +275,8 @@ class SavedMapping:
         if not path.is_file():
             raise InputError(f"--mapping {path}: file not found", file=str(path),
                              hint="save one first with --save-mapping FILE.toml")
-        mapping = cls.from_toml(path.read_text(encoding="utf-8"), where=str(path))
+        text = _decode(path.read_bytes(), file=str(path), option=f"--mapping {path}")
+        mapping = cls.from_toml(text, where=str(path))
         if layer is not None and mapping.layer != layer:
             raise InputError(f"--mapping {path}: saved for layer '{mapping.layer}', "
                              f"not '{layer}'", file=str(path), value=mapping.layer,
