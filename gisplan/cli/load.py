@@ -97,7 +97,8 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
     if "osm" in vocab_options:
         frame, report = _read_osm(file, layer_kind, source_layer=source_layer,
                                   others=[v for v in vocab_options if v != "osm"],
-                                  map_options=map_options, mapping_file=mapping_file)
+                                  map_options=map_options,
+                                  mapping_file=mapping_file or save_mapping)
     else:
         frame, report = _read_office(file, layer_kind, source_layer=source_layer,
                                      sheet=sheet, crs=crs, coords=coords, encoding=encoding,
@@ -151,7 +152,7 @@ def _read_osm(file: Path, layer_kind: str, *, source_layer: str | None, others: 
 
     if others or map_options or mapping_file is not None:
         raise InputError("--vocab osm maps the OSM tags itself; it does not combine with "
-                         "--map, --mapping or other --vocab maps",
+                         "--map, --mapping, --save-mapping or other --vocab maps",
                          value=" ".join([*others, *map_options]),
                          hint="drop those options, or edit gisplan/data/osm_facilities.csv")
     result = read_osm_export(file, layer_kind, layer=source_layer)
