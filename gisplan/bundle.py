@@ -1010,9 +1010,11 @@ def _district_keys(comp: Any, jd: pd.DataFrame | None, *, level: Level | None,
     """Return the district of each compound at *level* (None where none), and its name.
 
     From the district join when the districts layer has that level, else from the
-    compounds' own column (``district`` / ``street`` / ``county``), each with a finding.
+    compounds' own column (``district`` 片区, else ``street`` 所在街道, and the other way
+    round; :func:`gisplan.schema.level_from_column`), saying so in a finding.
     """
     from gisplan.findings import Finding
+    from gisplan.schema import level_from_column, zh
 
     dist_key = pd.Series(pd.NA, index=comp.index, dtype=object)
     dist_name = None
@@ -1021,19 +1023,22 @@ def _district_keys(comp: Any, jd: pd.DataFrame | None, *, level: Level | None,
         if jd is not None and f"{level}_id" in jd:
             dist_key = jd[f"{level}_id"].astype(object)
             dist_name = jd[f"{level}_name"].astype(object)
-        elif jd is not None:
-            report.add(Finding("warning", "district_level_missing",
-                               f"the districts layer has no '{level}' districts; "
-                               f"using the compounds' own '{column}' column",
-                               layer="districts", column="level", value=level))
-            dist_key = comp.get(column, dist_key)
-        elif column in comp:
-            dist_key = comp[column].astype(object)
         else:
-            report.add(Finding("warning", "district_level_missing",
-                               f"no districts layer and no '{column}' column: "
-                               "bundles may cross districts", layer="compounds",
-                               column=column))
+            name = zh("district_level", level)
+            reason = (f"the districts layer has no {name} polygons" if jd is not None
+                      else f"no {name} polygons")
+            units, line = level_from_column(comp, column, reason=reason)
+            if units is not None and line is not None:
+                dist_key = units
+                report.add(Finding("info", "level_from_column", line, layer="compounds",
+                                   column=str(units.name), value=level))
+            else:
+                report.add(Finding("warning", "district_level_missing",
+                                   f"{reason} and no 片区 (district) or 街道 (street) column: "
+                                   "bundles may cross districts", layer="compounds",
+                                   column=column, value=level,
+                                   hint="import 片区/街道 polygons (--layer districts) or add "
+                                   "a 所在街道 or 片区 column to the compound list"))
     key = pd.Series(dist_key, index=comp.index)
     key = key.where(key.notna(), None)
     return key, (key if dist_name is None else dist_name)

@@ -851,7 +851,7 @@ def _assemble(comp: _Compounds, fac: _Facilities, types: list[str], std: Standar
                  walks.origins.has_gate if walks else np.zeros(n, dtype=bool),
                  walks.origins.snap_m if walks else np.full(n, np.nan), judged_net,
                  comp.no_geom, fca)
-    summary = _summary(wide, covered, types, std, bundles)
+    summary = _summary(wide, covered, types, std, bundles, _district_units(wide, report))
     report.count("compounds", n, len(wide), flagged=int((wide["flags"].fillna("") != "").sum()))
     report.count("facilities", len(fac.frame), len(fac.frame),
                  flagged=int((fac.frame["flags"].fillna("") != "").sum()))
@@ -1051,8 +1051,20 @@ def _bundle_of(wide: gpd.GeoDataFrame, bundles: pd.Series | None) -> pd.Series |
     return None
 
 
+def _district_units(wide: gpd.GeoDataFrame, report: Report) -> pd.Series | None:
+    """Return the 片区 of each compound for the roll-up: ``district``, else ``street``."""
+    from gisplan.schema import level_from_column
+
+    units, line = level_from_column(wide, "district", reason="no 片区 column")
+    if units is not None and line is not None and units.name != "district":
+        report.add(Finding("info", "level_from_column", line, layer="compounds",
+                           column=str(units.name), value="district"))
+    return units
+
+
 def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], types: list[str],
-             std: Standard, bundles: pd.Series | None) -> pd.DataFrame:
+             std: Standard, bundles: pd.Series | None,
+             district: pd.Series | None = None) -> pd.DataFrame:
     """Shares covered per unit of each level and type (``np.bincount`` on unit codes)."""
     order = np.argsort(np.asarray(types, dtype=object))  # types alphabetically in a unit
     types = [types[i] for i in order]
@@ -1064,7 +1076,7 @@ def _summary(wide: gpd.GeoDataFrame, covered: NDArray[np.bool_], types: list[str
     units: dict[str, pd.Series | None] = {
         "programme": pd.Series("all", index=wide.index),
         "county": wide["county"] if "county" in wide.columns else None,
-        "district": wide["district"] if "district" in wide.columns else None,
+        "district": district,
         "bundle": _bundle_of(wide, bundles),
     }
     tcode = np.arange(k)[:, None]

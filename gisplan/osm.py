@@ -73,6 +73,7 @@ __all__ = [
     "load_mapping",
     "osm_layers",
     "read_extract",
+    "read_osm_export",
     "roads_from_osm",
     "split_at_shared_vertices",
     "utilities_from_osm",
@@ -874,6 +875,113 @@ def _simple_layer(features: gpd.GeoDataFrame | None, layer: MappedLayer,
                              geometry=sel.geometry.to_numpy(), crs=features.crs)
     report.count(layer, len(features), len(frame))
     return LayerResult(frame, unmapped, report)
+
+
+# ---------------------------------------------------------------- exports (--vocab osm)
+
+#: Layers ``gisplan import --vocab osm`` makes from an Overpass or QuickOSM export.
+EXPORT_LAYERS = ("compounds", "facilities", "roads", "utilities", "districts")
+_OSM_REF = re.compile(r"^\s*(node|way|relation)/(\d+)\s*$")
+_SHORT_REF = re.compile(r"^\s*([nwr])(\d+)\s*$")
+
+
+def _export_ids(frame: gpd.GeoDataFrame, file: str) -> pd.DataFrame:
+    """Return pyrosm's ``id`` and ``osm_type`` from an export's ``@id`` or ``osm_id`` column.
+
+    Overpass Turbo writes ``@id`` = ``way/123``; QuickOSM writes ``osm_id`` (with
+    ``osm_type``, or ``full_id`` = ``w123``). Without ``osm_type`` a point is a node and
+    anything else a way.
+    """
+    long_form = {"n": "node", "w": "way", "r": "relation"}
+    for col in ("@id", "id", "full_id"):
+        if col in frame.columns:
+            text = frame[col].astype(str)
+            ref = text.str.extract(_OSM_REF)
+            short = text.str.extract(_SHORT_REF)
+            kind = ref[0].fillna(short[0].map(long_form))
+            num = ref[1].fillna(short[1])
+            if num.notna().all() and len(frame):
+                return pd.DataFrame({"id": num.astype("int64").to_numpy(),
+                                     "osm_type": kind.to_numpy(dtype=object)})
+    if "osm_id" in frame.columns:
+        num = pd.to_numeric(frame["osm_id"], errors="coerce")
+        if num.notna().all():
+            if "osm_type" in frame.columns:
+                kind = frame["osm_type"].astype(str).str.lower().to_numpy(dtype=object)
+            else:
+                point = shapely.get_type_id(frame.geometry.to_numpy()) == 0
+                kind = np.where(point, "node", "way").astype(object)
+            return pd.DataFrame({"id": num.astype("int64").to_numpy(), "osm_type": kind})
+    raise InputError("--vocab osm: the file has no OSM id column (@id or osm_id) with an id "
+                     "in every row", file=file,
+                     hint="export from Overpass Turbo (GeoJSON, keeps @id) or QuickOSM "
+                     "(keeps osm_id and osm_type); or import without --vocab osm and map the "
+                     "columns with --map")
+
+
+def read_osm_export(path: str | Path, layer_kind: str, *, layer: str | None = None,
+                    mapping: pd.DataFrame | None = None) -> LayerResult:
+    """Make a canonical layer from an Overpass Turbo or QuickOSM export (GeoJSON, GPKG).
+
+    The OSM tags stay as exported (``amenity``, ``highway``, ``name``, ...); they are
+    mapped by the same table as ``gisplan import-osm`` (:func:`load_mapping`), ids
+    come from ``@id`` (``way/123`` → ``w123``) or ``osm_id``, and tags left unmapped are
+    counted in ``unmapped`` and the report.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export.
+    layer_kind : {"compounds", "facilities", "roads", "utilities", "districts"}
+        The layer to make.
+    layer : str, optional
+        Layer inside a GeoPackage; None: the first.
+    mapping : DataFrame, optional
+        The tag mapping; default the table shipped with gisplan.
+
+    Returns
+    -------
+    LayerResult
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "export.geojson"
+    >>> feats = [{"type": "Feature", "id": "node/1",
+    ...           "properties": {"@id": "node/1", "amenity": "pharmacy", "name": "Apteekki"},
+    ...           "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}}]
+    >>> _ = f.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    >>> read_osm_export(f, "facilities").frame[["facility_id", "facility_type"]].values.tolist()
+    [['n1', 'pharmacy']]
+    """
+    import pyogrio
+
+    from gisplan.crs import require_crs
+
+    file = str(path)
+    if layer_kind not in EXPORT_LAYERS:
+        raise InputError(f"--vocab osm makes {', '.join(EXPORT_LAYERS)}, not {layer_kind}",
+                         value=layer_kind, hint="choose one of these with --layer")
+    try:
+        raw = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # pyogrio/GDAL errors carry GDAL's message
+        raise InputError(f"cannot read the file: {exc}", file=file,
+                         hint="export GeoJSON or GeoPackage from Overpass Turbo or QuickOSM"
+                         ) from exc
+    require_crs(raw, file=file, layer=layer)
+    raw = raw.to_crs(4326).reset_index(drop=True)
+    ids = _export_ids(raw, file)
+    tags = raw.drop(columns=[c for c in ("id", "osm_type") if c in raw.columns])
+    frame = gpd.GeoDataFrame(pd.concat([ids, pd.DataFrame(tags)], axis=1),
+                             geometry=raw.geometry.name, crs=raw.crs)
+    if layer_kind == "compounds":
+        bld = pd.Series(_text(frame, "building"), index=frame.index).notna()
+        return compounds_from_osm(frame.loc[~bld.to_numpy()], frame.loc[bld.to_numpy()],
+                                  file=file)
+    makers = {"facilities": facilities_from_osm, "roads": roads_from_osm,
+              "utilities": utilities_from_osm, "districts": districts_from_osm}
+    result: LayerResult = makers[layer_kind](frame, mapping=mapping, file=file)
+    return result
 
 
 # ---------------------------------------------------------------- reading an extract

@@ -49,7 +49,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -84,6 +84,7 @@ __all__ = [
     "VOCAB_COLUMNS",
     "ReadResult",
     "ValueParseError",
+    "canonical_target",
     "map_headers",
     "read_layer",
     "read_table",
@@ -244,6 +245,93 @@ def map_headers(
     return out
 
 
+def canonical_target(name: str, layer_kind: str) -> str | None:
+    """Return the canonical column that *name* names in *layer_kind*, or None.
+
+    *name* may be the canonical name (``households``), its Chinese name (``户数``) or an
+    alias; ``lon``/``lat``/``wkt`` (and ``经度``, ``纬度``) name the geometry columns of
+    a spatial layer (returned as ``__lon__``, ``__lat__``, ``__wkt__``). This is what
+    ``--map 原列名=canonical`` accepts on the right-hand side.
+
+    Examples
+    --------
+    >>> canonical_target("所在街道", "compounds"), canonical_target("lon", "facilities")
+    ('street', '__lon__')
+    >>> canonical_target("nonsense", "compounds") is None
+    True
+    """
+    text = str(name).strip()
+    if text in ("lon", "lat", "wkt") and layer_schema(layer_kind).kind == "spatial":
+        return f"__{text}__"
+    if text in layer_schema(layer_kind).column_names and text != "flags":
+        return text
+    return _match_header(text, layer_kind)
+
+
+def _with_user_columns(mapping: dict[str, str], headers: Sequence[str], *,
+                       columns: Mapping[str, str] | None, saved: Mapping[str, str] | None,
+                       layer_kind: str, file: str, where: str | None,
+                       report: Report) -> dict[str, str]:
+    """Apply a saved mapping (``--mapping``), then the user's ``--map`` entries.
+
+    A header of ``--map`` that the file lacks is an error; one of a saved mapping is a
+    warning (next week's file may leave an optional column out). The user's entry wins
+    over the automatic one for the same header or the same canonical column.
+    """
+    out = dict(mapping)
+    absent: list[str] = []
+    for entries, strict in ((saved or {}, False), (columns or {}, True)):
+        for header, target in entries.items():
+            canonical = canonical_target(target, layer_kind)
+            if canonical is None:
+                raise SchemaError(
+                    f"'{header}={target}': '{target}' is not a column of {layer_kind}",
+                    file=file, layer=where, column=header, value=target,
+                    hint="map to one of: " + ", ".join(
+                        c for c in layer_schema(layer_kind).column_names if c != "flags"))
+            if header not in headers:
+                if strict:
+                    raise SchemaError(
+                        f"--map '{header}={target}': the file has no column '{header}'",
+                        file=file, layer=where, column=header, value=header,
+                        hint="write the header exactly as in the file; headers found: "
+                        + ", ".join(headers))
+                absent.append(header)
+                continue
+            out = {h: c for h, c in out.items() if h != header and c != canonical}
+            out[header] = canonical
+    if absent:
+        report.add(Finding(
+            "warning", "mapping_column_absent",
+            f"{len(absent)} column(s) of the saved mapping are not in this file: "
+            + ", ".join(absent), file=file, layer=where, value=", ".join(absent),
+            hint="check the file; save the mapping again with --save-mapping when the "
+            "layout changed on purpose"))
+    return out
+
+
+def _apply_vocab(raw: _Raw, mapping: dict[str, str], vocab: Mapping[str, Mapping[str, str]]
+                 | None, *, layer_kind: str, file: str, report: Report) -> None:
+    """Replace values as written by their terms (``--vocab facility_type=FILE.csv``)."""
+    if not vocab:
+        return
+    by_canonical = {c: h for h, c in mapping.items()}
+    for column, table in vocab.items():
+        header = by_canonical.get(column)
+        if header is None or not table:
+            continue
+        folded = {normalize_text(k): v for k, v in table.items()}
+        cells = raw.frame[header]
+        keys = cells.map(lambda v: normalize_text(v) if isinstance(v, str) else None)
+        hits = keys.map(folded)
+        raw.frame[header] = hits.where(hits.notna(), cells)
+        n = int(hits.notna().sum())
+        report.add(Finding("info", "vocab_mapped",
+                           f"{n} value(s) of {column} read through the user's vocabulary "
+                           f"map ({len(table)} entries)", file=file, layer=raw.where,
+                           column=header, value=n))
+
+
 def _scale_of(header: str) -> float:
     """10 000 when the header's unit is in 万 (``面积（万平方米）``), else 1."""
     units = "".join(_BRACKETS.findall(str(header)))
@@ -331,9 +419,11 @@ def _col_letter(i: int) -> str:
     return s
 
 
-def _score_row(row: Sequence[Any], layer_kind: str) -> int:
+def _score_row(row: Sequence[Any], layer_kind: str, known: frozenset[str] = frozenset()
+               ) -> int:
+    """Count the columns of *layer_kind* a row names (*known*: the user's own headers)."""
     hits = {
-        _match_header(v, layer_kind)
+        _match_header(v, layer_kind) or (f"user:{v}" if normalize_text(v) in known else None)
         for v in row
         if isinstance(v, str) and v.strip()
     }
@@ -421,9 +511,9 @@ def _header_block(grid: list[list[Any]], best: int, layer_kind: str, *,
 
 
 def _best_header_row(scan: list[list[Any]], layer_kind: str, *, file: str,
-                     where: str | None) -> int:
+                     where: str | None, known: frozenset[str] = frozenset()) -> int:
     """Return the row (0-based) naming most columns of *layer_kind*; refuse when none does."""
-    scores = [_score_row(r, layer_kind) for r in scan]
+    scores = [_score_row(r, layer_kind, known) for r in scan]
     if not scores or max(scores) == 0:
         first = next((r for r in scan if any(not _is_blank_cell(v) for v in r)), [])
         shown = ", ".join(str(v) for v in first if not _is_blank_cell(v))
@@ -461,6 +551,7 @@ def _grid_to_raw(
     where: str | None,
     file: str,
     merges: Sequence[tuple[int, int, int, int]] = (),
+    known: frozenset[str] = frozenset(),
 ) -> _Raw:
     """Find the header block in a grid of cells and return the data below it.
 
@@ -482,7 +573,8 @@ def _grid_to_raw(
         if top_rows and width:
             cells[:] = top_rows
     grid = top_rows
-    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where)
+    best = _best_header_row(grid[:_MAX_HEADER_SCAN], layer_kind, file=file, where=where,
+                            known=known)
     top, bottom = _header_block(grid, best, layer_kind, merges=merges)
     headers = _joined_headers(grid, top, bottom, width)
 
@@ -535,7 +627,8 @@ def _grid_to_raw(
     return _Raw(frame, rows[keep], where, findings=findings)
 
 
-def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
+def _read_csv(path: Path, layer_kind: str, *, encoding: str | None,
+              known: frozenset[str] = frozenset()) -> _Raw:
     text, enc, guessed = _decode(path.read_bytes(), encoding)
     try:
         dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
@@ -553,7 +646,7 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
     if cells is not None and not multiline:
         grid_np = cells.to_numpy(dtype=object)
         grid_np[pd.isna(grid_np)] = None
-        raw = _grid_to_raw(grid_np, layer_kind, where=None, file=str(path))
+        raw = _grid_to_raw(grid_np, layer_kind, where=None, file=str(path), known=known)
         if guessed:
             raw.findings.append(_encoding_finding(path, enc))
         return raw
@@ -565,7 +658,7 @@ def _read_csv(path: Path, layer_kind: str, *, encoding: str | None) -> _Raw:
         grid.append([v if v.strip() else None for v in row])
         line_of.append(start)
         start = reader.line_num + 1
-    raw = _grid_to_raw(grid, layer_kind, where=None, file=str(path))
+    raw = _grid_to_raw(grid, layer_kind, where=None, file=str(path), known=known)
     # rows counted in lines: a quoted cell holding a line break spans two lines
     raw.rows = np.array([line_of[r - 1] for r in raw.rows], dtype=int)
     if guessed:
@@ -583,13 +676,14 @@ def _encoding_finding(path: Path, enc: str, layer: str | None = None) -> Finding
     )
 
 
-def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str) -> Any:
+def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str,
+                known: frozenset[str] = frozenset()) -> Any:
     names = wb.sheetnames
     if sheet is None:
         if len(names) == 1:
             return wb[names[0]]
         scores = [
-            max((_score_row(r, layer_kind)
+            max((_score_row(r, layer_kind, known)
                  for r in wb[n].iter_rows(max_row=_MAX_HEADER_SCAN, values_only=True)),
                 default=0)
             for n in names
@@ -606,7 +700,8 @@ def _pick_sheet(wb: Any, sheet: str | int | None, layer_kind: str, file: str) ->
     return wb[sheet]
 
 
-def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
+def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None,
+               known: frozenset[str] = frozenset()) -> _Raw:
     import openpyxl  # an I/O dependency: imported only when an Excel file is read
 
     try:
@@ -614,7 +709,7 @@ def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise InputError(f"cannot open the workbook: {exc}", file=str(path),
                          hint="open and save it again in Excel as .xlsx") from exc
-    ws = _pick_sheet(wb, sheet, layer_kind, str(path))
+    ws = _pick_sheet(wb, sheet, layer_kind, str(path), known)
     grid = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
     merges = []
     for rng in ws.merged_cells.ranges:
@@ -624,7 +719,8 @@ def _read_xlsx(path: Path, layer_kind: str, *, sheet: str | int | None) -> _Raw:
             for c in range(c0, min(c1, len(grid[r]) - 1) + 1):
                 grid[r][c] = value
         merges.append((r0, c0, r1, c1))
-    raw = _grid_to_raw(grid, layer_kind, where=ws.title, file=str(path), merges=merges)
+    raw = _grid_to_raw(grid, layer_kind, where=ws.title, file=str(path), merges=merges,
+                       known=known)
     wb.close()
     return raw
 
@@ -684,23 +780,27 @@ def _read_vector(path: Path, *, layer: str | None, layer_kind: str,
 
 
 def _read_raw(path: Path, layer_kind: str, *, layer: str | None, sheet: str | int | None,
-              encoding: str | None) -> _Raw:
+              encoding: str | None, known: frozenset[str] = frozenset()) -> _Raw:
+    """Read the cells of *path*.
+
+    *known* are headers the user mapped: they find the header row as the schema's do.
+    """
     if not path.exists():
         raise InputError("file not found", file=str(path),
                          hint="check the path; quote it if it holds spaces")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
-        return _read_xlsx(path, layer_kind, sheet=sheet)
+        return _read_xlsx(path, layer_kind, sheet=sheet, known=known)
     if suffix in {".csv", ".txt", ".tsv"}:
-        return _read_csv(path, layer_kind, encoding=encoding)
+        return _read_csv(path, layer_kind, encoding=encoding, known=known)
     if suffix == ".xls":
         raise InputError("old Excel .xls files are not read", file=str(path),
                          hint="open it in Excel or WPS and save as .xlsx (另存为 .xlsx)")
     if suffix in _VECTOR_SUFFIXES:
         return _read_vector(path, layer=layer, layer_kind=layer_kind, encoding=encoding)
-    known = ", ".join(sorted(_VECTOR_SUFFIXES | _TABLE_SUFFIXES))
+    types = ", ".join(sorted(_VECTOR_SUFFIXES | _TABLE_SUFFIXES))
     raise InputError(f"unknown file type '{suffix}'", file=str(path),
-                     hint=f"use one of: {known}")
+                     hint=f"use one of: {types}")
 
 
 # ======================================================================= values
@@ -1129,11 +1229,16 @@ def _read(
     wkt: str | None,
     id_column: str | None = None,
     expected: Sequence[float] | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[Any]:
     path = Path(path)
     file = str(path)
     sch = _check_request(layer_kind, spatial=spatial, coords=coords, file=file)
-    raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding)
+    known = frozenset(normalize_text(h) for h in [*(columns or {}), *(saved or {})])
+    raw = _read_raw(path, layer_kind, layer=layer, sheet=sheet, encoding=encoding,
+                    known=known)
     where = raw.where
     report = Report()
     _add_grouped(report, raw.findings)
@@ -1141,10 +1246,13 @@ def _read(
         report.add(_empty_finding(sch, file=file, where=where))
     headers = list(raw.frame.columns)
     mapping = map_headers(headers, layer_kind, truncated=raw.truncated_headers)
+    mapping = _with_user_columns(mapping, headers, columns=columns, saved=saved,
+                                 layer_kind=layer_kind, file=file, where=where, report=report)
     mapping = _with_id_column(mapping, id_column, sch, headers, file=file, where=where)
     generated = _generated_ids(raw, mapping, sch, file=file)
     _check_required(sch, mapping, headers, file=file, where=where,
                     generated=frozenset({sch.id}) if generated else frozenset())
+    _apply_vocab(raw, mapping, vocab, layer_kind=layer_kind, file=file, report=report)
     built = _parse_columns(raw, mapping, layer_kind, file=file)
     errors = list(built.errors)
     geoms: Any = None
@@ -1198,6 +1306,9 @@ def read_layer(
     wkt: str | None = None,
     id_column: str | None = None,
     expected_bounds: Sequence[float] | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved_columns: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[gpd.GeoDataFrame]:
     """Read a spatial layer from a file into its canonical form.
 
@@ -1234,6 +1345,17 @@ def read_layer(
         (west, south, east, north) in degrees of the programme the layer belongs to.
         Coordinates more than :data:`gisplan.crs.MAX_DISTANCE_KM` away are an error
         (a wrong ``crs``). None: only the CRS's area of use is checked.
+    columns : mapping, optional
+        Header as written → column (``{"小区名": "name"}``, ``--map``): the canonical
+        name, its Chinese name or an alias, or ``lon``/``lat``/``wkt``. A header the file
+        lacks is an error. None: headers are mapped by name only.
+    saved_columns : mapping, optional
+        The same, from a saved mapping (``--mapping FILE.toml``,
+        :mod:`gisplan.mappings`): a header the file lacks is a warning, not an error.
+        ``columns`` wins where both name a header.
+    vocab : mapping, optional
+        Column → {value as written → term} (``--vocab facility_type=FILE.csv``), applied
+        before the values are read; other values are read as usual.
 
     Returns
     -------
@@ -1265,7 +1387,8 @@ def read_layer(
     """
     result = _read(path, layer_kind, spatial=True, layer=layer, sheet=sheet, crs=crs,
                    coords=coords, encoding=encoding, lon=lon, lat=lat, wkt=wkt,
-                   id_column=id_column, expected=expected_bounds)
+                   id_column=id_column, expected=expected_bounds, columns=columns,
+                   saved=saved_columns, vocab=vocab)
     assert isinstance(result.frame, gpd.GeoDataFrame)
     return result
 
@@ -1276,6 +1399,9 @@ def read_table(
     *,
     sheet: str | int | None = None,
     encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    saved_columns: Mapping[str, str] | None = None,
+    vocab: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReadResult[pd.DataFrame]:
     """Read an attribute table (``progress_log``, ``plan_targets``, ...) from CSV or Excel.
 
@@ -1294,6 +1420,8 @@ def read_table(
         Sheet of a workbook; None: the best-matching one.
     encoding : str, optional
         Text encoding of a CSV; None: UTF-8, else GBK.
+    columns, saved_columns, vocab : mapping, optional
+        The user's header and value mappings, as for :func:`read_layer`.
 
     Returns
     -------
@@ -1303,4 +1431,5 @@ def read_table(
         warnings. Unpacks as ``frame, report``.
     """
     return _read(path, layer_kind, spatial=False, layer=None, sheet=sheet, crs=None,
-                 coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None)
+                 coords="wgs84", encoding=encoding, lon=None, lat=None, wkt=None,
+                 columns=columns, saved=saved_columns, vocab=vocab)

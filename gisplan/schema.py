@@ -229,3 +229,50 @@ def empty_frame(layer: str) -> pd.DataFrame:
     """Return an empty DataFrame with the canonical columns and dtypes of *layer*."""
     sch = layer_schema(layer)
     return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.dtype]) for c in sch.columns})
+
+
+#: Compound columns that can stand for a district level when the programme has no
+#: polygons of that level: the level's own column first, then the other of 片区 / 街道.
+LEVEL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "district": ("district", "street"),
+    "street": ("street", "district"),
+    "county": ("county",),
+}
+
+
+def level_from_column(compounds: pd.DataFrame, column: str, *, reason: str
+                      ) -> tuple[pd.Series | None, str | None]:
+    """Return the compounds' column that gives level *column*, and a line that says so.
+
+    When a programme has no polygons of a level (片区 or 街道), the compounds' own column
+    gives it: ``district`` (片区), else ``street`` (所在街道) for the 片区 level, and the
+    other way round for streets. None, None when no such column holds a value.
+
+    Parameters
+    ----------
+    compounds : DataFrame
+        The compounds.
+    column : {"district", "street", "county"}
+        The level's column.
+    reason : str
+        Why polygons are not used, for the message (``"no 片区 polygons"``).
+
+    Examples
+    --------
+    >>> comp = pd.DataFrame({"street": ["东关街道", "西关街道"]})
+    >>> units, line = level_from_column(comp, "district", reason="no 片区 polygons")
+    >>> units.tolist()
+    ['东关街道', '西关街道']
+    >>> print(line)
+    片区 taken from the compounds' 街道 (street) column (no 片区 polygons)
+    """
+    names = {c.name: c.zh for c in layer_schema("compounds").columns}
+    for source in LEVEL_COLUMNS.get(column, (column,)):
+        if source in compounds and compounds[source].notna().any():
+            values = compounds[source].astype(object)
+            values = values.where(values.notna() & values.astype(str).str.strip().ne(""),
+                                  None)
+            line = (f"{names[column]} taken from the compounds' {names[source]} ({source}) "
+                    f"column ({reason})")
+            return values, line
+    return None, None

@@ -208,3 +208,71 @@ def test_import_options(files: dict[str, Path], tmp_path_factory: pytest.TempPat
     shutil.copy(files["good"], store)
     assert_clean(["import", str(store), str(files["mixed_csv"]), "--layer", "facilities",
                   "--crs", crs, "--coords", coords, "--sheet", sheet, "--dry-run"])
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An office's compound list, a value map, a saved mapping and an OSM export."""
+    d = tmp_path_factory.mktemp("office")
+    lst = d / "小区.csv"
+    lst.write_text("某县老旧小区\n序号,小区名,户 数,范围\n"
+                   '1,东园,120户,"POLYGON((106.27 36,106.271 36,106.271 36.001,106.27 36))"\n',
+                   encoding="utf-8")
+    vocab = d / "v.csv"
+    vocab.write_text("原值,类型\n诊所,卫生服务站\n", encoding="utf-8")
+    toml = d / "m.toml"
+    toml.write_text('layer = "compounds"\n[columns]\n"小区名" = "name"\n', encoding="utf-8")
+    osm = d / "osm.geojson"
+    osm.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","id":"node/1",'
+                   '"properties":{"@id":"node/1","amenity":"pharmacy"},"geometry":'
+                   '{"type":"Point","coordinates":[106.27,36.0]}}]}', encoding="utf-8")
+    return {"list": lst, "vocab": vocab, "toml": toml, "osm": osm,
+            "random": d / "random.toml"}
+
+
+mapping_values = st.one_of(texts, st.sampled_from(
+    ["小区名=name", "户 数=户数", "范围=wkt", "=name", "小区名=", "a=b=c", "小区名=lon",
+     "没有=name", "小区名=flags"]))
+
+
+@FUZZ
+@given(maps=st.lists(mapping_values, max_size=3),
+       vocab=st.lists(st.one_of(texts, st.sampled_from(
+           ["osm", "facility_type={vocab}", "street={vocab}", "facility_type=",
+            "facility_type={toml}"])), max_size=2),
+       mapping=st.sampled_from([None, "{toml}", "{vocab}", "{random}", "{list}", "nope.toml"]),
+       layer=st.sampled_from(["compounds", "facilities", "roads", "gates"]),
+       source=st.sampled_from(["list", "osm"]))
+def test_import_mapping_options(files: dict[str, Path], office: dict[str, Path],
+                                tmp_path_factory: pytest.TempPathFactory, maps: list[str],
+                                vocab: list[str], mapping: str | None, layer: str,
+                                source: str) -> None:
+    office["random"].write_bytes(os.urandom(256))
+    d = tmp_path_factory.mktemp("m")
+    fmt = {k: str(v) for k, v in office.items()}
+    argv = ["import", str(d / "s.gpkg"), str(office[source]), "--layer", layer, "--dry-run",
+            "--save-mapping", str(d / "saved.toml")]
+    for m in maps:
+        argv += ["--map", m]
+    for v in vocab:
+        argv += ["--vocab", v.format(**fmt) if "{" in v and v.count("{") == 1 else v]
+    if mapping is not None:
+        argv += ["--mapping", mapping.format(**fmt)]
+    assert_clean(argv)
+
+
+@FUZZ
+@given(county=st.one_of(texts, st.sampled_from(["原州区", "禹州市"])),
+       maps=st.lists(mapping_values, max_size=2), save=st.booleans())
+def test_progress_import_layout_options(files: dict[str, Path], office: dict[str, Path],
+                                        tmp_path_factory: pytest.TempPathFactory, county: str,
+                                        maps: list[str], save: bool) -> None:
+    store = tmp_path_factory.mktemp("p") / "s.gpkg"
+    shutil.copy(files["good"], store)
+    argv = ["progress", "import", str(store), str(office["list"]), "--county", county,
+            "--dry-run"]
+    for m in maps:
+        argv += ["--map", m]
+    if save:
+        argv.append("--save-mapping")
+    assert_clean(argv)

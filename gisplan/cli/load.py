@@ -50,6 +50,22 @@ _SHOWN = 30
               help="Column holding the ids 编号列 (as written in the header); default: the "
                    "column named like 小区编号/设施编号; without one, ids are generated from "
                    "序号 or the row order (C0001, F0001, ...) and flagged id_generated.")
+@click.option("--map", "map_options", multiple=True, metavar="原列名=COLUMN",
+              help="Read a column as a canonical one 指定表头对应 (repeatable), e.g. "
+                   "--map 小区名=name --map 所在街道=street --map X坐标=lon. The column may "
+                   "be named in English or Chinese (households or 户数).")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Reuse a mapping saved with --save-mapping 使用已存表头对应 "
+              "(TOML); --map entries win over it.")
+@click.option("--save-mapping", "save_mapping", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Save the header mapping actually used (automatic ones "
+              "too) and the --vocab maps as TOML 保存表头对应, for next week's file.")
+@click.option("--vocab", "vocab_options", multiple=True, metavar="COLUMN=FILE.csv|osm",
+              help="Map values as written to terms 取值对应 (repeatable): "
+                   "--vocab facility_type=设施类型对照.csv (two columns: value as written, "
+                   "term). --vocab osm: the file is an OpenStreetMap export (Overpass "
+                   "Turbo/QuickOSM GeoJSON or GeoPackage): ids from @id/osm_id, tags "
+                   "mapped as by import-osm, nothing to rename.")
 @click.option("--allow-errors", is_flag=True,
               help="Write the layer even when validation finds errors (rows stay flagged).")
 @click.option("--dry-run", is_flag=True, help="Read and check only; write nothing 仅检查.")
@@ -58,7 +74,9 @@ _SHOWN = 30
 def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
                  source_layer: str | None, crs: str | None, coords: str,
                  encoding: str | None, lon: str | None, lat: str | None, wkt: str | None,
-                 id_column: str | None, allow_errors: bool, dry_run: bool,
+                 id_column: str | None, map_options: tuple[str, ...],
+                 mapping_file: Path | None, save_mapping: Path | None,
+                 vocab_options: tuple[str, ...], allow_errors: bool, dry_run: bool,
                  findings_out: Path | None) -> None:
     """Read FILE into the programme PROJECT as one layer 导入图层.
 
@@ -73,18 +91,21 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
 
     Example 示例: gisplan import guyuan.gpkg 小区清单.xlsx --layer compounds --coords gcj02
     """
-    from gisplan.read import read_layer, read_table
     from gisplan.schema import layer_schema
 
     sch = layer_schema(layer_kind)
-    coords_arg: Any = coords
-    if sch.kind == "spatial":
-        frame, report = read_layer(file, layer_kind, layer=source_layer, sheet=sheet,
-                                   crs=crs, coords=coords_arg, encoding=encoding,
-                                   lon=lon, lat=lat, wkt=wkt, id_column=id_column,
-                                   expected_bounds=_programme_extent(project, layer_kind))
+    if "osm" in vocab_options:
+        frame, report = _read_osm(file, layer_kind, source_layer=source_layer,
+                                  others=[v for v in vocab_options if v != "osm"],
+                                  map_options=map_options,
+                                  mapping_file=mapping_file or save_mapping)
     else:
-        frame, report = read_table(file, layer_kind, sheet=sheet, encoding=encoding)
+        frame, report = _read_office(file, layer_kind, source_layer=source_layer,
+                                     sheet=sheet, crs=crs, coords=coords, encoding=encoding,
+                                     lon=lon, lat=lat, wkt=wkt, id_column=id_column,
+                                     map_options=map_options, mapping_file=mapping_file,
+                                     save_mapping=save_mapping, vocab_options=vocab_options,
+                                     project=project)
     read_count = report.counts[layer_kind]
     _print_mapping(report, frame)
 
@@ -121,6 +142,63 @@ def import_layer(project: Path, file: Path, layer_kind: str, sheet: str | None,
         return
     _write(project, layer_kind, frame)
     click.echo(f"written 已写入: {project} layer '{layer_kind}' ({len(frame)} rows)")
+
+
+def _read_osm(file: Path, layer_kind: str, *, source_layer: str | None, others: list[str],
+              map_options: tuple[str, ...], mapping_file: Path | None) -> tuple[Any, Report]:
+    """Read an Overpass/QuickOSM export with the OSM tag mapping (``--vocab osm``)."""
+    from gisplan._errors import InputError
+    from gisplan.osm import read_osm_export
+
+    if others or map_options or mapping_file is not None:
+        raise InputError("--vocab osm maps the OSM tags itself; it does not combine with "
+                         "--map, --mapping, --save-mapping or other --vocab maps",
+                         value=" ".join([*others, *map_options]),
+                         hint="drop those options, or edit gisplan/data/osm_facilities.csv")
+    result = read_osm_export(file, layer_kind, layer=source_layer)
+    if len(result.unmapped):
+        shown = ", ".join(f"{t} ({n})" for t, n in zip(result.unmapped["tag"].head(15),
+                                                         result.unmapped["count"].head(15),
+                                                         strict=True))
+        click.echo(f"OSM tags not mapped 未对应的标签 ({int(result.unmapped['count'].sum())} "
+                   f"features): {shown}")
+    return result.frame, result.report
+
+
+def _read_office(file: Path, layer_kind: str, *, source_layer: str | None,
+                 sheet: str | None, crs: str | None, coords: str, encoding: str | None,
+                 lon: str | None, lat: str | None, wkt: str | None, id_column: str | None,
+                 map_options: tuple[str, ...], mapping_file: Path | None,
+                 save_mapping: Path | None, vocab_options: tuple[str, ...],
+                 project: Path) -> tuple[Any, Report]:
+    """Read a file as an office keeps it, with the user's header and value maps."""
+    from gisplan.mappings import SavedMapping, parse_map_options, parse_vocab_options
+    from gisplan.read import read_layer, read_table
+    from gisplan.schema import layer_schema
+
+    columns = parse_map_options(map_options, layer_kind)
+    vocab = parse_vocab_options(vocab_options, layer_kind)
+    saved = SavedMapping.load(mapping_file, layer=layer_kind) if mapping_file else None
+    if saved is not None:
+        vocab = {**saved.vocab, **vocab}
+    saved_columns = saved.columns if saved is not None else None
+    coords_arg: Any = coords
+    if layer_schema(layer_kind).kind == "spatial":
+        frame, report = read_layer(file, layer_kind, layer=source_layer, sheet=sheet,
+                                   crs=crs, coords=coords_arg, encoding=encoding,
+                                   lon=lon, lat=lat, wkt=wkt, id_column=id_column,
+                                   expected_bounds=_programme_extent(project, layer_kind),
+                                   columns=columns, saved_columns=saved_columns, vocab=vocab)
+    else:
+        frame, report = read_table(file, layer_kind, sheet=sheet, encoding=encoding,
+                                   columns=columns, saved_columns=saved_columns, vocab=vocab)
+    if save_mapping is not None:
+        extra = {h: k for k, h in (("lon", lon), ("lat", lat), ("wkt", wkt)) if h}
+        SavedMapping.from_header_map(layer_kind, frame.attrs.get("header_map", {}),
+                                     vocab=vocab, extra=extra).save(save_mapping)
+        click.echo(f"mapping saved 表头对应已保存 → {save_mapping} (reuse: --mapping "
+                   f"{save_mapping})")
+    return frame, report
 
 
 _EXTENT_LAYERS = ("compounds", "districts", "facilities", "roads", "utilities", "gates")

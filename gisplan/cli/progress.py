@@ -6,11 +6,15 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
 from gisplan.progress.terms import Level
+
+if TYPE_CHECKING:
+    from gisplan.progress.status import PlanScope
 
 DATE_HELP = "date: 2023-06-30, 2023年6月30日 or 2023.6.30"
 
@@ -65,8 +69,18 @@ def progress() -> None:
               help="Worksheet of an XLSX file 工作表 (default: best match).")
 @click.option("--score-cutoff", type=float, default=75.0, show_default=True,
               help="Smallest name similarity 0–100 for a fuzzy compound match 模糊匹配阈值.")
+@click.option("--county", default=None,
+              help="The county 县区 that sent the report: rows without a 县区 are its rows, "
+                   "and the layout saved for it with --save-mapping is used.")
+@click.option("--map", "map_options", multiple=True, metavar="原列名=COLUMN",
+              help="Read a column of the report as a log column 指定表头对应 (repeatable), "
+                   "e.g. --map 当前进展=进度阶段 --map 上报时间=date.")
+@click.option("--save-mapping", is_flag=True,
+              help="Store this report's header mapping as the county's layout 保存该县区报表格式 "
+                   "(in the programme); next week: --county alone. Needs --county.")
 @click.option("--dry-run", is_flag=True, help="Check the report, write nothing 仅检查.")
 def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
+            county: str | None, map_options: tuple[str, ...], save_mapping: bool,
             dry_run: bool) -> None:
     """Append a county progress report 进度报表 (CSV/XLSX, Chinese headers) to the log.
 
@@ -74,11 +88,20 @@ def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
     silently: ambiguous and unknown names are listed with their best candidates and kept
     unmatched). Importing the same report twice adds nothing.
     """
+    from gisplan.mappings import parse_map_options
     from gisplan.progress import import_reports
 
+    columns = parse_map_options(map_options, "progress_log")
     result = import_reports(project, file, sheet=sheet, score_cutoff=score_cutoff,
-                            dry_run=dry_run)
+                            dry_run=dry_run, county=county, columns=columns,
+                            save_mapping=save_mapping)
     click.echo(result.summary() + (" (dry run: nothing written)" if dry_run else ""))
+    if save_mapping and not dry_run:
+        click.echo(f"layout of {county}'s reports saved 报表格式已保存 "
+                   f"({len(result.header_map)} columns); next time: gisplan progress import "
+                   f"{project} FILE --county {county}")
+    for f in result.report.by_code("report_layout_used"):
+        click.echo(f.message)
     if len(result.unmatched):
         um = result.unmatched.copy()
         um["match"] = um["match"].map({"unknown": "无法匹配 unknown",
@@ -115,7 +138,13 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     measures a stage (开工, 完工, 验收 ...) by compounds or households, over every compound
     or only those of one renovation category (基础类: compounds with basic works only).
     """
-    from gisplan.progress import milestone_status, progress_summary, read_log, to_dates
+    from gisplan.progress import (
+        milestone_status,
+        plan_scope,
+        progress_summary,
+        read_log,
+        to_dates,
+    )
     from gisplan.sources import as_project, read_layers
 
     p = as_project(project)
@@ -125,7 +154,12 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     if day is None:
         dates = [d for d in to_dates(log["date"]) if d is not None]
         day = max(dates) if dates else dt.date.today()
-    has_district = "district" in compounds and compounds["district"].notna().any()
+    from gisplan.schema import level_from_column
+
+    units, line = level_from_column(compounds, "district", reason="no 片区 column")
+    has_district = units is not None
+    if line is not None and units is not None and units.name != "district" and not as_json:
+        click.echo(line)
     levels: list[Level] = ([by] if by == "county" or by == "district" else
                            ["county", "district"] if has_district else ["county"])
     out: dict[str, pd.DataFrame] = {}
@@ -135,10 +169,12 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
     ms = milestone_status(compounds, log, meta.get("milestones") or [], as_of=day,
                           start=meta.get("start_date"), by="county")
     out["milestones"] = ms
+    scope = plan_scope(compounds, meta)
     if as_json:
-        click.echo(json.dumps({"as_of": day.isoformat()} | {
+        click.echo(json.dumps({"as_of": day.isoformat(), "plan": _scope_json(scope)} | {
             k: _json_ready(v) for k, v in out.items()}, ensure_ascii=False, indent=2))
         return
+    _echo_scope(scope)
     heads = {"unit": "单位", "compounds_planned": "计划小区", "households_planned": "计划户数",
              "compounds_started": "开工小区", "households_started": "开工户数",
              "start_rate": "开工率", "start_rate_households": "开工率(户)",
@@ -160,6 +196,40 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
         if len(behind):
             click.echo("behind 滞后: " + "; ".join(
                 f"{u} {k}" for u, k in zip(behind["unit"], behind["milestone_zh"], strict=True)))
+
+
+def _scope_json(scope: PlanScope) -> dict[str, object]:
+    return {"stated_compounds": scope.stated_compounds,
+            "stated_households": scope.stated_households, "listed": scope.listed,
+            "counted": scope.counted, "rules": scope.rules,
+            "not_counted": _json_ready(scope.not_counted),
+            "not_admitted": _json_ready(scope.not_admitted)}
+
+
+def _reasons(table: pd.DataFrame) -> str:
+    return "; ".join(f"{n} × {zh} ({code})" for n, zh, code in zip(
+        table["compounds"], table["reason_zh"], table["reason"], strict=True))
+
+
+def _echo_scope(scope: PlanScope) -> None:
+    """Print the plan's stated total, what is counted, and the reasons for the difference."""
+    stated = (f"计划 {scope.stated_compounds} compounds stated in the plan"
+              if scope.stated_compounds is not None else "计划 no total stated in the plan")
+    if scope.stated_households is not None:
+        stated += f" ({scope.stated_households} 户)"
+    click.echo(f"{stated}; {scope.listed} in the list; {scope.counted} counted below 计入统计")
+    not_counted = int(scope.not_counted["compounds"].sum())
+    if not_counted:
+        click.echo(f"不计入 not counted, by the rule set {scope.rules}: {not_counted} — "
+                   + _reasons(scope.not_counted))
+    if scope.stated_compounds is not None and scope.stated_compounds != scope.listed:
+        click.echo(f"the list holds {scope.listed} compounds, the plan states "
+                   f"{scope.stated_compounds} 名单与计划数不符: check the compound list")
+    odd = int(scope.not_admitted["compounds"].sum())
+    if odd:
+        click.echo(f"规则存疑 counted (the plan lists them) but not admitted by the rule set: "
+                   f"{odd} — " + _reasons(scope.not_admitted)
+                   + "; see gisplan progress check")
 
 
 @progress.command("check")

@@ -49,7 +49,7 @@ from gisplan.progress.milestones import (
     milestone_status,
     parse_measure,
 )
-from gisplan.progress.status import compound_status, progress_summary
+from gisplan.progress.status import PlanScope, compound_status, plan_scope, progress_summary
 from gisplan.progress.terms import (
     CODES_ZH,
     CONSENT_MIN,
@@ -73,6 +73,7 @@ __all__ = [
     "Level",
     "MatchKind",
     "MilestoneState",
+    "PlanScope",
     "PreparedLog",
     "append_new",
     "as_date",
@@ -85,6 +86,7 @@ __all__ = [
     "milestone_state",
     "milestone_status",
     "parse_measure",
+    "plan_scope",
     "prepare_log",
     "progress_summary",
     "read_log",

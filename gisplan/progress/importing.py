@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -360,6 +360,7 @@ class ImportResult:
     log: pd.DataFrame
     unmatched: pd.DataFrame
     report: Report = field(default_factory=Report)
+    header_map: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line: rows in = appended + already in the log + repeated in the file."""
@@ -395,18 +396,56 @@ def _units(meta: dict[str, Any], compounds: pd.DataFrame,
     return units, [u for u in units if u not in with_geo]
 
 
-def _read_report(path: Path, *, sheet: str | int | None = None) -> tuple[pd.DataFrame, Report]:
+def _read_report(path: Path, *, sheet: str | int | None = None,
+                 columns: Mapping[str, str] | None = None,
+                 saved_columns: Mapping[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, Report]:
     """Read a county report into canonical ``progress_log`` columns.
 
     :func:`gisplan.read.read_table` finds the header under title rows, reads two-row
-    headers with merged cells, maps Chinese headers and parses the values; a value it
-    cannot read stops the import with every bad cell listed. ``source_row`` is the row a
-    planner sees in the spreadsheet.
+    headers with merged cells, maps Chinese headers (and the user's *columns* and the
+    county's saved mapping) and parses the values; a value it cannot read stops the
+    import with every bad cell listed. ``source_row`` is the row a planner sees in the
+    spreadsheet.
     """
     from gisplan.read import read_table
 
-    frame, report = read_table(path, _LAYER, sheet=sheet)
-    return pd.DataFrame(frame), report
+    frame, report = read_table(path, _LAYER, sheet=sheet, columns=columns,
+                               saved_columns=saved_columns)
+    out = pd.DataFrame(frame)
+    out.attrs["header_map"] = dict(frame.attrs.get("header_map", {}))
+    return out, report
+
+
+#: Programme metadata key of the saved report layouts, one per county.
+MAPPINGS_KEY = "report_mappings"
+
+
+def _check_county(county: str | None, units: list[str]) -> None:
+    if county is not None and county not in units:
+        raise InputError(f"--county {county}: not a county of the programme", value=county,
+                         hint="use one of: " + ("、".join(units) or "(the programme names no "
+                                               "counties; set them with gisplan programme set)"))
+
+
+def _saved_layout(meta: Mapping[str, Any], county: str | None) -> dict[str, str] | None:
+    """Return the header mapping saved for *county*'s reports, or None."""
+    from gisplan.mappings import SavedMapping
+
+    if county is None:
+        return None
+    stored = (meta.get(MAPPINGS_KEY) or {}).get(county)
+    if not stored:
+        return None
+    return SavedMapping.from_dict(stored, where=f"the saved layout of {county}").columns
+
+
+def _save_layout(p: Any, county: str, header_map: Mapping[str, str]) -> None:
+    from gisplan.mappings import SavedMapping
+
+    layouts = dict(p.meta.get(MAPPINGS_KEY) or {})
+    layouts[county] = SavedMapping.from_header_map(_LAYER, header_map).to_dict()
+    p.set_meta(**{MAPPINGS_KEY: layouts})
 
 
 def import_reports(
@@ -417,6 +456,9 @@ def import_reports(
     entered_at: dt.datetime | None = None,
     score_cutoff: float = 75.0,
     dry_run: bool = False,
+    county: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    save_mapping: bool = False,
 ) -> ImportResult:
     """Append the rows of a county progress report (CSV or XLSX) to the project's log.
 
@@ -436,6 +478,16 @@ def import_reports(
         :func:`gisplan.progress.match_compounds`).
     dry_run : bool, default False
         Prepare and check the rows, write nothing.
+    county : str, optional
+        The county (县区) that sent the report: rows without a 县区 are its rows, and the
+        header mapping saved for its reports (``save_mapping``) is used. None: the
+        report names the county of each row.
+    columns : mapping, optional
+        Header as written → ``progress_log`` column (``--map``); wins over the saved one.
+    save_mapping : bool, default False
+        Store the header mapping used (automatic and given) as *county*'s report layout
+        in the programme metadata (``report_mappings``), so that next week's report
+        imports with ``county`` alone. Needs *county*; nothing is stored on a dry run.
 
     Returns
     -------
@@ -450,23 +502,40 @@ def import_reports(
     if not path.exists():
         raise InputError("report file not found", file=str(path),
                          hint="check the path (CSV or XLSX)")
+    if save_mapping and county is None:
+        raise InputError("--save-mapping stores the layout of one county's reports: name "
+                         "the county", hint="add --county 禹州市 (the county that sent it)")
     p = as_project(project)
-    raw, read_report = _read_report(path, sheet=sheet)
+    meta = p.meta or {}
     layers = read_layers(p, [], optional=["compounds", "districts"])
     compounds = layers["compounds"] if layers["compounds"] is not None else pd.DataFrame(
         columns=["compound_id", "name", "county"])
-    units, no_geo = _units(p.meta or {}, compounds, layers["districts"])
+    units, no_geo = _units(meta, compounds, layers["districts"])
+    _check_county(county, units)
+    layout = _saved_layout(meta, county)
+    raw, read_report = _read_report(path, sheet=sheet, columns=columns, saved_columns=layout)
+    header_map = dict(raw.attrs.get("header_map", {}))
+    if county is not None:
+        raw["county"] = (raw["county"].where(raw["county"].notna(), county)
+                         if "county" in raw else county)
     log, unmatched, report = prepare_log(
         raw, compounds, file=path.name, entered_at=entered_at,
         units_without_geometry=no_geo, known_units=units, score_cutoff=score_cutoff)
     report.extend(f for f in read_report if f.code != "header_mapped")
+    if layout:
+        report.add(Finding("info", "report_layout_used",
+                           f"read with the layout saved for {county}'s reports "
+                           f"({len(layout)} columns) 按已保存的报表格式读取", file=path.name,
+                           layer=_LAYER, value=county))
     status, appended = append_new(p, log, dry_run=dry_run)
+    if save_mapping and county is not None and not dry_run:
+        _save_layout(p, county, header_map)
     log = log.assign(import_status=status)
     result = ImportResult(
         file=path.name, rows_in=len(raw), appended=appended,
         already_in_log=int(status.eq("in_log").sum()),
         duplicates_in_file=int(status.eq("duplicate").sum()),
-        log=log, unmatched=unmatched, report=report)
+        log=log, unmatched=unmatched, report=report, header_map=header_map)
     report.count(_LAYER, len(raw), appended + result.already_in_log
                  + result.duplicates_in_file + int(status.eq("new").sum()),
                  flagged=int((log["flags"] != "").sum()))

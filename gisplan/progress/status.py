@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +38,8 @@ from gisplan.progress.terms import (
 )
 from gisplan.schema import term, vocab, zh
 
-__all__ = ["compound_status", "criteria_ok", "progress_summary", "valid_rows"]
+__all__ = ["PlanScope", "compound_status", "criteria_ok", "plan_scope", "progress_summary",
+           "valid_rows"]
 
 _LEVELS: dict[str, Level] = {"county": "county", "县区": "county", "district": "district",
                              "pianqu": "district", "片区": "district"}
@@ -218,6 +221,14 @@ def _log_only(status: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
                          "top_category": None})
 
 
+def _district_of(comp: pd.DataFrame) -> Any:
+    """片区 of each compound: its ``district``, else its ``street`` (所在街道), else None."""
+    from gisplan.schema import level_from_column
+
+    units, _ = level_from_column(comp, "district", reason="no 片区 column")
+    return None if units is None else units.to_numpy(dtype=object)
+
+
 def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
                   as_of: DateLike) -> pd.DataFrame:
     """One row per compound in the programme on *as_of*: unit, households, category, rank.
@@ -238,7 +249,7 @@ def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
     base = pd.DataFrame({
         "key": comp["compound_id"].astype(str).to_numpy(),
         "county": comp["county"].to_numpy() if "county" in comp else None,
-        "district": comp["district"].to_numpy() if "district" in comp else None,
+        "district": _district_of(comp),
         "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
             dtype=float) if "households" in comp else np.nan,
         "top_category": (top_category(comp["categories"]).to_numpy()
@@ -346,3 +357,117 @@ def progress_summary(
     if total and len(out):
         out.loc["合计"] = out.sum(numeric_only=True, min_count=1)
     return _rates(out.reset_index(names="unit"))
+
+
+# --------------------------------------------------------------------------- plan scope
+
+
+@dataclass
+class PlanScope:
+    """The plan's stated total next to what the status counts, and why they differ.
+
+    Attributes
+    ----------
+    stated_compounds, stated_households : int or None
+        The totals the plan document states (``meta["targets"]``); None when not stated.
+    listed : int
+        Compounds in the programme's list.
+    counted : int
+        Compounds the status counts: status planned (纳入计划) or not given.
+    not_counted : pandas.DataFrame
+        Compounds listed but not counted, by reason: ``reason`` (code), ``reason_zh``,
+        ``reason_en``, ``compounds``, ``households``.
+    not_admitted : pandas.DataFrame
+        Compounds counted although the rule set would not admit them (build year,
+        prior central funding), by reason, same columns: the plan lists them, so they
+        are counted; ``gisplan progress check`` lists them one by one.
+    rules : str
+        The rule set used, and why (:func:`gisplan.eligibility.programme_rules`).
+    """
+
+    stated_compounds: int | None
+    stated_households: int | None
+    listed: int
+    counted: int
+    not_counted: pd.DataFrame
+    not_admitted: pd.DataFrame
+    rules: str
+
+
+def _by_reason(frame: pd.DataFrame, reason: pd.Series, zh_text: pd.Series,
+               en_text: pd.Series) -> pd.DataFrame:
+    hh = (pd.to_numeric(frame["households"], errors="coerce") if "households" in frame
+          else pd.Series(np.nan, index=frame.index))
+    table = pd.DataFrame({"reason": reason.astype(str), "reason_zh": zh_text.astype(str),
+                          "reason_en": en_text.astype(str), "households": hh})
+    out = table.groupby(["reason", "reason_zh", "reason_en"], sort=False, observed=True).agg(
+        compounds=("households", "size"), households=("households", "sum"))
+    out = out.reset_index().sort_values("compounds", ascending=False, kind="stable")
+    out["households"] = out["households"].round().astype("Int64")
+    return out.reset_index(drop=True)[["reason", "reason_zh", "reason_en", "compounds",
+                                       "households"]]
+
+
+def _stated(targets: Any, key: str) -> int | None:
+    value = targets.get(key) if isinstance(targets, Mapping) else None
+    try:
+        return int(value) if value is not None and value == value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def plan_scope(compounds: pd.DataFrame, meta: Mapping[str, Any] | None = None) -> PlanScope:
+    """Compare the plan's stated total with the compounds the status counts.
+
+    Compounds whose status takes them out of the plan (拟拆除重建, 不纳入, 储备) are not
+    counted; each is given its reason from the programme's rule set
+    (:func:`gisplan.eligibility.programme_rules`). Compounds that are counted but that the
+    rule set would not admit are listed separately (they are in the plan as stated).
+
+    Parameters
+    ----------
+    compounds : pandas.DataFrame
+        The programme's compounds.
+    meta : mapping, optional
+        The programme's metadata: ``targets`` (stated totals) and the rule set.
+
+    Returns
+    -------
+    PlanScope
+
+    Examples
+    --------
+    >>> comp = pd.DataFrame({"compound_id": ["A", "B", "C"], "built_year": [1990, 1995, 1980],
+    ...                      "households": [100, 50, 20],
+    ...                      "status": ["planned", "planned", "拟拆除"]})
+    >>> s = plan_scope(comp, {"targets": {"compounds": 3}})
+    >>> s.stated_compounds, s.counted, s.not_counted[["reason", "compounds"]].values.tolist()
+    (3, 2, [['demolition', 1]])
+    """
+    from gisplan.eligibility import INELIGIBLE, classify, programme_rules
+
+    meta = meta or {}
+    choice = programme_rules(meta)
+    comp = pd.DataFrame(compounds).drop(columns="geometry", errors="ignore")
+    cls = classify(comp, rules=choice.rules)
+    counted = comp.index.isin(_planned(comp).index)
+    status = (comp["status"].map(lambda v: term("compound_status", v)) if "status" in comp
+              else pd.Series(None, index=comp.index, dtype=object))
+    by_status = ~counted & ~cls["eligibility_reason"].isin(["demolition", "excluded"])
+    reason = cls["eligibility_reason"].astype(object).where(~by_status, status)
+    zh_text = cls["reason_zh"].astype(object).where(
+        ~by_status, status.map(lambda k: f"状态为{zh('compound_status', k)}，未纳入计划"
+                               if isinstance(k, str) else "状态未知"))
+    en_text = cls["reason_en"].astype(object).where(
+        ~by_status, status.map(lambda k: f"status {k}: not in the plan"))
+    out = ~counted
+    odd = counted & cls["eligibility"].eq(INELIGIBLE).to_numpy()
+    targets = meta.get("targets")
+    return PlanScope(
+        stated_compounds=_stated(targets, "compounds"),
+        stated_households=_stated(targets, "households"),
+        listed=len(comp), counted=int(counted.sum()),
+        not_counted=_by_reason(comp[out], reason[out], zh_text[out], en_text[out]),
+        not_admitted=_by_reason(comp[odd], cls["eligibility_reason"][odd],
+                                cls["reason_zh"][odd], cls["reason_en"][odd]),
+        rules=f"{choice.rules.name} ({choice.chosen_by})")
