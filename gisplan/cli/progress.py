@@ -170,6 +170,12 @@ def status(project: Path, as_of: str | None, by: Level | None, as_json: bool) ->
                           start=meta.get("start_date"), by="county")
     out["milestones"] = ms
     scope = plan_scope(compounds, meta)
+    if not as_json:
+        from gisplan.eligibility import programme_rules
+
+        chosen = programme_rules(meta)
+        click.echo(f"rule set 改造对象规则: {chosen.rules.describe()} — chosen by "
+                   f"{chosen.chosen_by}")
     if as_json:
         click.echo(json.dumps({"as_of": day.isoformat(), "plan": _scope_json(scope)} | {
             k: _json_ready(v) for k, v in out.items()}, ensure_ascii=False, indent=2))
@@ -254,7 +260,9 @@ def check(project: Path, out: Path | None, strict: bool) -> None:
     log = read_log(p)
     from gisplan.eligibility import programme_rules
 
-    rules = programme_rules(p.meta).rules  # the programme's rule set, not another city's
+    chosen = programme_rules(p.meta)  # the programme's rule set, not another city's
+    rules = chosen.rules
+    click.echo(f"rule set 改造对象规则: {rules.describe()} — chosen by {chosen.chosen_by}")
     problems = pd.concat([check_log(log), check_compounds(compounds, rules=rules)],
                          ignore_index=True)
     gaps = design_gaps(compounds)
