@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from gisplan._errors import InputError
+from gisplan.cli._options import NEW_PROGRAMME
 
 
 @click.command("init")
-@click.argument("store", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("store", required=False, type=NEW_PROGRAMME)
 @click.option("--name", help="Programme name 项目名称, e.g. 许昌市2024年城镇老旧小区改造.")
 @click.option("--city", help="City 城市, e.g. 许昌市.")
 @click.option("--year", help="Plan year 计划年度, e.g. 2024.")

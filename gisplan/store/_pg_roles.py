@@ -125,7 +125,7 @@ def _ensure_groups(cur: Any, schema: str) -> None:
     from psycopg import sql
 
     for kind in ("city", "read", "county"):
-        role = group_name(schema, kind)  # type: ignore[arg-type]
+        role = group_name(schema, kind)
         if not _role_exists(cur, role):
             cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     city = sql.Identifier(group_name(schema, "city"))
@@ -160,10 +160,11 @@ def grant(cur: Any, conn: Any, schema: str, *, login: str, kind: RoleKind,
                                               b"scram-sha-256")
         cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             name, sql.Literal(hashed.decode())))
-    groups = {"city": ["city", "read"], "county": ["read", "county"], "read": ["read"]}[kind]
-    for g in groups:
+    groups: dict[str, list[RoleKind]] = {"city": ["city", "read"], "county": ["read", "county"],
+                                         "read": ["read"]}
+    for g in groups[kind]:
         cur.execute(sql.SQL("GRANT {} TO {}").format(
-            sql.Identifier(group_name(schema, g)), name))  # type: ignore[arg-type]
+            sql.Identifier(group_name(schema, g)), name))
     cur.execute(sql.SQL("INSERT INTO {} (role, kind, county) VALUES (%s, %s, %s) "
                         "ON CONFLICT (role) DO UPDATE SET kind = EXCLUDED.kind, "
                         "county = EXCLUDED.county").format(sql.Identifier(schema, ROLES_TABLE)),

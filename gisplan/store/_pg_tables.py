@@ -100,7 +100,7 @@ def geometry_spec(gdf: Any, name: str) -> tuple[Any, str, int]:
     if len(kinds) == 2 and any(k.startswith("Multi") for k in kinds) and \
             {k.removeprefix("Multi") for k in kinds} == {min(kinds, key=len)}:
         single = min(kinds, key=len)
-        multi = {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString,
+        multi: Any = {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString,
                  "Point": shapely.MultiPoint}[single]
         geoms = np.array([multi([g]) if g is not None and g.geom_type == single else g
                           for g in geoms], dtype=object)

@@ -214,7 +214,7 @@ class PostGISProject(Project):
         self.path = self._c.shown  # type: ignore[assignment]
         self.schema = self._c.schema
         with self._c.tx("read this programme") as cur:
-            _check_postgis(cur, self.path)
+            _check_postgis(cur, self._c.shown)
             _check_version(cur, self._c)
 
     def __repr__(self) -> str:
@@ -241,7 +241,7 @@ class PostGISProject(Project):
             finally:
                 held[key][1] -= 1
             return
-        con = connect(self._c.libpq, shown=self.path, autocommit=True)
+        con = connect(self._c.libpq, shown=self._c.shown, autocommit=True)
         try:
             con.execute("SELECT pg_advisory_lock(hashtext(%s))", ("gisplan:" + self.schema,))
             held[key] = [con, 1]
@@ -298,7 +298,7 @@ class PostGISProject(Project):
             if bbox is not None and kind != "features":
                 raise StoreError(f"{self.path}: '{name}' is a table; bbox applies to layers")
             frame = self._select(cur, name, kind == "features", columns, bbox)
-        return canonical(frame, name, file=self.path)
+        return canonical(frame, name, file=self._c.shown)
 
     def _select(self, cur: Any, name: str, spatial: bool, columns: Sequence[str] | None,
                 bbox: tuple[float, float, float, float] | None) -> pd.DataFrame:
@@ -315,8 +315,9 @@ class PostGISProject(Project):
                 raise StoreError(f"{self.path}: layer '{name}' has no column(s) "
                                  f"{', '.join(missing)}")
             present = {c: present[c] for c in columns}
-        fields = [sql.Identifier(c) for c in present]
-        where, params = sql.SQL(""), ()
+        fields: list[sql.Composable] = [sql.Identifier(c) for c in present]
+        where: sql.Composable = sql.SQL("")
+        params: tuple[float, ...] = ()
         srid = 0
         if spatial:
             cur.execute("SELECT srid FROM geometry_columns WHERE f_table_schema = %s AND "
@@ -395,7 +396,7 @@ class PostGISProject(Project):
                 self.write(table, number_ids(frame, schema_for(table), start=1))
                 return len(frame)
             if self._is_spatial(table):
-                return self._append_features(table, frame)
+                return self._append_rewrite(table, frame)
             if not len(frame):
                 return 0
             with self._c.tx(f"add rows to '{table}'") as cur:
@@ -445,7 +446,7 @@ class PostGISProject(Project):
                     .format(sql.Identifier(self.schema, table), cols, cols, conflict))
         return int(cur.rowcount)
 
-    def _append_features(self, table: str, frame: pd.DataFrame) -> int:
+    def _append_rewrite(self, table: str, frame: pd.DataFrame) -> int:
         import geopandas as gpd
 
         old = self.read(table)
