@@ -187,12 +187,24 @@ def copy_rows(cur: Any, schema: str, name: str, frame: pd.DataFrame, types: dict
 
 
 def frame_from_rows(rows: Iterable[tuple[Any, ...]], columns: list[str], types: list[str],
-                    *, spatial: bool) -> pd.DataFrame:
-    """Build a frame from rows of (attributes..., WKB) with pandas dtypes for *types*."""
+                    *, spatial: bool, name: str) -> pd.DataFrame:
+    """Build a frame from rows of (attributes..., WKB) with pandas dtypes for *types*.
+
+    Columns of layer *name*'s schema get nullable dtypes (``canonical`` casts them);
+    other columns get the dtypes GDAL gives them in a GeoPackage (``int64`` without
+    missing values, else ``float64``; ``bool``, else ``object``).
+    """
     data = list(zip(*rows, strict=True)) or [()] * (len(columns) + spatial)
+    sch = schema_for(name)
+    known = set(sch.column_names) if sch else set()
     out: dict[str, Any] = {}
     for col, pg_type, values in zip(columns, types, data, strict=False):
-        out[col] = _series(list(values), pg_type)
+        s = _series(list(values), pg_type)
+        if col not in known and s.dtype in ("Int64", "boolean"):
+            has_na = bool(s.isna().any())
+            s = (s.astype("float64") if s.dtype == "Int64" else s.astype(object)) if has_na \
+                else s.astype("int64" if s.dtype == "Int64" else "bool")
+        out[col] = s
     frame = pd.DataFrame(out, columns=columns)
     if not spatial:
         return frame

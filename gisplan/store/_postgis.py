@@ -332,7 +332,7 @@ class PostGISProject(Project):
             sql.SQL(", ").join(fields) if fields else sql.SQL("NULL"),
             sql.Identifier(self.schema, name), where, sql.Identifier(tables.FID)), params)
         frame = tables.frame_from_rows(cur.fetchall(), list(present), list(present.values()),
-                                       spatial=spatial)
+                                       spatial=spatial, name=name)
         if not spatial:
             return frame
         return gpd.GeoDataFrame(frame, geometry="geometry",
@@ -484,3 +484,15 @@ def create(url: str, *, meta: Mapping[str, Any], layers: Mapping[str, pd.DataFra
                 raise StoreError(f"'{META_TABLE}' is the metadata table; use set_meta()")
             _replace(cur, c.schema, name, frame, default_description(name, meta))
     return PostGISProject(url)
+
+
+def grant_account(url: str, login: str, *, kind: roles.RoleKind, county: str | None,
+                  password: str | None) -> None:
+    """Create or update account *login* of *kind* for the programme at *url*.
+
+    See :mod:`gisplan.store._pg_roles`. Run as an administrator (``CREATEROLE``).
+    """
+    p = PostGISProject(url)
+    with p._c.tx("create accounts (needs an administrator with CREATEROLE)") as cur:
+        roles.grant(cur, cur.connection, p.schema, login=login, kind=kind, county=county,
+                    password=password)
