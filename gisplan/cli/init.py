@@ -8,6 +8,7 @@ import click
 
 from gisplan._errors import InputError
 from gisplan.cli._options import NEW_PROGRAMME
+from gisplan.sources import StoreURL
 
 
 @click.command("init")
@@ -82,7 +83,7 @@ def _write_template(out: Path) -> None:
 
 def _check_new_store(store: Path) -> None:
     """Refuse an existing file: a programme is changed with `programme set`, never replaced."""
-    if store.suffix.lower() != ".gpkg":
+    if not isinstance(store, StoreURL) and store.suffix.lower() != ".gpkg":
         raise InputError("a programme store is a GeoPackage (.gpkg)", file=str(store),
                          hint=f"name it e.g. {store.with_suffix('.gpkg').name}")
     if not store.exists():

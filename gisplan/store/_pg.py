@@ -16,13 +16,15 @@ Examples
 ('postgresql://planner@db.example/renewal?sslmode=require', 'guyuan')
 >>> redact("postgresql://planner:secret@db.example:5433/renewal?schema=guyuan")
 'postgresql://planner@db.example:5433/renewal?schema=guyuan'
+>>> parse_url("postgresql:///renewal?schema=guyuan")  # the local server, over its socket
+('postgresql:///renewal', 'guyuan')
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from gisplan._errors import StoreError
 
@@ -68,8 +70,7 @@ def parse_url(url: str) -> tuple[str, str]:
     if len(name.encode()) > MAX_SCHEMA_BYTES or "\x00" in name:
         raise StoreError(f"{redact(url)}: schema name is longer than {MAX_SCHEMA_BYTES} bytes "
                          "(or holds a NUL); choose a shorter name")
-    libpq = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
-    return libpq, name
+    return _join(parts.scheme, parts.netloc, parts.path, urlencode(rest)), name
 
 
 def redact(url: str) -> str:
@@ -83,7 +84,12 @@ def redact(url: str) -> str:
     netloc = host + (f":{parts.port}" if parts.port else "")
     if parts.username:
         netloc = f"{quote(unquote(parts.username), safe='')}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="/"), ""))
+    return _join(parts.scheme, netloc, parts.path, urlencode(query, safe="/"))
+
+
+def _join(scheme: str, netloc: str, path: str, query: str) -> str:
+    """Join URL parts, keeping ``//`` when there is no host (a local socket)."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 def user_of(url: str) -> str:
