@@ -32,7 +32,7 @@ from gisplan._errors import StoreError
 from gisplan.store._dtypes import canonical, schema_for
 
 __all__ = ["GEOM", "column_types", "copy_rows", "create_table", "frame_from_rows",
-           "geometry_spec", "storage_frame"]
+           "geometry_spec", "index_geometry", "storage_frame"]
 
 #: name of the geometry column in PostGIS (the GeoDataFrame's is ``geometry`` on read)
 GEOM = "geom"
@@ -129,7 +129,7 @@ def _srid(crs: Any, name: str) -> int:
 
 def create_table(cur: Any, schema: str, name: str, types: dict[str, str],
                  geometry: tuple[str, int] | None) -> None:
-    """Create table *name* (columns *types*, geometry ``(type, srid)``) with its indexes."""
+    """Create table *name* (columns *types*, geometry ``(type, srid)``, key ``fid``)."""
     from psycopg import sql
 
     table = sql.Identifier(schema, name)
@@ -141,9 +141,14 @@ def create_table(cur: Any, schema: str, name: str, types: dict[str, str],
         cols.append(sql.SQL("{} geometry({}, {})").format(
             sql.Identifier(GEOM), sql.SQL(gtype), sql.Literal(srid)))
     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)))
-    if geometry is not None:
-        cur.execute(sql.SQL("CREATE INDEX ON {} USING GIST ({})").format(
-            table, sql.Identifier(GEOM)))
+
+
+def index_geometry(cur: Any, schema: str, name: str) -> None:
+    """Build the GiST spatial index of layer *name* (after its rows are in: a bulk build)."""
+    from psycopg import sql
+
+    cur.execute(sql.SQL("CREATE INDEX ON {} USING GIST ({})").format(
+        sql.Identifier(schema, name), sql.Identifier(GEOM)))
 
 
 def _column_values(s: pd.Series, pg_type: str) -> list[Any]:

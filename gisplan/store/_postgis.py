@@ -171,6 +171,8 @@ def _replace(cur: Any, schema: str, name: str, frame: pd.DataFrame, description:
                         (geom_spec[1], geom_spec[2]) if geom_spec else None)
     tables.copy_rows(cur, schema, name, stored, types,
                      (geom_spec[0], geom_spec[2]) if geom_spec else None)
+    if geom_spec:
+        tables.index_geometry(cur, schema, name)
     if name == "progress_log" and "row_hash" in types:
         _unique_hash(cur, schema, name)
     cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
