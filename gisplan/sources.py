@@ -2,7 +2,8 @@
 
 Every analysis in gisplan is a function on GeoDataFrames (GeoDataFrame in, GeoDataFrame
 or DataFrame out, index kept). Each has one thin adapter, ``<analysis>_project``, that
-takes a programme (a :class:`~gisplan.store.Project` or the path of its GeoPackage),
+takes a programme (a :class:`~gisplan.store.Project`, the path of its GeoPackage, or
+the ``postgresql://USER@HOST/DATABASE?schema=NAME`` URL of a PostGIS programme),
 reads the layers it needs through :func:`read_layers` and calls the analysis. This
 module is the only place that turns "a Project or a path" into a Project.
 
@@ -26,10 +27,48 @@ from gisplan._errors import SchemaError
 if TYPE_CHECKING:
     from gisplan.store import Project
 
-__all__ = ["ProgrammeLike", "as_project", "read_layers"]
+__all__ = ["ProgrammeLike", "StoreURL", "as_project", "read_layers"]
 
-#: A programme: an open :class:`~gisplan.store.Project` or the path of its GeoPackage.
+#: A programme: an open :class:`~gisplan.store.Project`, the path of its GeoPackage, or
+#: the ``postgresql://`` URL of a PostGIS programme.
 ProgrammeLike: TypeAlias = "Project | str | os.PathLike[str]"
+
+
+class StoreURL(str):
+    """The URL of a PostGIS programme, where commands expect a GeoPackage path.
+
+    It answers the few questions commands ask of a path: ``name`` and ``stem`` (the
+    programme's schema, e.g. for default output names) and ``exists()`` (the programme
+    is in the database). Printed, it never shows a password.
+
+    Examples
+    --------
+    >>> u = StoreURL("postgresql://planner@db.example/renewal?schema=guyuan_2022")
+    >>> u.stem, str(u)
+    ('guyuan_2022', 'postgresql://planner@db.example/renewal?schema=guyuan_2022')
+    """
+
+    @property
+    def name(self) -> str:
+        """The programme's schema."""
+        from gisplan.store._pg import parse_url
+
+        return parse_url(str(self))[1]
+
+    stem = name
+
+    def exists(self) -> bool:
+        """Return True when the programme (its schema) is in the database."""
+        from gisplan._errors import StoreError
+        from gisplan.store import Project
+
+        try:
+            Project.open(str(self))
+        except StoreError as exc:
+            if "项目不存在" in str(exc):
+                return False
+            raise
+        return True
 
 
 def as_project(source: ProgrammeLike) -> Project:
@@ -38,7 +77,7 @@ def as_project(source: ProgrammeLike) -> Project:
     Parameters
     ----------
     source : Project, str or os.PathLike
-        An open programme or the path of its GeoPackage.
+        An open programme, the path of its GeoPackage, or a ``postgresql://`` URL.
 
     Raises
     ------

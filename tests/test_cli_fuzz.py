@@ -276,3 +276,24 @@ def test_progress_import_layout_options(files: dict[str, Path], office: dict[str
     if save:
         argv.append("--save-mapping")
     assert_clean(argv)
+@pytest.mark.parametrize("kind", BROKEN)
+def test_store_copy_explains_a_broken_store(files: dict[str, Path], tmp_path: Path,
+                                            kind: str) -> None:
+    code, text = assert_clean(["store", "copy", str(files[kind]), str(tmp_path / "c.gpkg")])
+    assert code == 2, text
+
+
+@FUZZ
+@given(schema=texts, user=texts, role=st.sampled_from(["city", "county", "read", "boss"]),
+       county=texts)
+def test_store_urls_and_grant_options(files: dict[str, Path], schema: str, user: str,
+                                      role: str, county: str) -> None:
+    from urllib.parse import quote
+
+    # port 9 (discard) on loopback: nothing listens, so every run ends at "cannot reach"
+    url = f"postgresql://{quote(user, safe='')}@127.0.0.1:9/db?schema={quote(schema, safe='')}"
+    assert_clean(["check", url])
+    assert_clean(["store", "grant", url, user or "x", "--role", role, "--county", county,
+                  "--no-password"])
+    assert_clean(["store", "grant", str(files["good"]), "x", "--role", role, "--no-password"])
+    assert_clean(["store", "copy", str(files["good"]), url])

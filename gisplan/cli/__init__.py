@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("gisplan.cli.evaluate", "evaluate", "County evaluation, top 3 考核评价"),
     "report": ("gisplan.cli.report", "report", "Excel/CSV report 报表"),
     "map": ("gisplan.cli.map", "map_", "Interactive HTML map 地图"),
+    "store": ("gisplan.cli.store", "store",
+              "Copy programmes between GeoPackage and PostGIS; accounts 项目库"),
 }
 
 

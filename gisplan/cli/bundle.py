@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from gisplan.cli._options import HOUSEHOLDS, METRES, POSITIVE_METRES
+from gisplan.cli._options import HOUSEHOLDS, METRES, POSITIVE_METRES, PROGRAMME
 
 _LEVEL_ZH = {"pianqu": "片区", "street": "街道", "county": "县区", "none": "不限"}
 
 
 @click.command("bundle")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--level", type=click.Choice(list(_LEVEL_ZH)), default=None,
               help="Bundles stay inside one district of this level 不跨越的区划层级 "
                    "(default: the programme's bundle_level, else pianqu 片区; none = may cross).")

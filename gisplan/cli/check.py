@@ -13,6 +13,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from gisplan.cli._options import PROGRAMME
 from gisplan.findings import Finding, Report
 
 #: Chinese labels of the finding codes shown in reports
@@ -48,7 +49,7 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 @click.command("check")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True,
               help="Report format 报告格式: text tables, JSON (counts and findings) or CSV "

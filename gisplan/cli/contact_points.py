@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 @click.command("contact-points")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--override", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="CSV compound_id,action,reason (小区编号,操作,理由); action "
                                  "include/纳入 or exclude/排除.")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from gisplan.cli._options import METRES, POSITIVE_METRES
+from gisplan.cli._options import METRES, POSITIVE_METRES, PROGRAMME
 
 _LEVELS = {"programme": "全部", "county": "县区", "district": "片区", "bundle": "连片"}
 
 
 @click.command("coverage")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--method", type=click.Choice(["auto", "network", "euclidean", "both"]),
               default="auto", show_default=True,
               help="Walking along roads 步行距离 (network), straight line 直线距离 "

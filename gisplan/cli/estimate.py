@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 def print_findings(report: object) -> None:
     """Print a report's findings, warnings in yellow (shared by the money commands)."""
@@ -18,7 +20,7 @@ def print_findings(report: object) -> None:
 
 
 @click.command("estimate")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--calibrate", is_flag=True,
               help="Calibrate to the programme's stated total 按批复总投资校准 "
                    "(budget_total_wan_yuan); the factor is shown.")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 @click.command("evaluate")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Inspection scores 检查验收得分 (CSV/XLSX: 县区, 年中, 年终); "
                                  "default: computed from the progress log.")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gisplan.cli._options import NEW_PROGRAMME
+
 if TYPE_CHECKING:
     from gisplan.osm import OsmLayers
 
@@ -30,7 +32,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None
 
 
 @click.command("import-osm")
-@click.argument("store", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("store", type=NEW_PROGRAMME)
 @click.argument("extract", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--bbox", callback=_bbox, default=None, metavar="W,S,E,N",
               help="Read only this box 范围 (degrees, longitude first).")

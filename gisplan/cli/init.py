@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 
 from gisplan._errors import InputError
+from gisplan.cli._options import NEW_PROGRAMME
+from gisplan.sources import StoreURL
 
 
 @click.command("init")
-@click.argument("store", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("store", required=False, type=NEW_PROGRAMME)
 @click.option("--name", help="Programme name 项目名称, e.g. 许昌市2024年城镇老旧小区改造.")
 @click.option("--city", help="City 城市, e.g. 许昌市.")
 @click.option("--year", help="Plan year 计划年度, e.g. 2024.")
@@ -81,7 +83,7 @@ def _write_template(out: Path) -> None:
 
 def _check_new_store(store: Path) -> None:
     """Refuse an existing file: a programme is changed with `programme set`, never replaced."""
-    if store.suffix.lower() != ".gpkg":
+    if not isinstance(store, StoreURL) and store.suffix.lower() != ".gpkg":
         raise InputError("a programme store is a GeoPackage (.gpkg)", file=str(store),
                          hint=f"name it e.g. {store.with_suffix('.gpkg').name}")
     if not store.exists():

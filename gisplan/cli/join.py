@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from gisplan.cli._options import METRES, SHARE
+from gisplan.cli._options import METRES, PROGRAMME, SHARE
 
 
 @click.command("join")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--utility-margin", "utility_margin_m", type=METRES, default=10.0,
               show_default=True,
               help="Margin around a compound within which a utility line serves it, m "

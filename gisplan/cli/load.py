@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gisplan.cli._options import NEW_PROGRAMME
 from gisplan.schema import layers
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ _SHOWN = 30
 
 
 @click.command("import")
-@click.argument("project", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("project", type=NEW_PROGRAMME)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--layer", "layer_kind", required=True,
               type=click.Choice([n for n in layers() if n != "progress_log"]),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gisplan.cli._options import METRES
+from gisplan.cli._options import METRES, PROGRAMME
 
 _KINDS = {
     "progress": "改造进度",
@@ -36,7 +36,7 @@ def _check_tianditu_key() -> None:
 
 
 @click.command("map")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--kind", type=click.Choice(list(_KINDS)), default="progress", show_default=True,
               help="progress 改造进度 | gaps 设施缺口 | bundles 连片打包 | utilities 管线.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gisplan._errors import InputError, StoreError
+from gisplan.cli._options import PROGRAMME
 
 
 def _open(store: Path) -> tuple[Any, dict[str, Any]]:
@@ -38,7 +39,7 @@ def programme() -> None:
 
 
 @programme.command("show")
-@click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("store", type=PROGRAMME)
 @click.option("--toml", "as_toml", is_flag=True,
               help="Print the settings as a programme file 项目设置文件 (TOML) to edit and "
                    "give back with `programme set`.")
@@ -54,7 +55,7 @@ def show(store: Path, as_toml: bool) -> None:
 
 
 @programme.command("set")
-@click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("store", type=PROGRAMME)
 @click.argument("file", required=False,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",

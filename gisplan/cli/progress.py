@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 import pandas as pd
 
+from gisplan.cli._options import PROGRAMME
 from gisplan.progress.terms import Level
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def progress() -> None:
 
 
 @progress.command("import")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sheet", default=None,
               help="Worksheet of an XLSX file 工作表 (default: best match).")
@@ -123,7 +124,7 @@ def import_(project: Path, file: Path, sheet: str | None, score_cutoff: float,
 
 
 @progress.command("status")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--as-of", "as_of", default=None, help=f"Status date 截至日期 ({DATE_HELP}); "
               "default: the latest date in the log.")
 @click.option("--by", type=click.Choice(["county", "district"]), default=None,
@@ -239,7 +240,7 @@ def _echo_scope(scope: PlanScope) -> None:
 
 
 @progress.command("check")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the problems as CSV (UTF-8) 问题清单.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any warning is found.")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 @click.command("report")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.xlsx (a workbook) or FILE.csv (a CSV per table) 输出文件.")
 @click.option("--as-of", "as_of", default=None,

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 @click.command("site")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--type", "facility_type", required=True,
               help="Facility type 设施类型 (key, Chinese name or alias, e.g. 幼儿园).")
 @click.option("--count", "count", type=click.IntRange(min=1), default=3, show_default=True,

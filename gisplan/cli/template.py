@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
 from gisplan.templates import TEMPLATE_LAYERS
 
 
@@ -13,8 +14,7 @@ from gisplan.templates import TEMPLATE_LAYERS
 @click.argument("layer", type=click.Choice(TEMPLATE_LAYERS))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The .xlsx file to write 输出文件.")
-@click.option("--programme", "store", type=click.Path(exists=True, dir_okay=False,
-                                                       path_type=Path),
+@click.option("--programme", "store", type=PROGRAMME,
               help="Programme store 项目文件: its counties 县区 become a drop-down list.")
 @click.option("--force", is_flag=True, help="Replace an existing file 覆盖已有文件.")
 def template(layer: str, out: Path, store: Path | None, force: bool) -> None:

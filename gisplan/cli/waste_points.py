@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from gisplan.cli._options import PROGRAMME
+
 
 @click.command("waste-points")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROGRAMME)
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="A city's own rules (TOML like data/waste_points.toml).")
 @click.option("--no-write", is_flag=True, help="Do not write the waste_points layer.")

@@ -1,4 +1,9 @@
-"""The programme store: one GeoPackage per programme.
+"""The programme store: one GeoPackage per programme, or one PostGIS schema.
+
+``Project.open(path)`` opens a GeoPackage (the embedded default);
+``Project.open("postgresql://USER@HOST/DATABASE?schema=NAME")`` opens a programme in a
+PostGIS database (:mod:`gisplan.store._postgis`) with the same API and results. The
+rest of this page describes the GeoPackage store.
 
 A :class:`Project` wraps one GeoPackage file that opens in QGIS as it is: spatial
 layers (``compounds``, ``districts``, ...) and attribute-only tables (``progress_log``,
@@ -56,6 +61,7 @@ from gisplan.store._dtypes import canonical, schema_for
 from gisplan.store._gpkg import STAGING_PREFIX, check_geopackage, connect_ro
 from gisplan.store._lock import flock, lock_path
 from gisplan.store._meta import META_TABLE, json_ready, not_a_programme, read_meta
+from gisplan.store._pg import is_url
 from gisplan.store._recovery import is_hot, recover
 from gisplan.store._write import append_rows, create_file, number_ids, prepare, replace_layers
 
@@ -105,6 +111,14 @@ class Project:
         programme, or was left mid-write in a place where it cannot be recovered.
     """
 
+    def __new__(cls, path: str | os.PathLike[str]) -> Project:
+        """Return a PostGIS programme for a ``postgresql://`` URL, else a GeoPackage one."""
+        if cls is Project and is_url(path):
+            from gisplan.store._postgis import PostGISProject
+
+            return super().__new__(PostGISProject)
+        return super().__new__(cls)
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         check_geopackage(self.path)
@@ -145,6 +159,10 @@ class Project:
         StoreError
             If *path* exists and *overwrite* is false, or it cannot be written.
         """
+        if is_url(path):
+            from gisplan.store._postgis import create
+
+            return create(str(path), meta=meta, layers=layers, overwrite=overwrite)
         path = Path(path)
         if not path.parent.is_dir():
             raise StoreError(f"{path}: folder {path.parent} does not exist; create it first")
@@ -162,7 +180,7 @@ class Project:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Project:
-        """Open an existing programme store.
+        """Open an existing programme store: a GeoPackage path or a ``postgresql://`` URL.
 
         Examples
         --------
