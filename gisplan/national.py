@@ -235,7 +235,7 @@ class RunResult:
                 if isinstance(v, int | float | str | bool) or v is None:
                     rows[r.city][k] = v
         for c, row in rows.items():
-            row["status"] = "failed 失败" if c in failed else "finished 完成"
+            row["status"] = "failed 失败" if c in failed else "ok 完成"
             row["failed_at"] = failed.get(c)
         return pd.DataFrame(list(rows.values()))
 

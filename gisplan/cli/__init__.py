@@ -20,7 +20,7 @@ from gisplan._errors import GisplanError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("gisplan.cli.demo", "demo", "Run the whole job on the sample programmes 演示"),
     "samples": ("gisplan.cli.samples", "samples", "Build the sample programmes 示例数据"),
-    "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city 合成城市"),
+    "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city or national programme 合成数据"),
     "init": ("gisplan.cli.init", "init", "Create a programme 新建项目"),
     "programme": ("gisplan.cli.programme", "programme",
                   "Show or change programme settings 项目设置"),
@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                      "Propose waste sorting facilities 垃圾分类设施"),
     "evaluate": ("gisplan.cli.evaluate", "evaluate", "County evaluation, top 3 考核评价"),
     "report": ("gisplan.cli.report", "report", "Excel/CSV report 报表"),
+    "run": ("gisplan.cli.run", "run", "Run the whole analysis, city by city 全流程分析"),
+    "export": ("gisplan.cli.parquet", "export", "Export a layer as GeoParquet 导出GeoParquet"),
+    "import-parquet": ("gisplan.cli.parquet", "import_parquet",
+                       "Write a GeoParquet file into a programme 导入GeoParquet"),
     "map": ("gisplan.cli.map", "map_", "Interactive HTML map 地图"),
 }
 
