@@ -1289,10 +1289,19 @@ class NationalCity:
     seed: int
 
 
+def _capitals_by_zone() -> np.ndarray:
+    """Capital indices, round-robin over their 3° GK zones (west to east)."""
+    zone = np.array([round(c[2] / 3) for c in PROVINCE_CAPITALS])
+    rank = pd.Series(zone).groupby(zone).cumcount().to_numpy()
+    return np.lexsort((zone, rank))
+
+
 def national_cities(*, cities: int, compounds: int, seed: int = 0) -> list[NationalCity]:
     """Plan a national programme: *compounds* spread over *cities* in the provinces.
 
-    City *k* lies near provincial capital ``k mod 27``; later rounds around the same
+    City *k* lies near the provincial capital ``k mod 27`` in an order that visits every
+    3° Gauss-Krüger zone before it comes back to one (so the first cities each get
+    their own metric CRS); later rounds around the same
     capital are placed on a ring 1.2° to 3° away, so no two cities share a centre. City
     sizes are uneven (a few large cities, many small ones: a Zipf-like share), every
     city has at least 20 compounds (or ``compounds // cities`` when that is smaller),
@@ -1304,7 +1313,7 @@ def national_cities(*, cities: int, compounds: int, seed: int = 0) -> list[Natio
     >>> [c.code for c in plan], sum(c.compounds for c in plan)
     (['C001', 'C002', 'C003'], 900)
     >>> plan[0].province
-    '河北'
+    '新疆'
     """
     if cities < 1:
         raise ConstraintError(f"cities must be at least 1, got {cities}")
@@ -1318,8 +1327,9 @@ def national_cities(*, cities: int, compounds: int, seed: int = 0) -> list[Natio
     extra = compounds - floor * cities
     size = floor + np.floor(weight / weight.sum() * extra).astype(np.int64)
     size[np.argsort(-weight)[: compounds - int(size.sum())]] += 1
-    n_cap = len(PROVINCE_CAPITALS)
-    ring, cap = np.divmod(k, n_cap)
+    order = _capitals_by_zone()
+    ring, cap_pos = np.divmod(k, order.size)
+    cap = order[cap_pos]
     angle = rng.uniform(0, 2 * np.pi, cities)
     radius = np.where(ring == 0, 0.0, rng.uniform(1.2, 3.0, cities))
     out = []
