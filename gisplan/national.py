@@ -237,7 +237,12 @@ class RunResult:
         for c, row in rows.items():
             row["status"] = "failed 失败" if c in failed else "ok 完成"
             row["failed_at"] = failed.get(c)
-        return pd.DataFrame(list(rows.values()))
+        frame = pd.DataFrame(list(rows.values()))
+        for col in frame.select_dtypes("number").columns:  # counts stay counts beside a gap
+            values = frame[col].dropna()
+            if frame[col].dtype.kind == "f" and (values == values.round()).all():
+                frame[col] = frame[col].astype("Int64")
+        return frame
 
 
 def _where() -> str:

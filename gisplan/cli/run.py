@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,7 @@ from gisplan.pipeline import STEP_ZH, STEPS
               help="Leave out a step 跳过步骤 (repeat the option), e.g. --skip maps.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Cities shown in the summary 显示城市数.")
-@click.pass_context
-def run(ctx: click.Context, store: Path, workers: int | None, scheduler: str | None,
+def run(store: Path, workers: int | None, scheduler: str | None,
         out: Path | None, skip: tuple[str, ...], limit: int) -> None:
     """Run the whole analysis 全流程 on a programme or a national programme folder.
 
@@ -52,14 +52,12 @@ def run(ctx: click.Context, store: Path, workers: int | None, scheduler: str | N
     with _bars(con, steps, len(pairs)) as advance:
         result = run_all(store, out=out, steps=steps, workers=workers, scheduler=scheduler,
                          on_step=advance)
-    import sys
-
     _summary(Console(width=None if sys.stdout.isatty() else 120), result, out=out,
              limit=limit)
     if not result.finished:
-        ctx.exit(2)
+        sys.exit(2)
     if result.failed:
-        ctx.exit(1)
+        sys.exit(1)
 
 
 class _bars:  # noqa: N801 - used as a context manager, reads as a phrase
