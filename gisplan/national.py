@@ -89,7 +89,7 @@ class NationalProgramme:
 
 
 def is_national(path: str | os.PathLike[str]) -> bool:
-    """True when *path* is a folder holding a national programme index."""
+    """Return True when *path* is a folder holding a national programme index."""
     return (Path(path) / INDEX).is_file()
 
 
@@ -139,8 +139,12 @@ def synth_national(folder: str | os.PathLike[str], *, cities: int, compounds: in
         Passed to :func:`gisplan.synth.synth_city`.
     """
     from gisplan.store import Project
-    from gisplan.synth import NATIONAL_YEAR, national_cities, national_city_meta, \
-        synth_national_city
+    from gisplan.synth import (
+        NATIONAL_YEAR,
+        national_cities,
+        national_city_meta,
+        synth_national_city,
+    )
 
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
@@ -167,7 +171,7 @@ def synth_national(folder: str | os.PathLike[str], *, cities: int, compounds: in
 
 
 def targets(source: str | os.PathLike[str]) -> list[tuple[str, Path]]:
-    """The (city, store) pairs of *source*: every city of a national folder, or one store.
+    """Return the (city, store) pairs of *source*: every city of a folder, or one store.
 
     A single programme's "city" is its file stem.
     """

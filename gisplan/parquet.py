@@ -20,7 +20,7 @@ Examples
 >>> path = export_layer("layers/guyuan_2022.gpkg", "compounds", tmp / "c.parquet")
 >>> back = read_layer(path)
 >>> len(back), back.crs.to_epsg()
-(25, 4326)
+(26, 4326)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ PARTITION_COLUMN = "city"
 
 
 def _is_geo(path: Path) -> bool:
-    """True when the Parquet file (or the first file of a dataset) carries GeoParquet metadata."""
+    """Return True when the file (or a dataset's first file) carries GeoParquet metadata."""
     first = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
     if first is None:
         raise InputError("no Parquet files in the folder", file=str(path),

@@ -30,8 +30,16 @@ from typing import Any, Literal, cast
 
 from gisplan._errors import GisplanError
 
-__all__ = ["STEPS", "STEP_ZH", "RESULT_LAYERS", "RunContext", "StepResult", "Step",
-           "run_programme", "run_step"]
+__all__ = [
+    "RESULT_LAYERS",
+    "STEPS",
+    "STEP_ZH",
+    "RunContext",
+    "Step",
+    "StepResult",
+    "run_programme",
+    "run_step",
+]
 
 Step = Literal["check", "join", "bundle", "coverage", "progress", "report", "maps", "export"]
 #: The steps, in the order they run.
@@ -110,7 +118,7 @@ def check(project: Any, ctx: RunContext) -> dict[str, Any]:
     counts = report.counts_frame()
     if "compounds" not in project.layers():
         raise GisplanError(f"{project.path}: the programme has no 'compounds' layer")
-    return {"compounds": int(len(project.read("compounds"))),
+    return {"compounds": len(project.read("compounds")),
             "errors": len(report.errors), "warnings": len(report.warnings),
             "rows_balanced": bool(counts["balanced"].all()) if len(counts) else True}
 
@@ -163,7 +171,7 @@ def progress(project: Any, ctx: RunContext) -> dict[str, Any]:
     return {"as_of": day.isoformat(), "planned": int(total["compounds_planned"].sum()),
             "started": int(total["compounds_started"].sum()),
             "completed": int(total["compounds_completed"].sum()),
-            "behind": int(len(behind))}
+            "behind": len(behind)}
 
 
 def report(project: Any, ctx: RunContext) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from gisplan._errors import GisplanError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("gisplan.cli.demo", "demo", "Run the whole job on the sample programmes 演示"),
     "samples": ("gisplan.cli.samples", "samples", "Build the sample programmes 示例数据"),
-    "synth": ("gisplan.cli.synth", "synth", "Generate a synthetic city or national programme 合成数据"),
+    "synth": ("gisplan.cli.synth", "synth",
+              "Generate a synthetic city or national programme 合成数据"),
     "init": ("gisplan.cli.init", "init", "Create a programme 新建项目"),
     "programme": ("gisplan.cli.programme", "programme",
                   "Show or change programme settings 项目设置"),

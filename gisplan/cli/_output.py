@@ -23,20 +23,20 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DEFAULT_LIMIT", "cell_text", "more_line", "print_frame"]
+__all__ = ["DEFAULT_LIMIT", "cell_text", "more_line", "print_findings", "print_frame"]
 
 #: rows of a table shown on the terminal unless a command's --limit says otherwise
 DEFAULT_LIMIT = 20
 
 
 def more_line(shown: int, total: int, *, where: str = "--out") -> str:
-    """The line under a cut table: how many rows are not shown and where they are."""
+    """Return the line under a cut table: how many rows are not shown, where they are."""
     k = total - shown
     return f"… and {k:,} more 另有 {k:,} 行; full table with {where}"
 
 
 def cell_text(value: Any) -> str:
-    """A cell as text: blank for missing values, thousands separators for integers."""
+    """Return a cell as text: blank when missing, thousands separators for integers."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool):
@@ -76,3 +76,15 @@ def print_frame(console: Any, frame: pd.DataFrame, *, title: str | None = None,
     console.print(table)
     if len(frame) > limit:
         console.print(more_line(limit, len(frame), where=where), highlight=False)
+
+
+def print_findings(console: Any, report: Any, *, limit: int = DEFAULT_LIMIT,
+                   where: str = "the flags column of each layer 各图层标记列") -> None:
+    """Print at most *limit* findings of *report* (warnings first), then :func:`more_line`."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    findings = sorted(report, key=lambda f: order.get(f.severity, 3))
+    for f in findings[:limit]:
+        console.print(str(f), style={"error": "bold red", "warning": "yellow"}.get(
+            f.severity, "dim"), markup=False, highlight=False)
+    if len(findings) > limit:
+        console.print(more_line(limit, len(findings), where=where), highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,14 @@ def run(store: Path, workers: int | None, scheduler: str | None,
 class _bars:  # noqa: N801 - used as a context manager, reads as a phrase
     """One rich progress bar per step; the call advances the bar of a finished step."""
 
-    def __init__(self, console: Any, steps: list[str], n_cities: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-            TimeElapsedColumn
+    def __init__(self, console: Any, steps: Sequence[str], n_cities: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description:<22}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[failed]}"),

@@ -98,8 +98,7 @@ def _synth_national(out: Path, *, cities: int, compounds: int, seed: int, facili
                     layout: str, overwrite: bool) -> None:
     """Write a national programme city by city, with a progress bar."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gisplan.national import synth_national
 
