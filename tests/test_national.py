@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,3 +124,19 @@ def test_bad_index_is_an_input_error(tmp_path: Path) -> None:
 def test_cities_are_spread_in_longitude() -> None:
     lons = np.array([c.center[0] for c in national_cities(cities=27, compounds=2700)])
     assert lons.min() < 90 and lons.max() > 125
+
+
+def test_synth_cli_writes_a_national_folder(tmp_path: Path, gisplan: Any) -> None:
+    code, text = gisplan("synth", "--cities", "3", "--compounds", "90", "--out",
+                         str(tmp_path / "nat"))
+    assert code == 0, text
+    assert "3 cities 城市 in 3 provinces" in text
+    nat = open_national(tmp_path / "nat")
+    assert [c.compounds for c in nat.cities] == [
+        len(Project.open(nat.store(c)).read("compounds")) for c in nat.cities]
+    code, text = gisplan("synth", "--cities", "3", "--compounds", "90", "--out",
+                         str(tmp_path / "nat"))
+    assert code == 2 and "not empty" in text  # never overwritten without --overwrite
+    code, text = gisplan("synth", "--cities", "5", "--compounds", "2", "--out",
+                         str(tmp_path / "n2"))
+    assert code == 2 and "cannot fill" in text
