@@ -207,6 +207,8 @@ class RunResult:
     cities: list[str]
     engine: str = "local"
     workers: dict[str, float] = field(default_factory=dict)
+    places: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """City code → (name, province), for a national programme's summary."""
 
     @property
     def finished(self) -> list[str]:
@@ -233,6 +235,9 @@ class RunResult:
     def cities_frame(self) -> pd.DataFrame:
         """One row per city: status, failed step and message, and the step figures."""
         rows: dict[str, dict[str, Any]] = {c: {"city": c} for c in self.cities}
+        for c, (name, province) in self.places.items():
+            if c in rows:
+                rows[c] |= {"name": name, "province": province}
         failed = self.failed
         for r in self.results:
             for k, v in r.figures.items():
@@ -291,6 +296,8 @@ def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
     if unknown:
         raise InputError("unknown step", value=unknown[0], hint=f"one of {', '.join(STEPS)}")
     pairs = targets(source)
+    places = ({c.code: (c.name, c.province) for c in open_national(source).cities}
+              if is_national(source) else {})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if workers is None and scheduler is None:
@@ -299,9 +306,12 @@ def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
             results += run_programme(store, RunContext(out, city), steps=steps,
                                      on_step=on_step)
         peak = max((r.peak_mb for r in results), default=0.0)
-        return RunResult(results, [c for c, _ in pairs], "local", {_where(): peak})
-    return _run_dask(pairs, out, steps, workers=workers, scheduler=scheduler,
-                     on_step=on_step)
+        result = RunResult(results, [c for c, _ in pairs], "local", {_where(): peak})
+    else:
+        result = _run_dask(pairs, out, steps, workers=workers, scheduler=scheduler,
+                           on_step=on_step)
+    result.places = places
+    return result
 
 
 def _client(workers: int | None, scheduler: str | None) -> Any:

@@ -110,8 +110,8 @@ def _summary(con: Any, result: Any, *, out: Path, limit: int) -> None:
     print_frame(con, steps.rename(columns={"step": "step 步骤", "total_s": "seconds 秒",
                                            "max_city_s": "slowest city 最慢城市 s"}),
                 title=f"Time by step 各步骤用时 ({result.engine})", limit=len(steps))
-    show = [c for c in ("city", "status", "compounds", "errors", "bundles", "with_gaps",
-                        "started", "completed", "behind") if c in cities]
+    show = [c for c in ("city", "name", "province", "status", "compounds", "errors",
+                        "bundles", "with_gaps", "started", "completed", "behind") if c in cities]
     print_frame(con, cities[show], title="Cities 城市", limit=limit, where=where)
     failed = result.failed
     if failed:
@@ -120,6 +120,12 @@ def _summary(con: Any, result: Any, *, out: Path, limit: int) -> None:
             con.print(f"  {city}: {why}", markup=False, highlight=False)
         if len(failed) > limit:
             con.print(f"  … and {len(failed) - limit} more; full table in {where}")
+    if "province" in cities and cities["province"].nunique() > 1:
+        by = cities.groupby("province", sort=True).agg(
+            cities=("city", "size"), compounds=("compounds", "sum"),
+            failed=("status", lambda s: int((s != "ok 完成").sum())))
+        print_frame(con, by.reset_index().rename(columns={"province": "province 省"}),
+                    title="By province 分省汇总", limit=limit, where=where)
     n = len(result.finished)
     total = int(cities["compounds"].sum()) if "compounds" in cities else 0
     con.print(f"finished 完成: {n} of {len(result.cities)} cities 城市, {total:,} compounds "
