@@ -44,9 +44,15 @@ from gisplan.schema import PANDAS_DTYPES, layer_schema, vocab
 __all__ = [
     "DEFAULT_CENTER",
     "DEFAULT_OWNERS",
+    "NATIONAL_YEAR",
+    "PROVINCE_CAPITALS",
+    "NationalCity",
     "StreetGrid",
+    "national_cities",
+    "national_city_meta",
     "street_grid",
     "synth_city",
+    "synth_national_city",
     "synth_planned_items",
     "synth_streets",
     "to_frame",
@@ -1223,3 +1229,183 @@ def _gates(sub: dict[str, np.ndarray], households: np.ndarray, cid: np.ndarray,
         "gate_id": _ids(prefix + "G", comp.size),
         "compound_id": cid[comp[o]],
     }, "gates", geoms)
+
+
+# ------------------------------------------------------------------ a national programme
+
+#: Provincial capitals (name, province, lon, lat): the anchors of a synthetic national
+#: programme, spread from Urumqi to Harbin so that cities fall in many GK zones.
+PROVINCE_CAPITALS: tuple[tuple[str, str, float, float], ...] = (
+    ("石家庄", "河北", 114.51, 38.04), ("太原", "山西", 112.55, 37.87),
+    ("呼和浩特", "内蒙古", 111.75, 40.84), ("沈阳", "辽宁", 123.43, 41.80),
+    ("长春", "吉林", 125.32, 43.82), ("哈尔滨", "黑龙江", 126.53, 45.80),
+    ("南京", "江苏", 118.80, 32.06), ("杭州", "浙江", 120.16, 30.27),
+    ("合肥", "安徽", 117.23, 31.82), ("福州", "福建", 119.30, 26.08),
+    ("南昌", "江西", 115.86, 28.68), ("济南", "山东", 117.12, 36.65),
+    ("郑州", "河南", 113.63, 34.75), ("武汉", "湖北", 114.31, 30.59),
+    ("长沙", "湖南", 112.94, 28.23), ("广州", "广东", 113.26, 23.13),
+    ("南宁", "广西", 108.37, 22.82), ("海口", "海南", 110.20, 20.04),
+    ("成都", "四川", 104.07, 30.57), ("贵阳", "贵州", 106.63, 26.65),
+    ("昆明", "云南", 102.83, 24.88), ("拉萨", "西藏", 91.12, 29.65),
+    ("西安", "陕西", 108.94, 34.34), ("兰州", "甘肃", 103.83, 36.06),
+    ("西宁", "青海", 101.78, 36.62), ("银川", "宁夏", 106.23, 38.49),
+    ("乌鲁木齐", "新疆", 87.62, 43.83),
+)
+
+#: The synthetic programme year and its milestones (a year of progress logs).
+NATIONAL_YEAR = 2024
+_NATIONAL_MILESTONES: tuple[dict[str, Any], ...] = (
+    {"key": "all_started", "zh": "6月底前全部开工", "date": "2024-06-30",
+     "measure": "started_compounds", "target": 1.0},
+    {"key": "all_completed", "zh": "11月底前全部完工", "date": "2024-11-30",
+     "measure": "completed_compounds", "target": 1.0},
+)
+_COUNTY_NUMERALS = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+
+
+@dataclass(frozen=True)
+class NationalCity:
+    """One city of a synthetic national programme (before it is generated).
+
+    Attributes
+    ----------
+    code : str
+        City code, also the id prefix of its rows (``C001``).
+    name, province : str
+        Synthetic city name (``合成石家庄1``) and the province it lies in.
+    center : (float, float)
+        Longitude and latitude of its old town.
+    compounds : int
+        Number of compounds.
+    seed : int
+        Its own random seed.
+    """
+
+    code: str
+    name: str
+    province: str
+    center: tuple[float, float]
+    compounds: int
+    seed: int
+
+
+def _capitals_by_zone() -> np.ndarray:
+    """Capital indices, round-robin over their 3° GK zones (west to east)."""
+    zone = np.array([round(c[2] / 3) for c in PROVINCE_CAPITALS])
+    rank = pd.Series(zone).groupby(zone).cumcount().to_numpy()
+    return np.lexsort((zone, rank))
+
+
+def national_cities(*, cities: int, compounds: int, seed: int = 0) -> list[NationalCity]:
+    """Plan a national programme: *compounds* spread over *cities* in the provinces.
+
+    City *k* lies near the provincial capital ``k mod 27`` in an order that visits every
+    3° Gauss-Krüger zone before it comes back to one (so the first cities each get
+    their own metric CRS); later rounds around the same
+    capital are placed on a ring 1.2° to 3° away, so no two cities share a centre. City
+    sizes are uneven (a few large cities, many small ones: a Zipf-like share), every
+    city has at least 20 compounds (or ``compounds // cities`` when that is smaller),
+    and the sizes add up to *compounds*.
+
+    Examples
+    --------
+    >>> plan = national_cities(cities=3, compounds=900, seed=1)
+    >>> [c.code for c in plan], sum(c.compounds for c in plan)
+    (['C001', 'C002', 'C003'], 900)
+    >>> plan[0].province
+    '新疆'
+    """
+    if cities < 1:
+        raise ConstraintError(f"cities must be at least 1, got {cities}")
+    if compounds < cities:
+        raise ConstraintError(
+            f"{compounds} compounds cannot fill {cities} cities; give at least one a city")
+    rng = np.random.default_rng(seed)
+    k = np.arange(cities)
+    weight = 1.0 / (1.0 + rng.permutation(cities)) ** 0.6
+    floor = min(20, compounds // cities)
+    extra = compounds - floor * cities
+    size = floor + np.floor(weight / weight.sum() * extra).astype(np.int64)
+    size[np.argsort(-weight)[: compounds - int(size.sum())]] += 1
+    order = _capitals_by_zone()
+    ring, cap_pos = np.divmod(k, order.size)
+    cap = order[cap_pos]
+    angle = rng.uniform(0, 2 * np.pi, cities)
+    radius = np.where(ring == 0, 0.0, rng.uniform(1.2, 3.0, cities))
+    out = []
+    for i in range(cities):  # one record per city (hundreds), not per compound
+        name, province, lon, lat = PROVINCE_CAPITALS[int(cap[i])]
+        out.append(NationalCity(
+            code=f"C{i + 1:03d}", name=f"合成{name}{int(ring[i]) + 1}", province=province,
+            center=(round(float(lon + radius[i] * math.cos(angle[i])), 4),
+                    round(float(lat + 0.7 * radius[i] * math.sin(angle[i])), 4)),
+            compounds=int(size[i]), seed=seed * 100_003 + i))
+    return out
+
+
+def synth_national_city(city: NationalCity, **options: Any) -> dict[str, pd.DataFrame]:
+    """Generate one city of a national programme: :func:`synth_city` plus a year of log.
+
+    Parameters
+    ----------
+    city : NationalCity
+        From :func:`national_cities`.
+    **options
+        Passed to :func:`synth_city` (``road_nodes``, ``facility_types``, ``layout``, ...).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The layers of :func:`synth_city` (ids prefixed ``<code>-``, counties named
+        ``<city>一区``, ``<city>二区``, ...) and ``progress_log``: a year of weekly
+        county reports (consulted → accepted) paced on the milestones of
+        :data:`NATIONAL_YEAR`, one county behind schedule.
+
+    Examples
+    --------
+    >>> city = national_cities(cities=2, compounds=120)[1]
+    >>> layers = synth_national_city(city)
+    >>> layers["compounds"]["compound_id"].iloc[0], len(layers["compounds"])
+    ('C002-C0001', 51)
+    >>> layers["progress_log"]["date"].min().year
+    2024
+    """
+    from gisplan.samples import _progress_log  # the samples' log generator, one of it
+
+    counties = [f"{city.name}{n}区" for n in _COUNTY_NUMERALS] + [
+        f"{city.name}{n}区" for n in range(11, 100)]
+    layers: dict[str, pd.DataFrame] = dict(synth_city(
+        compounds=city.compounds, seed=city.seed, center=city.center,
+        county_names=counties, prefix=f"{city.code}-", **options))
+    comp = layers["compounds"]
+    ms = {m["key"]: m["date"] for m in _NATIONAL_MILESTONES}
+    behind = sorted(comp["county"].dropna().unique())[:1]
+    layers["progress_log"] = _progress_log(
+        comp, rng=np.random.default_rng(city.seed + 7), start_due=ms["all_started"],
+        complete_due=ms["all_completed"], as_of=f"{NATIONAL_YEAR}-12-31", behind=behind,
+        report_prefix=f"{NATIONAL_YEAR}年进度周报", anomalies=False)
+    return layers
+
+
+def national_city_meta(city: NationalCity, layers: Mapping[str, pd.DataFrame], *,
+                       national: str) -> dict[str, Any]:
+    """Programme metadata of one city of a synthetic national programme."""
+    comp = layers["compounds"]
+    lon, lat = city.center
+    return {
+        "name": f"{city.name} {NATIONAL_YEAR}年城镇老旧小区改造计划（合成）",
+        "name_en": f"{city.code} synthetic city, {city.compounds} compounds",
+        "city": city.name, "city_code": city.code, "province": city.province,
+        "national": national,
+        "counties": sorted(comp["county"].dropna().unique().tolist()),
+        "year": NATIONAL_YEAR, "synthetic": True,
+        "synthetic_note": f"{national}: every layer is generated; no real place data "
+                          "except the centre point",
+        "sources": [],
+        "crs_note": f"EPSG:4326; generated in a local transverse Mercator at {lon},{lat}",
+        "targets": {"compounds": city.compounds,
+                    "households": int(comp["households"].sum())},
+        "milestones": [dict(m) for m in _NATIONAL_MILESTONES],
+        "start_date": f"{NATIONAL_YEAR}-01-01",
+        "bundle_level": "pianqu", "seed": city.seed,
+    }

@@ -110,6 +110,8 @@ texts = st.one_of(st.text(max_size=30), st.sampled_from(
     ["coverage", "--no-write"], ["site", "--type", "幼儿园", "--no-write"],
     ["progress", "status"], ["progress", "check"], ["report", "--out", "{tmp}/r.xlsx"],
     ["map", "--kind", "progress", "--out", "{tmp}/m.html"],
+    ["run", "--skip", "maps", "--skip", "report", "--out", "{tmp}/run"],
+    ["export", "compounds", "--out", "{tmp}/c.parquet"],
 ])
 def test_every_command_explains_a_broken_store(files: dict[str, Path], tmp_path: Path,
                                                command: list[str], kind: str) -> None:
@@ -117,6 +119,16 @@ def test_every_command_explains_a_broken_store(files: dict[str, Path], tmp_path:
     where = 2 if argv[0] == "progress" else 1
     argv.insert(where, str(files[kind]))
     code, text = assert_clean(argv)
+    assert code == 2, text
+
+
+@pytest.mark.parametrize("index", ["", "{not json", '{"cities": [{"code": 1}]}',
+                                   '{"cities": [{"code": "C1", "name": "x", "province": "y", '
+                                   '"store": "cities/missing.gpkg"}]}'])
+def test_run_explains_a_broken_national_folder(tmp_path: Path, index: str) -> None:
+    (tmp_path / "nat").mkdir()
+    (tmp_path / "nat" / "national.json").write_text(index, encoding="utf-8")
+    code, text = assert_clean(["run", str(tmp_path / "nat"), "--out", str(tmp_path / "o")])
     assert code == 2, text
 
 

@@ -61,12 +61,12 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
         options["level"] = None if level == "none" else level
     res = bundle_project(project, barrier_classes=barrier_classes, write=not no_write,
                          **options)
+    from gisplan.cli._output import DEFAULT_LIMIT, more_line, print_findings
+
     con = Console()
     con.print(f"rule set 改造对象规则: {res.rules.describe()} — chosen by {res.rules_chosen_by}",
               highlight=False, markup=False)
-    for f in res.report:
-        con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
-                  markup=False, highlight=False)
+    print_findings(con, res.report, limit=DEFAULT_LIMIT)
     b = res.bundles
     lvl = res.options["level"] or "none"
     table = Table(title=f"Bundles 连片 ({len(b)}), within one {lvl} {_LEVEL_ZH[lvl]}")
@@ -74,13 +74,15 @@ def bundle(project: Path, level: str | None, gap_m: float, min_households: int,
                 "2001–2005 户数", "span 跨度 m", "owners 管线权属单位"]:
         table.add_column(col, justify="left" if col.startswith(("bundle", "district", "owners"))
                          else "right")
-    for r in b.head(40).itertuples(index=False):
+    for r in b.head(DEFAULT_LIMIT).itertuples(index=False):
         table.add_row(str(r.bundle_id), str(r.district_name), str(r.n_compounds),
                       str(r.households), str(r.households_2001_2005), f"{r.span_m:.0f}",
                       str(getattr(r, "utility_owners", "")))
     con.print(table)
-    if len(b) > 40:
-        con.print(f"... and {len(b) - 40} more bundles", highlight=False)
+    if len(b) > DEFAULT_LIMIT:
+        con.print(more_line(DEFAULT_LIMIT, len(b), where="the bundles layer (gisplan export "
+                            f"{project} bundles --out bundles.parquet, or gisplan report)"),
+                  highlight=False)
     st = res.standalone
     if len(st):
         t2 = Table(title="Not bundled 未纳入连片 (by reason 原因)")

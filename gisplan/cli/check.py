@@ -170,8 +170,10 @@ def _render_text(report: Report, project: Path, *, limit: int, to_file: bool) ->
                               value, what)
             console.print(table)
             if len(fs) > limit:
-                console.print(f"  … {len(fs) - limit} more 另有 {len(fs) - limit} 条 "
-                              "(--format csv lists all)")
+                from gisplan.cli._output import more_line
+
+                console.print("  " + more_line(limit, len(fs),
+                                               where="--format csv --out FILE"))
     sev = Counter(f.severity for f in report.findings)
     rows_ok = all(c.balanced for c in report.counts.values())
     summary = (f"\nerrors 错误 {sev['error']}, warnings 警告 {sev['warning']}, "

@@ -36,9 +36,14 @@ _LEVELS = {"programme": "全部", "county": "县区", "district": "片区", "bun
 @click.option("--capacity", is_flag=True,
               help="Capacity-aware access 供需比 (2SFCA) where facilities have a capacity.")
 @click.option("--no-write", is_flag=True, help="Do not write results into the programme.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Rows of the roll-up shown 显示行数.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the full roll-up (every level) as CSV 完整汇总表.")
 def coverage(project: Path, method: str, standard_path: Path | None, types: tuple[str, ...],
              boundary_step_m: float, max_snap_m: float, search_limit_m: float,
-             node_roads: bool, level: str, capacity: bool, no_write: bool) -> None:
+             node_roads: bool, level: str, capacity: bool, no_write: bool, limit: int,
+             out: Path | None) -> None:
     """Facility coverage and gaps by walking distance 设施覆盖与缺口分析.
 
     For every compound 小区 and facility type of the life-circle standard 生活圈标准:
@@ -60,10 +65,10 @@ def coverage(project: Path, method: str, standard_path: Path | None, types: tupl
                            boundary_step_m=boundary_step_m or None, max_snap_m=max_snap_m,
                            search_limit_m=search_limit_m, node_roads=node_roads,
                            capacity=capacity)
+    from gisplan.cli._output import more_line, print_findings
+
     con = Console()
-    for f in res.report:
-        con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
-                  markup=False, highlight=False)
+    print_findings(con, res.report, limit=limit)
     summ = res.summary[res.summary["level"] == level]
     if summ.empty:
         summ = res.summary[res.summary["level"] == "programme"]
@@ -73,13 +78,21 @@ def coverage(project: Path, method: str, standard_path: Path | None, types: tupl
     for col in ["unit 单元", "type 设施", "standard 标准 m", "compounds 小区",
                 "covered 覆盖", "households 户数", "hh covered 覆盖户数"]:
         table.add_column(col, justify="left" if col.startswith(("unit", "type")) else "right")
-    for r in summ.itertuples(index=False):
+    for r in summ.head(limit).itertuples(index=False):
         share = float(r.share_households)  # type: ignore[arg-type]
         sh = "" if np.isnan(share) else f" ({share:.0%})"
         table.add_row(str(r.unit), f"{r.facility_type} {r.facility_zh}", f"{r.standard_m:.0f}",
                       str(r.compounds), f"{r.compounds_covered} ({r.share_compounds:.0%})",
                       f"{r.households:.0f}", f"{r.households_covered:.0f}{sh}")
     con.print(table)
+    if len(summ) > limit:
+        con.print(more_line(limit, len(summ), where="--out FILE.csv (or the coverage_summary "
+                            "layer)"), highlight=False)
+    if out is not None:
+        from gisplan.cells import to_csv
+
+        to_csv(res.summary, out)
+        con.print(f"full roll-up 完整汇总 ({len(res.summary):,} rows) → {out}", highlight=False)
     n_gap = int((res.compounds["n_gaps"] > 0).sum())
     con.print(f"compounds 小区: {len(res.compounds)}, with gaps 有缺项: {n_gap}; "
               f"facilities used 设施: {res.info.get('facilities_used', 0)} of "

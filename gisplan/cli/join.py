@@ -21,8 +21,10 @@ from gisplan.cli._options import METRES, PROGRAMME, SHARE
               help="Main district share below which a compound is flagged as split "
                    "跨片区阈值.")
 @click.option("--no-write", is_flag=True, help="Do not write results into the programme.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Findings shown 显示条数.")
 def join(project: Path, utility_margin_m: float, facility_margin_m: float, split_share: float,
-         no_write: bool) -> None:
+         no_write: bool, limit: int) -> None:
     """Join compounds 小区 to districts 片区/街道/县区, utilities 管线 and facilities 设施.
 
     Writes the tables join_districts (largest-overlap district per level, share, flags),
@@ -38,10 +40,10 @@ def join(project: Path, utility_margin_m: float, facility_margin_m: float, split
                           facility_margin_m=facility_margin_m, split_share=split_share,
                           write=not no_write)
     out = result.tables
+    from gisplan.cli._output import print_findings
+
     con = Console()
-    for f in result.report:
-        con.print(str(f), style="yellow" if f.severity == "warning" else "dim",
-                  markup=False, highlight=False)
+    print_findings(con, result.report, limit=limit)
     jd = out.get("join_districts")
     if jd is not None:
         flags = jd["flags"].fillna("").astype(str)

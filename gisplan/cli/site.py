@@ -48,21 +48,26 @@ def site(project: Path, facility_type: str, count: int, candidates: str,
     cands = gpd.read_file(candidates_file) if candidates_file else candidates
     res = site_project(project, facility_type=facility_type, count=count, candidates=cands,
                        method=method, solver=solver, standard=standard_path)
+    from gisplan.cli._output import DEFAULT_LIMIT, print_findings
+
     con = Console()
-    for f in res.report:
-        con.print(str(f), style="yellow" if f.severity == "warning" else "dim", markup=False,
-                  highlight=False)
+    print_findings(con, res.report, limit=DEFAULT_LIMIT)
     t = res.totals
     table = Table(title=f"Proposed sites 建议选址: {t['facility_type']} "
                         f"({res.sites['facility_zh'].iloc[0] if len(res.sites) else ''})")
     for col in ["rank 序号", "candidate 候选点", "households new 新增覆盖户数",
                 "compounds new 新增覆盖小区", "cumulative 累计户数", "lon/x", "lat/y"]:
         table.add_column(col, justify="right")
-    for r in res.sites.itertuples(index=False):
+    for r in res.sites.head(DEFAULT_LIMIT).itertuples(index=False):
         table.add_row(str(r.rank), str(r.candidate), str(r.households_new),
                       str(r.compounds_new), str(r.households_cumulative),
                       f"{r.geometry.x:.6f}", f"{r.geometry.y:.6f}")
     con.print(table)
+    if len(res.sites) > DEFAULT_LIMIT:
+        from gisplan.cli._output import more_line
+
+        con.print(more_line(DEFAULT_LIMIT, len(res.sites), where="the sites layer (gisplan "
+                            "export STORE sites)"), highlight=False)
     con.print(f"uncovered households 未覆盖户数: {t['households_uncovered_before']} → "
               f"{t['households_uncovered_after']} (newly covered 新增 "
               f"{t['households_newly_covered']}); compounds 小区: "

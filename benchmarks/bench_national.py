@@ -1,0 +1,89 @@
+"""Benchmark a national programme end to end: synth, then ``gisplan run``, 1 and N workers.
+
+Generates a national programme (``--cities`` cities, ``--compounds`` compounds over all
+of them), runs the whole analysis in one process, then on a dask LocalCluster of
+``--workers`` processes (a fresh copy of the stores), and prints: wall time of each run
+and the ratio, seconds per step (summed over cities, and the slowest city), peak
+resident memory per worker process, and the sizes of the layers. ``--skip maps`` leaves
+out the HTML maps (their cost grows with cities, not with the analysis).
+
+Run (heavy: take the lock on a shared machine)::
+
+    flock /tmp/gisplan-heavy.lock .venv/bin/python benchmarks/bench_national.py \\
+        --cities 12 --compounds 24000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from gisplan.national import open_national, run, synth_national
+from gisplan.pipeline import STEPS
+from gisplan.store import Project
+
+
+def layer_sizes(folder: Path) -> dict[str, int]:
+    """Rows per input layer over every city."""
+    nat = open_national(folder)
+    sizes: dict[str, int] = {}
+    for city in nat.cities:
+        p = Project.open(nat.store(city))
+        for name in ("compounds", "utilities", "facilities", "roads", "progress_log"):
+            sizes[name] = sizes.get(name, 0) + len(p.read(name))
+    return sizes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cities", type=int, default=12)
+    ap.add_argument("--compounds", type=int, default=24_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip", action="append", default=[], choices=list(STEPS))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    steps = [s for s in STEPS if s not in args.skip]
+    print(f"# national benchmark {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, "
+          f"{os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"cities {args.cities}, compounds {args.compounds:,}, steps {' → '.join(steps)}")
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        t0 = time.perf_counter()
+        synth_national(tmp / "a", cities=args.cities, compounds=args.compounds, seed=args.seed)
+        t_synth = time.perf_counter() - t0
+        size_mb = sum(f.stat().st_size for f in (tmp / "a").rglob("*.gpkg")) / 1e6
+        print(f"synth: {t_synth:.1f} s, {size_mb:.0f} MB of stores; rows: "
+              + ", ".join(f"{k} {v:,}" for k, v in layer_sizes(tmp / "a").items()))
+        shutil.copytree(tmp / "a", tmp / "b")
+
+        t0 = time.perf_counter()
+        one = run(tmp / "a", out=tmp / "out_a", steps=steps)
+        t_one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        many = run(tmp / "b", out=tmp / "out_b", steps=steps, workers=args.workers)
+        t_many = time.perf_counter() - t0
+        for name, res, t in (("1 process", one, t_one),
+                             (f"{args.workers} workers", many, t_many)):
+            print(f"\n## {name}: {t:.1f} s wall, {len(res.finished)}/{len(res.cities)} "
+                  f"cities finished")
+            print(res.step_seconds().round(1).to_string(index=False))
+            print("peak RSS per worker (MB): "
+                  + ", ".join(f"{v:,.0f}" for v in res.workers.values()))
+        print(f"\nspeed-up {args.workers} workers vs 1 process: {t_one / t_many:.2f}x "
+              f"(synth {t_synth:.1f} s not included)")
+        same = one.cities_frame().drop(columns=["files"], errors="ignore").equals(
+            many.cities_frame().drop(columns=["files"], errors="ignore"))
+        print(f"figures identical: {same}")
+        pd.set_option("display.width", 160)
+
+
+if __name__ == "__main__":
+    main()

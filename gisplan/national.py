@@ -1,0 +1,374 @@
+"""A national programme: a folder of city programmes, analysed city by city.
+
+Layout (the store of ``gisplan synth --cities N``)::
+
+    national/
+        national.json        the index: name, year, and per city code, name, province,
+                             centre, compounds and its store
+        cities/C001.gpkg     one complete programme store per city
+        cities/C002.gpkg
+
+Why a folder of city stores rather than one store with a ``city`` column: each city's
+analysis is independent (its own metric CRS, network, bundles and progress log), so a
+city store is the natural unit of work. A worker opens one file and writes into it
+without contending with the others for the store's write lock (one SQLite file
+serialises its writers); a broken city is one file and cannot corrupt the rest; every
+existing command (``gisplan check cities/C001.gpkg``, QGIS) works on a city as it is;
+and a city is re-run or replaced alone. What crosses cities is exchanged as GeoParquet
+partitioned by city (:mod:`gisplan.parquet`: ``<out>/parquet/<layer>/city=C001/``),
+which dask-geopandas, DuckDB and Spark read as one national table.
+
+:func:`run` runs the steps of :mod:`gisplan.pipeline` on every city, in this process or
+on a dask.distributed cluster (``workers=N`` starts a LocalCluster of N processes on
+the loopback interface; ``scheduler=ADDRESS`` uses an existing cluster); the results
+are the same either way, because each city runs the same functions on the same file.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> nat = synth_national(tmp / "nat", cities=2, compounds=80, seed=3)
+>>> [c.code for c in nat.cities], is_national(tmp / "nat")
+(['C001', 'C002'], True)
+>>> res = run(tmp / "nat", out=tmp / "out", steps=["check", "join"])
+>>> res.finished, res.failed
+(['C001', 'C002'], {})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gisplan._errors import InputError
+from gisplan.pipeline import STEPS, RunContext, StepResult, run_programme, run_step
+
+__all__ = ["INDEX", "CityEntry", "NationalProgramme", "RunResult", "is_national",
+           "open_national", "run", "synth_national", "targets"]
+
+#: the index file of a national programme folder
+INDEX = "national.json"
+
+
+@dataclass(frozen=True)
+class CityEntry:
+    """One city in the index of a national programme."""
+
+    code: str
+    name: str
+    province: str
+    store: str  # relative to the folder
+    compounds: int = 0
+    center: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class NationalProgramme:
+    """A national programme folder: its index and city stores."""
+
+    folder: Path
+    name: str
+    year: int | None
+    cities: list[CityEntry]
+
+    def store(self, city: CityEntry | str) -> Path:
+        """Path of the store of *city* (an entry or its code)."""
+        code = city if isinstance(city, str) else city.code
+        for c in self.cities:
+            if c.code == code:
+                return self.folder / c.store
+        raise InputError("no such city in the national programme", file=str(self.folder),
+                         value=code, hint="the codes are in national.json")
+
+
+def is_national(path: str | os.PathLike[str]) -> bool:
+    """Return True when *path* is a folder holding a national programme index."""
+    return (Path(path) / INDEX).is_file()
+
+
+def open_national(folder: str | os.PathLike[str]) -> NationalProgramme:
+    """Read the index of the national programme in *folder*."""
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        cities = [CityEntry(**{**c, "center": tuple(c["center"]) if c.get("center") else None})
+                  for c in data["cities"]]
+    except FileNotFoundError:
+        raise InputError("not a national programme (no national.json)", file=str(folder),
+                         hint="make one with gisplan synth --cities N --compounds M") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"the national index cannot be read ({exc})",
+                         file=str(folder / INDEX),
+                         hint="rewrite it: a JSON object with name, year and cities") from None
+    return NationalProgramme(folder, str(data.get("name", folder.name)), data.get("year"),
+                             cities)
+
+
+def _write_index(nat: NationalProgramme, extra: dict[str, Any]) -> None:
+    data = {"name": nat.name, "year": nat.year, **extra,
+            "cities": [asdict(c) for c in nat.cities]}
+    tmp = nat.folder / (INDEX + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, nat.folder / INDEX)
+
+
+def synth_national(folder: str | os.PathLike[str], *, cities: int, compounds: int,
+                   seed: int = 0, overwrite: bool = False,
+                   on_city: Callable[[CityEntry], Any] | None = None,
+                   **options: Any) -> NationalProgramme:
+    """Generate a synthetic national programme into *folder* (one store per city).
+
+    Parameters
+    ----------
+    folder : path
+        Created; must not hold a programme unless *overwrite*.
+    cities, compounds : int
+        Number of cities, and of compounds over all of them.
+    seed : int, default 0
+    overwrite : bool, default False
+    on_city : callable, optional
+        Called with each city's entry once its store is written (progress bars).
+    **options
+        Passed to :func:`gisplan.synth.synth_city`.
+    """
+    from gisplan.store import Project
+    from gisplan.synth import (
+        NATIONAL_YEAR,
+        national_cities,
+        national_city_meta,
+        synth_national_city,
+    )
+
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise InputError("the folder exists and is not empty", file=str(folder),
+                         hint="choose another folder or pass --overwrite")
+    (folder / "cities").mkdir(parents=True, exist_ok=True)
+    name = f"合成全国{NATIONAL_YEAR}年城镇老旧小区改造计划 ({cities} cities, seed {seed})"
+    entries = []
+    for city in national_cities(cities=cities, compounds=compounds, seed=seed):
+        layers = synth_national_city(city, **options)
+        store = f"cities/{city.code}.gpkg"
+        Project.create(folder / store, meta=national_city_meta(city, layers, national=name),
+                       layers=layers, overwrite=True)
+        entry = CityEntry(city.code, city.name, city.province, store, city.compounds,
+                          city.center)
+        entries.append(entry)
+        if on_city is not None:
+            on_city(entry)
+    nat = NationalProgramme(folder, name, NATIONAL_YEAR, entries)
+    _write_index(nat, {"synthetic": True, "seed": seed,
+                       "synthetic_note": f"gisplan synth --cities {cities} --compounds "
+                                         f"{compounds} --seed {seed}"})
+    return nat
+
+
+def targets(source: str | os.PathLike[str]) -> list[tuple[str, Path]]:
+    """Return the (city, store) pairs of *source*: every city of a folder, or one store.
+
+    A single programme's "city" is its file stem.
+    """
+    path = Path(source)
+    if path.is_dir():
+        nat = open_national(path)
+        return [(c.code, nat.store(c)) for c in nat.cities]
+    if not path.exists():
+        raise InputError("no such programme", file=str(path), hint="check the path")
+    return [(path.stem, path)]
+
+
+# ------------------------------------------------------------------ running
+
+
+@dataclass
+class RunResult:
+    """Everything a run did, city by city and step by step.
+
+    Attributes
+    ----------
+    results : list of StepResult
+        One per city and step, in city order then step order.
+    cities : list of str
+        The cities run, in order.
+    engine : str
+        ``"local"`` or the dask scheduler address.
+    workers : dict
+        Peak resident memory (MB) per worker process (``host:pid``).
+    """
+
+    results: list[StepResult]
+    cities: list[str]
+    engine: str = "local"
+    workers: dict[str, float] = field(default_factory=dict)
+    places: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """City code → (name, province), for a national programme's summary."""
+
+    @property
+    def finished(self) -> list[str]:
+        """Cities whose every step succeeded, in order."""
+        bad = set(self.failed)
+        return [c for c in self.cities if c not in bad]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """City → ``"<step>: <message>"`` of its first failed step."""
+        out: dict[str, str] = {}
+        for r in self.results:
+            if not r.ok and r.city not in out:
+                out[r.city] = f"{r.step}: {r.error}"
+        return out
+
+    def step_seconds(self) -> pd.DataFrame:
+        """Seconds per step: total over cities, and the slowest city."""
+        frame = pd.DataFrame([(r.step, r.seconds) for r in self.results],
+                             columns=["step", "seconds"])
+        g = frame.groupby("step", sort=False)["seconds"]
+        return pd.DataFrame({"total_s": g.sum(), "max_city_s": g.max()}).reset_index()
+
+    def cities_frame(self) -> pd.DataFrame:
+        """One row per city: status, failed step and message, and the step figures."""
+        rows: dict[str, dict[str, Any]] = {c: {"city": c} for c in self.cities}
+        for c, (name, province) in self.places.items():
+            if c in rows:
+                rows[c] |= {"name": name, "province": province}
+        failed = self.failed
+        for r in self.results:
+            for k, v in r.figures.items():
+                if isinstance(v, int | float | str | bool) or v is None:
+                    rows[r.city][k] = v
+        for c, row in rows.items():
+            row["status"] = "failed 失败" if c in failed else "ok 完成"
+            row["failed_at"] = failed.get(c)
+        frame = pd.DataFrame(list(rows.values()))
+        for col in frame.select_dtypes("number").columns:  # counts stay counts beside a gap
+            values = frame[col].dropna()
+            if frame[col].dtype.kind == "f" and (values == values.round()).all():
+                frame[col] = frame[col].astype("Int64")
+        return frame
+
+
+def _where() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _run_step_on_worker(step: str, store: str, ctx: RunContext,
+                        previous: tuple[StepResult, str] | None) -> tuple[StepResult, str]:
+    """One step on a worker; *previous* is the (result, where) of the step before."""
+    return run_step(step, store, ctx, None if previous is None else previous[0]), _where()
+
+
+def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
+        steps: Sequence[str] = STEPS, workers: int | None = None,
+        scheduler: str | None = None,
+        on_step: Callable[[StepResult], Any] | None = None) -> RunResult:
+    """Run the analysis of every city of *source*, in this process or on dask.
+
+    Parameters
+    ----------
+    source : path
+        A national programme folder or one programme store.
+    out : path
+        Output folder (reports, maps, GeoParquet partitions by city).
+    steps : sequence of str
+        Steps of :data:`gisplan.pipeline.STEPS`, in order.
+    workers : int, optional
+        Start a dask.distributed LocalCluster of this many worker processes (one thread
+        each, loopback only). None: no local cluster.
+    scheduler : str, optional
+        Address of an existing dask scheduler (``tcp://host:8786``); the stores and
+        *out* must be on a file system the workers see at the same path. None: none.
+        With neither *workers* nor *scheduler*, the cities run one after the other here.
+    on_step : callable, optional
+        Called with each :class:`StepResult` as it arrives (progress bars).
+
+    Returns
+    -------
+    RunResult
+    """
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise InputError("unknown step", value=unknown[0], hint=f"one of {', '.join(STEPS)}")
+    pairs = targets(source)
+    places = ({c.code: (c.name, c.province) for c in open_national(source).cities}
+              if is_national(source) else {})
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if workers is None and scheduler is None:
+        results: list[StepResult] = []
+        for city, store in pairs:
+            results += run_programme(store, RunContext(out, city), steps=steps,
+                                     on_step=on_step)
+        peak = max((r.peak_mb for r in results), default=0.0)
+        result = RunResult(results, [c for c, _ in pairs], "local", {_where(): peak})
+    else:
+        result = _run_dask(pairs, out, steps, workers=workers, scheduler=scheduler,
+                           on_step=on_step)
+    result.places = places
+    return result
+
+
+def _client(workers: int | None, scheduler: str | None) -> Any:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError("dask.distributed is not installed",
+                         hint="pip install 'gisplan[dask]' (dask[distributed], "
+                              "dask-geopandas)") from None
+    if scheduler is not None:
+        return Client(scheduler, timeout="30s")
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    return Client(cluster)
+
+
+def _run_dask(pairs: list[tuple[str, Path]], out: Path, steps: Sequence[str], *,
+              workers: int | None, scheduler: str | None,
+              on_step: Callable[[StepResult], Any] | None) -> RunResult:
+    """One chain of tasks per city (step after step); chains run side by side."""
+    from dask.distributed import as_completed
+
+    client = _client(workers, scheduler)
+    try:
+        futures = []
+        for city, store in pairs:
+            ctx = RunContext(out.resolve(), city)
+            prev = None
+            for step in steps:
+                f = client.submit(_run_step_on_worker, step, str(Path(store).resolve()), ctx,
+                                  prev, key=f"{step}-{city}-{os.getpid()}",
+                                  pure=False, retries=0)
+                futures.append(f)
+                prev = f
+        done: dict[str, tuple[StepResult, str]] = {}
+        for f in as_completed(futures):
+            res, where = f.result()
+            done[f.key] = (res, where)
+            if on_step is not None:
+                on_step(res)
+        ordered = [done[f.key] for f in futures]
+        peaks: dict[str, float] = {}
+        for res, where in ordered:
+            peaks[where] = max(peaks.get(where, 0.0), res.peak_mb)
+        engine = scheduler or f"LocalCluster({workers} processes)"
+        return RunResult([r for r, _ in ordered], [c for c, _ in pairs], engine, peaks)
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and scheduler is None:
+            cluster.close()
+
+
+def rows_across_partitions(out: str | os.PathLike[str], layer: str) -> dict[str, int]:
+    """Rows per city in the GeoParquet dataset ``<out>/parquet/<layer>`` (file metadata)."""
+    import pyarrow.parquet as pq
+
+    base = Path(out) / "parquet" / layer
+    return {p.parent.name.split("=", 1)[1]: pq.ParquetFile(p).metadata.num_rows
+            for p in sorted(base.glob("city=*/part.0.parquet"))}
