@@ -52,8 +52,8 @@ def gisplan(capsys: pytest.CaptureFixture[str]):
         try:
             from gisplan.cli import main
 
-            main([str(a) for a in args])
-            code = 0
+            rv = main([str(a) for a in args])
+            code = rv if isinstance(rv, int) else 0  # ctx.exit(n) returns n here
         except SystemExit as exc:
             code = int(exc.code or 0)
         out = capsys.readouterr()

@@ -42,7 +42,8 @@ def run(argv: list[str]) -> tuple[int, str]:
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            main(argv)
+            rv = main(argv)
+            code = rv if isinstance(rv, int) else 0  # ctx.exit(n) returns n here
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return code, out.getvalue() + err.getvalue()
