@@ -253,6 +253,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "facilities": ("设施", "Facilities"),
     "service_distance": ("服务半径（直线，仅供参考）",
                          "Service radius (straight line, for reference)"),
+    "walk_catchment": ("步行服务范围", "Walking catchment"),
     "walk_m": ("步行距离", "Walking distance"),
     "straight_m": ("直线距离", "Straight-line distance"),
     "standard_m": ("标准距离", "Standard distance"),
@@ -1367,10 +1368,41 @@ def _gap_verdicts(dist: pd.DataFrame, types: Sequence[str], std: Any, props: pd.
     return constants, gaps_per_type
 
 
+def _walk_network(frames: _Frames, how: str) -> Any:
+    """Return the walking network for catchments (None: straight lines, no roads)."""
+    roads = frames.get("roads")
+    if how == "euclidean" or not isinstance(roads, gpd.GeoDataFrame) or not len(roads):
+        return None
+    from gisplan.network import WalkNetwork
+
+    return WalkNetwork.from_roads(roads)
+
+
+def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFrame,
+                  fprops: pd.DataFrame, ftype: str, limit: float | None, network: Any
+                  ) -> _Part:
+    """Return the walking catchments of one facility type (circles without roads)."""
+    style = {"color": FACILITY, "weight": 1, "fillOpacity": 0.06, "dashArray": "4 4",
+             "interactive": False}
+    if network is not None and limit:
+        from gisplan.catchments import catchments
+
+        polys = catchments(sel, network, distance_m=limit).catchments
+        return _part(m, f"service_{ftype}", polys, fprops[["name"]], ctx,
+                     style | {"color": COVERED, "fillColor": COVERED, "dashArray": None},
+                     layer="facilities", where=frames.where)
+    return _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
+                 style | {"radiusKey": "_r"}, layer="facilities", where=frames.where)
+
+
 def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataFrame | None,
-                    fac_type: pd.Series | None, ftype: str, limit: float | None
-                    ) -> list[_Part]:
-    """Return the parts of the facilities of one type and their service distances."""
+                    fac_type: pd.Series | None, ftype: str, limit: float | None,
+                    network: Any = None) -> list[_Part]:
+    """Return the parts of the facilities of one type and their service areas.
+
+    With a walking *network* the service area is each facility's walking catchment
+    (:func:`gisplan.catchments.catchments`); without one, a straight-line circle.
+    """
     if fac_type is None or fac is None:
         return []
     sel = fac[(fac_type == ftype).to_numpy()]
@@ -1383,10 +1415,7 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
     fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
     fprops["standard_m"] = limit
     return [
-        _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
-              {"color": FACILITY, "radiusKey": "_r", "weight": 1, "fillOpacity": 0.04,
-               "dashArray": "4 4", "interactive": False},
-              layer="facilities", where=frames.where),
+        _service_part(m, frames, ctx, sel, fprops, ftype, limit, network),
         _part(m, f"facilities_{ftype}", sel, fprops, ctx,
               {"color": FACILITY, "stroke": "#ffffff", "radius": 6, "weight": 1.5,
                "fillOpacity": 1, "nameKey": "name",
@@ -1397,14 +1426,17 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
     ]
 
 
-def _gaps_legend(ctx: _Ctx) -> None:
+def _gaps_legend(ctx: _Ctx, *, walking: bool) -> None:
     lang = ctx.lang
+    service = ({"label": _t("walk_catchment", lang), "color": COVERED, "shape": "ring"}
+               if walking else
+               {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"})
     ctx.legend.append({"title": "", "items": [
         {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
         {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
         {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
         {"label": _t("facilities", lang), "color": FACILITY, "shape": "dot"},
-        {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"},
+        service,
     ]})
 
 
@@ -1476,13 +1508,14 @@ def gaps_map(
                                        "n": _t("no_distance", lang)},
                            "colors": {"c": COVERED, "g": UNCOVERED, "n": "#666666"}}},
                  layer="coverage", where=frames.where)
+    network = _walk_network(frames, how)
     for i, ftype in enumerate(types):
         parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
-                                constants[f"standard_m_{ftype}"])
+                                constants[f"standard_m_{ftype}"], network)
         _Layer(f"{_v('facility_type', ftype, lang)} ({gaps_per_type[ftype]})", parts,
                show=i == 0, overlay=False, switch=("compounds", ftype)).add_to(m)
     _Layer(_t("compounds", lang), [part]).add_to(m)
-    _gaps_legend(ctx)
+    _gaps_legend(ctx, walking=network is not None)
     _finish(m, ctx, frames, _t("gaps_title", lang), [comp])
     return m
 

@@ -2,7 +2,7 @@
 
 Each test clicks, types, toggles and resizes the way a user would and checks what the
 page then shows: popups, draw order, the time slider's reach, the phone layout,
-printing, labels and the opening view. Screenshots go to tests/artifacts/.
+printing, labels and the opening view. Screenshots go to tests/artifacts/run/.
 """
 
 from __future__ import annotations
