@@ -226,6 +226,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "stage": ("进度阶段", "Stage"),
     "no_record": ("无进度记录", "No record 无记录"),
     "slider": ("进度时间轴", "Progress over time 时间轴"),
+    "charts": ("进度图表", "Progress charts 进度图表"),
+    "start_rate": ("开工率", "Started 开工率"),
+    "completion_rate": ("完工率", "Completed 完工率"),
+    "by_households": ("按户", "by households 按户"),
+    "by_count": ("按小区数", "by compounds 按小区数"),
+    "target": ("目标", "target 目标"),
+    "programme_total": ("全市合计", "Programme 合计"),
     "started_share": ("开工（按户）", "Started, by households 开工"),
     "completed_share": ("完工（按户）", "Completed, by households 完工"),
     "compound_id": ("小区编号", "Compound ID"),
@@ -1224,8 +1231,85 @@ def _progress_legend(ctx: _Ctx, stage_key: np.ndarray, hist: np.ndarray) -> None
     ctx.legend.append({"title": _t("stage", lang), "items": items})
 
 
+#: most county charts drawn in the panel (the programme total is always first)
+MAX_CHART_COUNTIES = 20
+
+
+def _rates(fig: pd.DataFrame, unit: str) -> list[float | int | None]:
+    """开工率/完工率 by households and by count of one unit's row (None: no row)."""
+    if unit not in fig.index:
+        return [None, None, None, None]
+    row = fig.loc[unit]
+
+    def share(num: str, den: str) -> float | int | None:
+        d = _json_number(row.get(den))
+        n = _json_number(row.get(num))
+        return None if not d or n is None else _json_number(n / d)
+
+    return [share("households_started", "households_planned"),
+            share("households_completed", "households_planned"),
+            share("compounds_started", "compounds_planned"),
+            share("compounds_completed", "compounds_planned")]
+
+
+def _chart_targets(meta: Mapping[str, Any], lang: Lang) -> list[dict[str, Any]]:
+    """Milestones on 开工/完工 (started/completed) as chart targets; others are left out."""
+    from gisplan.progress.milestones import parse_measure
+
+    out = []
+    for ms in meta.get("milestones") or []:
+        try:
+            stage, per = parse_measure(str(ms.get("measure", "")))
+            target = float(ms["target"])
+            day = dt.date.fromisoformat(str(ms["date"])[:10])
+        except (KeyError, TypeError, ValueError, InputError):
+            continue
+        if stage not in ("started", "completed"):
+            continue
+        label = str(ms.get("zh") or ms.get("key") or "") if lang == "zh" else str(
+            ms.get("key") or ms.get("zh") or "")
+        out.append({"date": day.isoformat(), "target": target, "label": label,
+                    "series": (0 if stage == "started" else 1) + (0 if per == "households"
+                                                                   else 2)})
+    return out
+
+
+def _progress_charts(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
+                     meta: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
+    """Per county 开工率/完工率 (by households, by count) on each snapshot date.
+
+    The JS runtime draws them as inline SVG in a panel with the milestone targets and
+    a marker at the slider's date (``G.progressCharts``).
+    """
+    if not len(log) or "county" not in comp.columns:
+        return None
+    counties = (comp["county"].dropna().astype(str).value_counts()
+                .index[:MAX_CHART_COUNTIES].tolist())
+    units = [("合计", _t("programme_total", lang))] if len(counties) > 1 else []
+    units += [(c, c) for c in sorted(counties)]
+    values: dict[str, list[list[Any]]] = {u: [] for u, _ in units}
+    for day in dates:
+        fig = _rollup(comp, log, day, "county")
+        total = _programme_total(comp, log, day)
+        fig.loc["合计"] = pd.Series(total)
+        for unit, _ in units:
+            values[unit].append(_rates(fig, unit))
+    return {"dates": [d.isoformat() for d in dates],
+            "units": [{"name": label, "values": values[u]} for u, label in units],
+            "targets": _chart_targets(meta, lang),
+            "series": [f"{_t('start_rate', lang)}（{_t('by_households', lang)}）",
+                       f"{_t('completion_rate', lang)}（{_t('by_households', lang)}）",
+                       f"{_t('start_rate', lang)}（{_t('by_count', lang)}）",
+                       f"{_t('completion_rate', lang)}（{_t('by_count', lang)}）"],
+            "colors": [STAGE_COLORS["started"], STAGE_COLORS["completed"],
+                       STAGE_COLORS["started"], STAGE_COLORS["completed"]],
+            "short": [_t("start_rate", lang), _t("completion_rate", lang)],
+            "title": _t("charts", lang), "targetLabel": _t("target", lang)}
+
+
 def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
-                 totals: list[list[Any]], rollups: list[dict[str, Any]]) -> None:
+                 totals: list[list[Any]], rollups: list[dict[str, Any]],
+                 charts: dict[str, Any] | None = None) -> None:
     """Add the slider over the snapshots of the progress log (drawn by the JS runtime)."""
     lang, order = ctx.lang, stage_order()
     _Call("timeSlider", {
@@ -1241,6 +1325,8 @@ def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
                  "startedShare": _t("started_share", lang),
                  "completedShare": _t("completed_share", lang)},
     }).add_to(m)
+    if charts is not None:
+        _Call("progressCharts", charts).add_to(m)
 
 
 def progress_map(
@@ -1297,7 +1383,8 @@ def progress_map(
     totals = [[_json_number(t.get("start_rate_households")),
                _json_number(t.get("completion_rate_households"))]
               for t in (_programme_total(comp, log, d) for d in dates)]
-    _time_slider(m, ctx, dates, totals=totals, rollups=rollups)
+    _time_slider(m, ctx, dates, totals=totals, rollups=rollups,
+                 charts=_progress_charts(comp, log, dates, frames.meta, lang))
     return m
 
 

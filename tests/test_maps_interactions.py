@@ -268,3 +268,49 @@ def test_chinese_is_drawn_with_the_embedded_font(browser, built):
         assert page.problems() == []
     finally:
         page.page.close()
+
+
+def test_progress_charts_are_inline_svg_and_follow_the_time_slider(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        charts = page.page.locator(".gp-charts")
+        assert charts.count() == 1
+        svgs = charts.locator("svg.gp-chart-svg")
+        assert svgs.count() == 1                      # one county in the fixture
+        assert charts.locator("polyline.gp-chart-s0").count() == 1
+        assert charts.locator("polyline.gp-chart-s3").count() == 1
+        marker = charts.locator("line.gp-chart-now").first
+        fig = charts.locator(".gp-chart-fig").first
+        x_last, fig_last = marker.get_attribute("x1"), fig.text_content()
+        slider = page.page.locator(".gp-slider-input")
+        slider.fill("0")                              # the user drags to the first date
+        page.page.wait_for_timeout(100)
+        assert float(marker.get_attribute("x1")) < float(x_last)
+        assert fig.text_content() != fig_last
+        slider.fill(slider.get_attribute("max"))
+        assert marker.get_attribute("x1") == x_last
+        assert page.problems() == []
+        page.screenshot("progress_charts")
+    finally:
+        page.page.close()
+
+
+def test_progress_charts_show_milestone_targets(browser, tmp_path):
+    prog = programme()
+    prog["programme"] = dict(prog["programme"], milestones=[  # type: ignore[arg-type]
+        {"key": "all_started", "zh": "全部开工", "date": "2023-06-30",
+         "measure": "started_compounds", "target": 1.0},
+        {"key": "half_done", "zh": "过半完工", "date": "2023-09-30",
+         "measure": "completed_households", "target": 0.5}])
+    path = maps.save_map(maps.progress_map(prog), tmp_path / "p.html")
+    page = open_offline(browser, path)
+    try:
+        targets = page.page.locator(".gp-charts path.gp-chart-target")
+        assert targets.count() == 2
+        titles = page.page.evaluate(
+            "() => [...document.querySelectorAll('.gp-chart-target title')]"
+            ".map(t => t.textContent)")
+        assert any("全部开工" in t and "100%" in t for t in titles)
+        assert any("过半完工" in t and "50%" in t for t in titles)
+    finally:
+        page.page.close()

@@ -424,6 +424,7 @@
     var ctl = L.control({position: "bottomleft"});
     var state = {i: cfg.start, date: cfg.dates[cfg.start]};
     G.time = state;
+    G.timeHooks = G.timeHooks || [];
     function stageAt(p, i) {
       var ch = String(p[cfg.histKey] || "").charAt(i);
       return ch === "" || ch === "-" ? -1 : parseInt(ch, 36);
@@ -515,6 +516,7 @@
         el("td", null, pct0(tot[1]), tr2);
         rollups(i);
         titleAt(i);
+        (G.timeHooks || []).forEach(function (f) { f(i); });
         map.eachLayer(function (l) { if (l.isPopupOpen && l.isPopupOpen()) l.getPopup().update(); });
       }
       input.addEventListener("input", function () { apply(parseInt(input.value, 10)); });
@@ -525,6 +527,116 @@
       return d;
     };
     ctl.addTo(map);
+    return ctl;
+  };
+
+
+  /* Progress charts: per county 开工率 and 完工率 by households and by count over the
+   * snapshot dates, against the milestone targets, as inline SVG (no library).
+   * cfg: {dates, units: [{name, values: [[sh, ch, sc, cc] per date]}], targets:
+   *       [{date, target, label, series}], series: [4 labels], colors, title, targetLabel}
+   * A vertical marker and each chart's figures follow the time slider (G.timeHooks). */
+  var SVGNS = "http://www.w3.org/2000/svg";
+  function svgEl(tag, attrs, parent) {
+    var e = document.createElementNS(SVGNS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  var DASH = [null, null, "4 3", "4 3"];
+  G.progressCharts = function (map, cfg) {
+    var W = 250, H = 96, L0 = 30, R0 = 8, T0 = 6, B0 = 16;
+    var t = cfg.dates.map(function (d) { return Date.parse(d); });
+    cfg.targets.forEach(function (g) { t.push(Date.parse(g.date)); });
+    var t0 = Math.min.apply(null, t), t1 = Math.max.apply(null, t);
+    if (t1 <= t0) t1 = t0 + 86400000;
+    function X(ms) { return L0 + (ms - t0) / (t1 - t0) * (W - L0 - R0); }
+    function Y(v) { return T0 + (1 - Math.max(0, Math.min(1, v))) * (H - T0 - B0); }
+    var markers = [], figures = [];
+    function chart(unit, parent) {
+      var box = el("div", "gp-chart", null, parent);
+      var head = el("div", "gp-chart-head", null, box);
+      el("b", null, unit.name, head);
+      var fig = el("span", "gp-chart-fig", null, head);
+      figures.push({el: fig, unit: unit});
+      var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H,
+                              "class": "gp-chart-svg", role: "img"}, box);
+      svgEl("title", {}, svg).textContent = unit.name + " · " + cfg.title;
+      [0, 0.5, 1].forEach(function (v) {
+        svgEl("line", {x1: L0, x2: W - R0, y1: Y(v), y2: Y(v), "class": "gp-chart-grid"}, svg);
+        svgEl("text", {x: L0 - 3, y: Y(v) + 3, "text-anchor": "end", "class": "gp-chart-axis"},
+              svg).textContent = Math.round(v * 100) + "%";
+      });
+      svgEl("text", {x: L0, y: H - 3, "class": "gp-chart-axis"}, svg).textContent =
+        cfg.dates[0];
+      svgEl("text", {x: W - R0, y: H - 3, "text-anchor": "end", "class": "gp-chart-axis"},
+            svg).textContent = new Date(t1).toISOString().slice(0, 10);
+      for (var k = 0; k < 4; k++) {
+        var pts = [];
+        unit.values.forEach(function (row, i) {
+          if (row[k] !== null && row[k] !== undefined) {
+            pts.push(X(Date.parse(cfg.dates[i])).toFixed(1) + "," + Y(row[k]).toFixed(1));
+          }
+        });
+        if (!pts.length) continue;
+        var a = {points: pts.join(" "), fill: "none", stroke: cfg.colors[k],
+                 "stroke-width": k < 2 ? 2 : 1.5, "class": "gp-chart-line gp-chart-s" + k};
+        if (DASH[k]) a["stroke-dasharray"] = DASH[k];
+        svgEl("polyline", a, svg);
+      }
+      cfg.targets.forEach(function (g) {
+        var x = X(Date.parse(g.date)), y = Y(g.target);
+        var d = svgEl("path", {d: "M" + x + " " + (y - 5) + "l5 5l-5 5l-5-5z",
+                               fill: g.series < 2 ? cfg.colors[g.series] : "#fff",
+                               stroke: cfg.colors[g.series], "stroke-width": 1.5,
+                               "class": "gp-chart-target"}, svg);
+        svgEl("title", {}, d).textContent = cfg.targetLabel + " " + g.label + " " +
+          g.date + " " + Math.round(g.target * 100) + "% · " + cfg.series[g.series];
+      });
+      markers.push(svgEl("line", {y1: T0, y2: H - B0, "class": "gp-chart-now"}, svg));
+    }
+    function setDate(i) {
+      var x = X(Date.parse(cfg.dates[i])).toFixed(1);
+      markers.forEach(function (m) { m.setAttribute("x1", x); m.setAttribute("x2", x); });
+      figures.forEach(function (f) {
+        var r = f.unit.values[i] || [];
+        f.el.textContent = cfg.short[0] + " " + pct0(r[0]) + " · " +
+          cfg.short[1] + " " + pct0(r[1]);
+      });
+    }
+    var ctl = L.control({position: "bottomleft"});
+    ctl.onAdd = function () {
+      var d = el("div", "gp-charts leaflet-bar");
+      if (window.innerWidth < 700) d.classList.add("gp-collapsed");
+      var btn = el("button", "gp-charts-title", cfg.title, d);
+      btn.type = "button";
+      btn.addEventListener("click", function () { d.classList.toggle("gp-collapsed"); });
+      var body = el("div", "gp-charts-body", null, d);
+      var key = el("div", "gp-chart-key", null, body);
+      cfg.series.forEach(function (lab, k) {
+        var row = el("span", "gp-chart-key-item", null, key);
+        var sw = svgEl("svg", {width: 18, height: 8}, row);
+        var a = {x1: 0, x2: 18, y1: 4, y2: 4, stroke: cfg.colors[k], "stroke-width": 2};
+        if (DASH[k]) a["stroke-dasharray"] = DASH[k];
+        svgEl("line", a, sw);
+        row.appendChild(document.createTextNode(lab));
+      });
+      if (cfg.targets.length) {
+        var tk = el("span", "gp-chart-key-item", null, key);
+        var sw2 = svgEl("svg", {width: 12, height: 12}, tk);
+        svgEl("path", {d: "M6 1l5 5l-5 5l-5-5z", fill: "#555"}, sw2);
+        tk.appendChild(document.createTextNode(cfg.targetLabel));
+      }
+      cfg.units.forEach(function (u) { chart(u, body); });
+      setDate(G.time ? G.time.i : cfg.dates.length - 1);
+      L.DomEvent.disableClickPropagation(d);
+      L.DomEvent.disableScrollPropagation(d);
+      return d;
+    };
+    ctl.addTo(map);
+    G.timeHooks = G.timeHooks || [];
+    G.timeHooks.push(setDate);
+    G.charts = {setDate: setDate, markers: markers};
     return ctl;
   };
 
