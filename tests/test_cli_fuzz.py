@@ -110,6 +110,7 @@ texts = st.one_of(st.text(max_size=30), st.sampled_from(
     ["coverage", "--no-write"], ["site", "--type", "幼儿园", "--no-write"],
     ["progress", "status"], ["progress", "check"], ["report", "--out", "{tmp}/r.xlsx"],
     ["map", "--kind", "progress", "--out", "{tmp}/m.html"],
+    ["map", "--kind", "utilities", "--qgis-styles", "--out", "{tmp}/m.html"],
 ])
 def test_every_command_explains_a_broken_store(files: dict[str, Path], tmp_path: Path,
                                                command: list[str], kind: str) -> None:

@@ -55,9 +55,12 @@ def _check_tianditu_key() -> None:
 @click.option("--tolerance", "tolerance_m", type=METRES, default=None,
               help="Simplify outlines to this many metres 简化容差（米） (default: 1, "
                    "0.5 for utilities).")
+@click.option("--qgis-styles", "qgis_styles", is_flag=True, default=False,
+              help="Also write QGIS layer styles in the maps' colours into the store "
+                   "(table layer_styles) 写入QGIS图层样式, so the GeoPackage opens styled.")
 def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
          as_of: str | None, types: tuple[str, ...], title: str | None,
-         tolerance_m: float | None) -> None:
+         tolerance_m: float | None, qgis_styles: bool) -> None:
     """Write an interactive HTML map of a programme 交互式地图.
 
     The file is self-contained: Leaflet and every script and stylesheet are inlined, so
@@ -89,3 +92,9 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     click.echo(f"{_KINDS[kind]} map written 已生成: {path} ({size_mb:.2f} MB, "
                f"{drawn} features drawn of {rows} rows, basemap {basemap}"
                f"{', CJK font subset embedded 已嵌入中文字体' if m.font_embedded else ''})")
+    if qgis_styles:
+        from gisplan.qgis_styles import write_layer_styles
+
+        table = write_layer_styles(p)
+        click.echo(f"QGIS layer styles written 已写入QGIS图层样式: {len(table)} layers "
+                   f"({', '.join(table['f_table_name'])}) in {project}:layer_styles")
