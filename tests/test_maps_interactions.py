@@ -314,3 +314,41 @@ def test_progress_charts_show_milestone_targets(browser, tmp_path):
         assert any("过半完工" in t and "50%" in t for t in titles)
     finally:
         page.page.close()
+
+
+def test_pipes_sharing_a_street_are_drawn_side_by_side_and_the_old_swatch_matches(
+        browser, tmp_path):
+    import shapely
+
+    prog = programme()
+    util = prog["utilities"].copy()  # type: ignore[union-attr]
+    street = util.geometry.iloc[0]
+    util.loc[util.index[3], "geometry"] = street      # gas laid in the water main's street
+    prog["utilities"] = util
+    path = maps.save_map(maps.utilities_map(prog), tmp_path / "u.html")
+    page = open_offline(browser, path)
+    try:
+        page.page.evaluate("() => { const e = gisplan.layers['utilities_water_supply_old'];"
+                           " e.map.fitBounds(e.layer.getBounds(), {maxZoom: 18}); }")
+        page.page.wait_for_timeout(300)
+        ys = page.page.evaluate("""() => {
+            const mid = k => { const l = gisplan.layers[k].layer.getLayers()[0];
+                               const b = l._path.getBBox(); return b.y + b.height / 2; };
+            return {water: mid('utilities_water_supply_old'), gas: mid('utilities_gas_old'),
+                    power: mid('utilities_power')};
+        }""")
+        # same street, drawn apart (3.5 px per network slot; gas is 3 slots from water)
+        assert abs(ys["water"] - ys["gas"]) == pytest.approx(3 * maps.PIPE_SPACING_PX, abs=1)
+        widths = page.page.evaluate("""() => {
+            const rows = [...document.querySelectorAll('.gp-legend-row')];
+            const old = rows.find(r => r.textContent.includes('20'));
+            const sw = old.querySelector('.gp-swatch');
+            const line = gisplan.layers['utilities_water_supply_old'].layer.getLayers()[0];
+            return [parseFloat(getComputedStyle(sw).borderTopWidth), line.options.weight];
+        }""")
+        assert widths[0] == pytest.approx(widths[1], abs=0.5)
+        assert page.problems() == []
+        page.screenshot("utilities_shared_street")
+    finally:
+        page.page.close()
+    assert shapely.equals(util.geometry.iloc[3], street)

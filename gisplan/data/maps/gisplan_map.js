@@ -90,12 +90,47 @@
   }
   G.styleFor = styleFor;
 
+  /* Lines of different networks sharing a street are drawn side by side: a polyline
+   * with options.offset (px) is shifted along its normals after projection, so the
+   * gap between networks is the same at every zoom (mitre joins, limited). */
+  function offsetRing(pts, d) {
+    var n = pts.length, out = new Array(n);
+    if (n < 2) return pts;
+    function normal(a, b) {
+      var dx = b.x - a.x, dy = b.y - a.y, l = Math.sqrt(dx * dx + dy * dy) || 1;
+      return [-dy / l, dx / l];
+    }
+    for (var i = 0; i < n; i++) {
+      var n1 = i > 0 ? normal(pts[i - 1], pts[i]) : normal(pts[i], pts[i + 1]);
+      var n2 = i < n - 1 ? normal(pts[i], pts[i + 1]) : n1;
+      var mx = n1[0] + n2[0], my = n1[1] + n2[1], ml = Math.sqrt(mx * mx + my * my) || 1;
+      mx /= ml; my /= ml;
+      var s = d / Math.max(mx * n1[0] + my * n1[1], 0.5);
+      out[i] = L.point(pts[i].x + mx * s, pts[i].y + my * s);
+    }
+    return out;
+  }
+  G.offsetRing = offsetRing;
+  var basePolylinePath = L.Polyline.prototype._updatePath;
+  L.Polyline.prototype._updatePath = function () {
+    var d = this.options.offset;
+    if (!d || this instanceof L.Polygon) return basePolylinePath.call(this);
+    var saved = this._parts;
+    this._parts = saved.map(function (ring) { return offsetRing(ring, d); });
+    basePolylinePath.call(this);
+    this._parts = saved;
+  };
+
   /* Add one feature layer; returns the L.GeoJSON (not yet on the map). */
   G.addLayer = function (map, key, data, opts) {
     var features = G.decode(data);
     var layer = L.geoJSON(null, {
       interactive: opts.interactive !== false,
-      style: function (f) { return styleFor(opts, f.properties); },
+      style: function (f) {
+        var st = styleFor(opts, f.properties);
+        if (opts.offsetKey) st.offset = Number(f.properties[opts.offsetKey]) || 0;
+        return st;
+      },
       pointToLayer: function (f, latlng) {
         var s = styleFor(opts, f.properties);
         s.interactive = opts.interactive !== false;
