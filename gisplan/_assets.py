@@ -263,9 +263,12 @@ def cjk_font_css(text: str) -> str | None:
             "font-weight: 400 700; font-display: block; }")
 
 
-def embed_cjk_font(page: str) -> tuple[str, bool]:
-    """Return *page* with a CJK font subset in its head, and whether one was embedded."""
-    css = cjk_font_css(page_characters(page))
+def embed_cjk_font(page: str, *, extra: str = "") -> tuple[str, bool]:
+    """Return *page* with a CJK font subset in its head, and whether one was embedded.
+
+    *extra* is text the page shows but holds packed (the layers' data).
+    """
+    css = cjk_font_css(page_characters(page + extra))
     if css is None or "</head>" not in page:
         return page, False
     return page.replace("</head>", inline_style(css) + "</head>", 1), True

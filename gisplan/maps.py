@@ -41,7 +41,9 @@ True
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import html
 import json
 import os
@@ -134,7 +136,8 @@ class MapOptions:
         Simplification tolerance in metres (0 keeps geometry as it is); ``None`` means
         the map kind's own default (:data:`TOLERANCE_M`: 1 m, 0.5 m for utility lines).
     decimals : int
-        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9.
+        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9; maps of more than
+        :data:`COARSE_ABOVE` features keep at most 5 (≈ 1 m).
     renderer : {"auto", "svg", "canvas"}
         ``auto`` uses Leaflet's canvas renderer above 3,000 features.
     tianditu_key : str or None
@@ -200,6 +203,9 @@ def _options(options: MapOptions | None, overrides: Mapping[str, Any]) -> MapOpt
 
 #: above this many drawn features the map uses Leaflet's canvas renderer
 CANVAS_ABOVE = 3000
+#: maps with more features than this keep at most COARSE_DECIMALS decimals (5: ~1 m,
+#: under a pixel below zoom 18), which keeps a 300,000-compound page under 15 MB
+COARSE_ABOVE, COARSE_DECIMALS = 100_000, 5
 #: simplification tolerance in metres per map kind (``MapOptions.tolerance_m=None``)
 TOLERANCE_M: dict[str, float] = {"progress": 1.0, "gaps": 1.0, "bundles": 1.0,
                                  "utilities": 0.5}
@@ -388,6 +394,8 @@ class GisplanMap(folium.Map):
         self.palette: dict[str, str] = {}
         self.embed_font: bool = False
         self.font_embedded: bool = False
+        #: the layers' data (JSON text), written once into the page by render_html
+        self.payloads: list[str] = []
 
     def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -469,6 +477,7 @@ class _Ctx:
     kind: str = "progress"
     metric: Any = None
     legend: list[dict[str, Any]] = field(default_factory=list)
+    n_features: int = 0
 
     @property
     def lang(self) -> Lang:
@@ -485,6 +494,9 @@ class _Ctx:
 
     @property
     def decimals(self) -> int:
+        """Decimals kept: the option, at most :data:`COARSE_DECIMALS` on very large maps."""
+        if self.n_features > COARSE_ABOVE:
+            return min(self.opts.decimals, COARSE_DECIMALS)
         return self.opts.decimals
 
 
@@ -559,8 +571,9 @@ def _metric_crs(gdf: gpd.GeoDataFrame) -> Any:
     return metric_crs(gdf)
 
 
-def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> list[str | None]:
-    """Simplified (metres), optionally GCJ-02-shifted, rounded GeoJSON geometries."""
+def _prepared_geoms(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str
+                    ) -> np.ndarray:
+    """Lon/lat geometries simplified in metres and, for Amap, shifted to GCJ-02."""
     gdf = _geographic(gdf, layer, where)
     geoms = gdf.geometry.to_numpy()
     is_point = shapely.get_type_id(geoms) == 0
@@ -577,15 +590,56 @@ def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> 
             return np.column_stack([lon, lat])
 
         geoms = shapely.transform(geoms, shift)
-    factor = float(ctx.decimals)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, int(factor)))
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    out: list[str | None] = [None] * len(geoms)
-    if (~missing).any():
-        text = shapely.to_geojson(geoms[~missing])
-        for i, t in zip(np.flatnonzero(~missing), text, strict=True):
-            out[i] = str(t)
-    return out
+    return np.asarray(geoms, dtype=object)
+
+
+#: origin of the integer coordinates (lon, lat); a page decodes x = X0 + q / 10**decimals
+QUANT_ORIGIN = (73.0, 3.0)
+
+
+def encode_geometries(geoms: Any, decimals: int) -> tuple[dict[str, list[int]], int]:
+    """Columnar, integer, delta-coded geometries (decoded by the page's ``gisplan.decode``).
+
+    Coordinates become ``round((lon - 73, lat - 3) * 10**decimals)``; along each line,
+    ring or point sequence every vertex after the first is the difference from the one
+    before, so most numbers have a few digits and gzip packs them well. The structure
+    is kept in flat arrays: ``gt`` geometry type (-1 missing or empty), ``np`` parts per
+    geometry, ``pt`` part type, ``ns`` sequences per part (rings of a polygon),
+    ``lens`` vertices per sequence and ``xy`` the coordinates.
+
+    Returns the arrays and the number of drawable geometries.
+
+    Examples
+    --------
+    >>> enc, n = encode_geometries([shapely.box(106.0, 36.0, 106.001, 36.002), None], 4)
+    >>> n, enc["gt"], enc["lens"], enc["xy"]
+    (1, [3, -1], [5], [330010, 330000, 0, 20, -10, 0, 0, -20, 10, 0])
+    """
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    gt = shapely.get_type_id(geoms)
+    gt[shapely.is_empty(geoms)] = -1
+    ok = gt >= 0
+    g = geoms[ok]
+    parts, owner = shapely.get_parts(g, return_index=True)
+    pt = shapely.get_type_id(parts)
+    poly = pt == 3
+    ns = np.where(poly, shapely.get_num_interior_rings(parts) + 1, 1)
+    seq_part = np.repeat(np.arange(len(parts)), ns)
+    lens = np.empty(len(seq_part), dtype=np.int64)
+    is_ring = poly[seq_part]
+    lens[is_ring] = shapely.get_num_coordinates(shapely.get_rings(parts[poly]))
+    lens[~is_ring] = shapely.get_num_coordinates(parts[~poly])
+    xy = shapely.get_coordinates(parts)
+    q = np.round((xy - np.array(QUANT_ORIGIN)) * 10.0 ** decimals).astype(np.int64)
+    delta = q.copy()
+    delta[1:] -= q[:-1]
+    starts = np.cumsum(lens) - lens
+    delta[starts] = q[starts]
+    n_parts = np.zeros(len(geoms), dtype=np.int64)
+    n_parts[ok] = np.bincount(owner, minlength=len(g))
+    enc = {"gt": gt.tolist(), "np": n_parts.tolist(), "pt": pt.tolist(), "ns": ns.tolist(),
+           "lens": lens.tolist(), "xy": delta.ravel().tolist()}
+    return enc, int(ok.sum())
 
 
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
@@ -612,14 +666,57 @@ def _column_values(s: pd.Series) -> list[Any]:
     return [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
 
 
+def decode_geometries(enc: Mapping[str, Sequence[int]], q: Sequence[float]) -> np.ndarray:
+    """Inverse of :func:`encode_geometries` (what the page does), for checks and tests.
+
+    Examples
+    --------
+    >>> box = shapely.box(106.0, 36.0, 106.001, 36.002)
+    >>> enc, _ = encode_geometries([box, None, shapely.Point(106.5, 36.5)], 6)
+    >>> out = decode_geometries(enc, [*QUANT_ORIGIN, 1e6])
+    >>> out[0].equals(box), out[1], out[2].wkt
+    (True, None, 'POINT (106.5 36.5)')
+    """
+    x0, y0, scale = q
+    xy = np.asarray(enc["xy"], dtype=np.float64).reshape(-1, 2)
+    lens = np.asarray(enc["lens"], dtype=np.int64)
+    seq = np.repeat(np.arange(len(lens)), lens)
+    xy = pd.DataFrame(xy).groupby(seq).cumsum().to_numpy() / scale + [x0, y0]
+    bounds = np.cumsum(lens)
+    seqs = np.split(xy, bounds[:-1]) if len(lens) else []
+    it_seq, it_pt, it_ns = iter(seqs), iter(enc["pt"]), iter(enc["ns"])
+
+    def part() -> Any:
+        t, n = next(it_pt), next(it_ns)
+        rings = [next(it_seq) for _ in range(n)]
+        if t == 0:
+            return shapely.Point(rings[0][0])
+        if t == 3:
+            return shapely.Polygon(rings[0], rings[1:])
+        return shapely.LineString(rings[0])
+
+    out = []
+    for t, n in zip(enc["gt"], enc["np"], strict=True):
+        if t < 0:
+            out.append(None)
+            continue
+        parts = [part() for _ in range(n)]
+        out.append(parts[0] if t <= 3 else
+                   shapely.GeometryCollection(parts) if t == 7 else
+                   {4: shapely.MultiPoint, 5: shapely.MultiLineString,
+                    6: shapely.MultiPolygon}[t](parts))
+    return np.array(out, dtype=object)
+
+
 def _payload(gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx, *, layer: str,
              where: str) -> tuple[str, int]:
-    """Columnar JSON ``{geoms, props}`` and the number of drawable features."""
-    geoms = _geoms_json(gdf, ctx, layer=layer, where=where)
+    """Columnar JSON ``{q, enc, props}`` and the number of drawable features."""
+    enc, n = encode_geometries(_prepared_geoms(gdf, ctx, layer=layer, where=where),
+                               ctx.decimals)
     cols = {str(c): _column_values(props[c]) for c in props.columns}
-    body = json.dumps(cols, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    text = '{"geoms":[' + ",".join(g if g is not None else "null" for g in geoms) + '],"props":'
-    return _safe_json(text + body + "}"), sum(g is not None for g in geoms)
+    body = json.dumps({"q": [*QUANT_ORIGIN, 10 ** ctx.decimals], "enc": enc, "props": cols},
+                      ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _safe_json(body), n
 
 
 #: draw order, bottom to top, by layer key prefix: context, roll-ups and outlines below
@@ -644,7 +741,9 @@ def _rank(key: str) -> int:
 
 def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx,
           opts: dict[str, Any], *, layer: str, where: str) -> _Part:
-    data, n = _payload(gdf, props, ctx, layer=layer, where=where)
+    payload, n = _payload(gdf, props, ctx, layer=layer, where=where)
+    m.payloads.append(payload)
+    data = f"gisplan.data({len(m.payloads) - 1})"
     m.feature_counts[key] = n
     m.row_counts[key] = len(gdf)
     base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
@@ -690,7 +789,7 @@ def _new_map(frames: _Frames, kind: str, opts: MapOptions, *, n_features: int,
     metric_src = [compounds] if isinstance(compounds, gpd.GeoDataFrame) else [
         f for f in (frames.get(n) for n in ("districts", "utilities", "facilities"))
         if isinstance(f, gpd.GeoDataFrame)]
-    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind)
+    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind, n_features=n_features)
     if metric_src:
         ctx.metric = _metric_crs(_geographic(metric_src[0], "compounds", frames.where))
     _add_basemap(m, opts)
@@ -996,6 +1095,8 @@ def _compound_props(comp: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFra
     if out["name"].isna().any():
         out["name"] = out["name"].astype(object).where(out["name"].notna(),
                                                        out["compound_id"])
+    area = pd.to_numeric(out["floor_area_m2"], errors="coerce")
+    out["floor_area_m2"] = area.round(0).astype("Int64")  # whole m² (the popup shows no more)
     return out
 
 
@@ -1976,12 +2077,41 @@ def make_map(source: MapSource, kind: MapKind, *, options: MapOptions | None = N
     return _BUILDERS[kind](source, options=options, **kind_options)
 
 
+#: layer data larger than this (characters) goes into the page gzipped (base64), and is
+#: unpacked by the browser's DecompressionStream before the map is built
+PACK_ABOVE = 1_000_000
+
+
+def _with_data(page: str, payloads: Sequence[str]) -> str:
+    """Put the layers' data into *page* and build the map once the data is there.
+
+    Small data is one inline JSON array; larger data is gzipped and base64-coded
+    (:data:`PACK_ABOVE`). The map script (folium's last ``<script>``) runs inside
+    ``gisplan.whenData``.
+    """
+    at = page.rfind("<script>")
+    end = page.find("</script>", at)
+    if at < 0 or end < 0 or "L.map(" not in page[at:end]:
+        return page
+    body = "[" + ",".join(payloads) + "]"
+    if len(body) > PACK_ABOVE:
+        blob = base64.b64encode(gzip.compress(body.encode("utf-8"), 6, mtime=0)).decode()
+        data = f'<script>gisplan.setPacked("{blob}");</script>\n'
+    else:
+        data = f"<script>gisplan.setData({body});</script>\n"
+    script = page[at + len("<script>"):end]
+    return (page[:at] + data + "<script>gisplan.whenData(function () {" + script + "});"
+            + page[end:])
+
+
 def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     """Return the page of *m*; with *self_contained*, check it fetches nothing remote."""
     page = m.get_root().render()
+    payloads: list[str] = getattr(m, "payloads", [])
     if getattr(m, "embed_font", False):
-        page, embedded = _assets.embed_cjk_font(page)
+        page, embedded = _assets.embed_cjk_font(page, extra="".join(payloads))
         m.font_embedded = embedded  # type: ignore[attr-defined]
+    page = _with_data(page, payloads)
     if self_contained:
         _assets.assert_self_contained(page)
     return page

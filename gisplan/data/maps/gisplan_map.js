@@ -40,12 +40,73 @@
   };
 
   /* Columnar data {geoms: [...], props: {col: [...]}} -> GeoJSON features. */
+  /* The layers' data: one array, inline (setData) or gzipped base64 (setPacked, unpacked
+   * with the browser's DecompressionStream); the map script runs in whenData. */
+  var store = null, waiting = [];
+  G.setData = function (arr) {
+    store = arr;
+    var w = waiting;
+    waiting = [];
+    w.forEach(function (f) { f(); });
+  };
+  G.setPacked = function (b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+  };
+  G.whenData = function (fn) { if (store) fn(); else waiting.push(fn); };
+  G.data = function (i) { var d = store[i]; store[i] = null; return d; };
+
+  /* Columnar integer delta-coded geometries (maps.encode_geometries) back to GeoJSON:
+   * x = X0 + (running sum of dx along the line or ring) / scale. */
+  var GTYPES = ["Point", "LineString", "LineString", "Polygon", "MultiPoint",
+                "MultiLineString", "MultiPolygon", "GeometryCollection"];
+  function decodeGeoms(e, q) {
+    var x0 = q[0], y0 = q[1], s = q[2], xy = e.xy, out = new Array(e.gt.length);
+    var pi = 0, si = 0, ci = 0;
+    function seq() {
+      var n = e.lens[si++], r = new Array(n), x = 0, y = 0;
+      for (var k = 0; k < n; k++, ci++) {
+        x += xy[2 * ci]; y += xy[2 * ci + 1];
+        r[k] = [x0 + x / s, y0 + y / s];
+      }
+      return r;
+    }
+    function part() {
+      var t = e.pt[pi], n = e.ns[pi];
+      pi++;
+      if (t === 0) return {type: "Point", coordinates: seq()[0]};
+      if (t === 3) {
+        var rings = [];
+        for (var k = 0; k < n; k++) rings.push(seq());
+        return {type: "Polygon", coordinates: rings};
+      }
+      if (t === 1 || t === 2) return {type: "LineString", coordinates: seq()};
+      for (var j = 0; j < n; j++) seq();  /* unknown part: skip its sequences */
+      return null;
+    }
+    for (var i = 0; i < out.length; i++) {
+      var t = e.gt[i];
+      if (t < 0) { out[i] = null; continue; }
+      var parts = [];
+      for (var p = 0; p < e.np[i]; p++) parts.push(part());
+      if (t <= 3) out[i] = parts[0];
+      else if (t === 7) out[i] = {type: GTYPES[t], geometries: parts.filter(Boolean)};
+      else out[i] = {type: GTYPES[t], coordinates: parts.map(function (g) {
+        return g ? g.coordinates : [];
+      })};
+    }
+    return out;
+  }
+
   G.decode = function (data) {
-    var cols = Object.keys(data.props), n = data.geoms.length, out = new Array(n);
+    var geoms = data.enc ? decodeGeoms(data.enc, data.q) : data.geoms;
+    var cols = Object.keys(data.props), n = geoms.length, out = new Array(n);
     for (var i = 0; i < n; i++) {
       var p = {};
       for (var j = 0; j < cols.length; j++) p[cols[j]] = data.props[cols[j]][i];
-      out[i] = {type: "Feature", geometry: data.geoms[i], properties: p};
+      out[i] = {type: "Feature", geometry: geoms[i], properties: p};
     }
     return out;
   };
