@@ -695,16 +695,15 @@ def decode_geometries(enc: Mapping[str, Sequence[int]], q: Sequence[float]) -> n
             return shapely.Polygon(rings[0], rings[1:])
         return shapely.LineString(rings[0])
 
-    out = []
+    multi: dict[int, Any] = {4: shapely.MultiPoint, 5: shapely.MultiLineString,
+                             6: shapely.MultiPolygon, 7: shapely.GeometryCollection}
+    out: list[Any] = []
     for t, n in zip(enc["gt"], enc["np"], strict=True):
         if t < 0:
             out.append(None)
             continue
         parts = [part() for _ in range(n)]
-        out.append(parts[0] if t <= 3 else
-                   shapely.GeometryCollection(parts) if t == 7 else
-                   {4: shapely.MultiPoint, 5: shapely.MultiLineString,
-                    6: shapely.MultiPolygon}[t](parts))
+        out.append(parts[0] if t <= 3 else multi[t](parts))
     return np.array(out, dtype=object)
 
 
