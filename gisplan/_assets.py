@@ -101,6 +101,16 @@ def gisplan_css() -> str:
     return _data_text("gisplan_map.css")
 
 
+def atlas_js() -> str:
+    """Return the runtime of the "一张图" atlas page (views, table, shared controls)."""
+    return _data_text("atlas.js")
+
+
+def atlas_css() -> str:
+    """Return the stylesheet of the atlas page."""
+    return _data_text("atlas.css")
+
+
 def inline_script(code: str) -> str:
     """Return *code* inside a ``<script>`` element, safe against an early ``</script>``."""
     safe = re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)

@@ -13,6 +13,7 @@ _KINDS = {
     "gaps": "设施覆盖与缺口",
     "bundles": "连片打包",
     "utilities": "管线",
+    "atlas": "一张图",
 }
 
 
@@ -38,7 +39,9 @@ def _check_tianditu_key() -> None:
 @click.command("map")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(list(_KINDS)), default="progress", show_default=True,
-              help="progress 改造进度 | gaps 设施缺口 | bundles 连片打包 | utilities 管线.")
+              help="progress 改造进度 | gaps 设施缺口 | bundles 连片打包 | utilities 管线 | "
+                   "atlas 一张图 (the four as switchable views with a linked compound "
+                   "table).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output HTML file 输出文件 (default: maps/<programme>_<kind>.html).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
@@ -77,14 +80,20 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     p = Project.open(project)
     options = maps.MapOptions(lang=lang, basemap=basemap,  # type: ignore[arg-type]
                               title=title, tolerance_m=tolerance_m)
+    if out is None:
+        out = Path("maps") / f"{project.stem}_{kind}.html"
+    if kind == "atlas":
+        path = maps.save_atlas(p, out, as_of=as_of, options=options)
+        click.echo(f"{_KINDS[kind]} atlas written 已生成: {path} "
+                   f"({path.stat().st_size / 1e6:.2f} MB)")
+        _write_styles(p, project, qgis_styles)
+        return
     kind_options: dict[str, object] = {}
     if kind == "progress":
         kind_options["as_of"] = as_of
     if kind == "gaps" and types:
         kind_options["facility_types"] = facility_type_keys(load_standard(), types)
     m = maps.make_map(p, kind, options=options, **kind_options)  # type: ignore[arg-type]
-    if out is None:
-        out = Path("maps") / f"{project.stem}_{kind}.html"
     path = maps.save_map(m, out)
     size_mb = path.stat().st_size / 1e6
     drawn = sum(m.feature_counts.values())
@@ -92,9 +101,15 @@ def map_(project: Path, kind: str, out: Path | None, lang: str, basemap: str,
     click.echo(f"{_KINDS[kind]} map written 已生成: {path} ({size_mb:.2f} MB, "
                f"{drawn} features drawn of {rows} rows, basemap {basemap}"
                f"{', CJK font subset embedded 已嵌入中文字体' if m.font_embedded else ''})")
-    if qgis_styles:
-        from gisplan.qgis_styles import write_layer_styles
+    _write_styles(p, project, qgis_styles)
 
-        table = write_layer_styles(p)
-        click.echo(f"QGIS layer styles written 已写入QGIS图层样式: {len(table)} layers "
-                   f"({', '.join(table['f_table_name'])}) in {project}:layer_styles")
+
+def _write_styles(p: object, project: Path, wanted: bool) -> None:
+    """Write QGIS layer styles into the store when asked (``--qgis-styles``)."""
+    if not wanted:
+        return
+    from gisplan.qgis_styles import write_layer_styles
+
+    table = write_layer_styles(p)
+    click.echo(f"QGIS layer styles written 已写入QGIS图层样式: {len(table)} layers "
+               f"({', '.join(table['f_table_name'])}) in {project}:layer_styles")

@@ -518,7 +518,7 @@
   G.timeSlider = function (map, cfg) {
     var entry = G.layers[cfg.layer];
     var ctl = L.control({position: "bottomleft"});
-    var state = {i: cfg.start, date: cfg.dates[cfg.start]};
+    var state = {i: cfg.start, date: cfg.dates[cfg.start], dates: cfg.dates};
     G.time = state;
     G.timeHooks = G.timeHooks || [];
     function stageAt(p, i) {
