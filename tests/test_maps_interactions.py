@@ -352,3 +352,32 @@ def test_pipes_sharing_a_street_are_drawn_side_by_side_and_the_old_swatch_matche
     finally:
         page.page.close()
     assert shapely.equals(util.geometry.iloc[3], street)
+
+
+def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
+        browser, tmp_path, monkeypatch):
+    from gisplan.synth import synth_city
+
+    monkeypatch.setattr(maps, "LAZY_ABOVE", 100)
+    city = synth_city(compounds=600, seed=3)
+    path = maps.save_map(maps.progress_map(city), tmp_path / "big.html")
+    page = open_offline(browser, path, viewport=PHONE)
+    try:
+        page.page.evaluate("() => { const m = gisplan.layers.compounds.map;"
+                           " m.setZoom(18, {animate: false}); }")
+        page.page.wait_for_timeout(300)
+        first = page.drawn()["compounds"]
+        assert first["rows"] == 600 and 0 < first["count"] < 600
+        far = page.page.evaluate("""() => {
+            const e = gisplan.layers.compounds;
+            const i = e.added.findIndex((a, k) => !a && e.features[k].geometry);
+            return e.features[i].properties.name; }""")
+        page.page.fill(".gp-search-input", far)
+        page.page.press(".gp-search-input", "Enter")
+        page.page.wait_for_timeout(500)
+        assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == far
+        assert page.drawn()["compounds"]["count"] > first["count"]
+        page.page.locator(".gp-slider-input").fill("0")   # the slider reaches added ones
+        assert page.problems() == []
+    finally:
+        page.page.close()

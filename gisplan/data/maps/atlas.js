@@ -67,10 +67,10 @@
     var g = G(A.views[A.active]);
     if (!g || (how && how.fromMap)) return;
     var hit = g.searchable.find(function (h) {
-      return String(h.layer.feature.properties.compound_id) === id;
+      return String((h.feature || h.layer.feature).properties.compound_id) === id;
     });
     if (!hit) return;
-    var map = hit.map, lyr = hit.layer;
+    var map = hit.map, lyr = g.ensure ? g.ensure(hit) : hit.layer;
     if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17, animate: false});
     g.highlight(map, lyr);
     if (lyr.openPopup) lyr.openPopup();

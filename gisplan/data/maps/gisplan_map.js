@@ -223,16 +223,79 @@
             return d;
           }, {maxWidth: 360});
         }
-        if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
-          G.searchable.push({name: String(p[opts.nameKey]), layer: lyr, key: key, map: map});
+        if (f._gpHit) f._gpHit.layer = lyr;
+        else if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
+          G.searchable.push({name: String(p[opts.nameKey]), layer: lyr, key: key, map: map,
+                             feature: f});
         }
       }
     });
-    layer.addData(features);
-    G.layers[key] = {layer: layer, count: layer.getLayers().length, rows: features.length,
-                     opts: opts, map: map, features: features, z: opts.z || 0};
+    var entry = {layer: layer, count: 0, rows: features.length, opts: opts, map: map,
+                 features: features, z: opts.z || 0};
+    G.layers[key] = entry;
+    if (opts.lazy) lazyLayer(map, key, entry);
+    else layer.addData(features);
+    entry.count = layer.getLayers().length;
     layer.on("add", function () { G.reorder(map); });
     return layer;
+  };
+
+  /* A very large layer draws only the features near the view: they are added as the
+   * user pans and zooms (never removed), so a city of 300,000 compounds opens fast.
+   * Search still finds every feature (G.ensure adds one on demand). */
+  function bbox(g) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (typeof c[0] === "number") {
+        if (c[0] < b[0]) b[0] = c[0];
+        if (c[1] < b[1]) b[1] = c[1];
+        if (c[0] > b[2]) b[2] = c[0];
+        if (c[1] > b[3]) b[3] = c[1];
+      } else c.forEach(walk);
+    })(g.coordinates);
+    return b;
+  }
+  function lazyLayer(map, key, entry) {
+    var opts = entry.opts, feats = entry.features, boxes = new Array(feats.length);
+    entry.added = new Uint8Array(feats.length);
+    feats.forEach(function (f, i) {
+      boxes[i] = f.geometry && f.geometry.coordinates ? bbox(f.geometry) : null;
+      var p = f.properties;
+      if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
+        f._gpHit = {name: String(p[opts.nameKey]), layer: null, key: key, map: map,
+                    feature: f, index: i};
+        G.searchable.push(f._gpHit);
+      }
+    });
+    function add(list) {
+      if (!list.length) return;
+      entry.layer.addData(list);
+      entry.count = entry.layer.getLayers().length;
+      if (G.time && G.setTime && opts.time) G.setTime(G.time.i);
+    }
+    entry.ensure = function (i) {
+      if (!entry.added[i] && boxes[i]) { entry.added[i] = 1; add([feats[i]]); }
+    };
+    function inView() {
+      if (map.getZoom() < (opts.lazyZoom || 0)) return;
+      var b = map.getBounds().pad(0.5), w = b.getWest(), e = b.getEast();
+      var s = b.getSouth(), n = b.getNorth(), list = [];
+      for (var i = 0; i < feats.length; i++) {
+        var x = boxes[i];
+        if (!entry.added[i] && x && x[2] >= w && x[0] <= e && x[3] >= s && x[1] <= n) {
+          entry.added[i] = 1;
+          list.push(feats[i]);
+        }
+      }
+      add(list);
+    }
+    map.on("moveend", inView);
+    map.whenReady(function () { setTimeout(inView, 0); });
+  }
+  /* make sure the feature of a search hit is drawn; returns its layer */
+  G.ensure = function (hit) {
+    if (!hit.layer && hit.index !== undefined) G.layers[hit.key].ensure(hit.index);
+    return hit.layer;
   };
 
   G.popupExtra = {};
@@ -465,7 +528,7 @@
       input.setAttribute("aria-label", placeholder);
       var list = el("div", "gp-search-results", null, d);
       function go(hit) {
-        var lyr = hit.layer;
+        var lyr = G.ensure(hit);
         if (!map.hasLayer(G.layers[hit.key].layer)) G.layers[hit.key].layer.addTo(map);
         if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17, animate: false});
         else map.setView(lyr.getLatLng(), 17, {animate: false});
