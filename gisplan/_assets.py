@@ -101,6 +101,16 @@ def gisplan_css() -> str:
     return _data_text("gisplan_map.css")
 
 
+def atlas_js() -> str:
+    """Return the runtime of the "一张图" atlas page (views, table, shared controls)."""
+    return _data_text("atlas.js")
+
+
+def atlas_css() -> str:
+    """Return the stylesheet of the atlas page."""
+    return _data_text("atlas.css")
+
+
 def inline_script(code: str) -> str:
     """Return *code* inside a ``<script>`` element, safe against an early ``</script>``."""
     safe = re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
@@ -263,9 +273,12 @@ def cjk_font_css(text: str) -> str | None:
             "font-weight: 400 700; font-display: block; }")
 
 
-def embed_cjk_font(page: str) -> tuple[str, bool]:
-    """Return *page* with a CJK font subset in its head, and whether one was embedded."""
-    css = cjk_font_css(page_characters(page))
+def embed_cjk_font(page: str, *, extra: str = "") -> tuple[str, bool]:
+    """Return *page* with a CJK font subset in its head, and whether one was embedded.
+
+    *extra* is text the page shows but holds packed (the layers' data).
+    """
+    css = cjk_font_css(page_characters(page + extra))
     if css is None or "</head>" not in page:
         return page, False
     return page.replace("</head>", inline_style(css) + "</head>", 1), True

@@ -41,7 +41,9 @@ True
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import html
 import json
 import os
@@ -134,7 +136,8 @@ class MapOptions:
         Simplification tolerance in metres (0 keeps geometry as it is); ``None`` means
         the map kind's own default (:data:`TOLERANCE_M`: 1 m, 0.5 m for utility lines).
     decimals : int
-        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9.
+        Decimal places kept in coordinates (6 ≈ 0.1 m), 0 to 9; maps of more than
+        :data:`COARSE_ABOVE` features keep at most 5 (≈ 1 m).
     renderer : {"auto", "svg", "canvas"}
         ``auto`` uses Leaflet's canvas renderer above 3,000 features.
     tianditu_key : str or None
@@ -200,6 +203,13 @@ def _options(options: MapOptions | None, overrides: Mapping[str, Any]) -> MapOpt
 
 #: above this many drawn features the map uses Leaflet's canvas renderer
 CANVAS_ABOVE = 3000
+#: maps with more features than this keep at most COARSE_DECIMALS decimals (5: ~1 m,
+#: under a pixel below zoom 18), which keeps a 300,000-compound page under 15 MB
+COARSE_ABOVE, COARSE_DECIMALS = 100_000, 5
+#: a compounds layer with more features than this is drawn lazily: only the compounds
+#: near the view, from zoom LAZY_ZOOM up (the 县区/片区 roll-ups show the rest), added
+#: as the user pans; search still finds every compound
+LAZY_ABOVE, LAZY_ZOOM = 20_000, 15
 #: simplification tolerance in metres per map kind (``MapOptions.tolerance_m=None``)
 TOLERANCE_M: dict[str, float] = {"progress": 1.0, "gaps": 1.0, "bundles": 1.0,
                                  "utilities": 0.5}
@@ -226,6 +236,17 @@ _TEXT: dict[str, tuple[str, str]] = {
     "stage": ("进度阶段", "Stage"),
     "no_record": ("无进度记录", "No record 无记录"),
     "slider": ("进度时间轴", "Progress over time 时间轴"),
+    "charts": ("进度图表", "Progress charts 进度图表"),
+    "atlas_title": ("一张图", "Atlas 一张图"),
+    "filter_table": ("筛选小区（名称、县区、片区、阶段…）", "Filter compounds 筛选"),
+    "search_all": ("搜索小区名称…", "Search compound name 搜索"),
+    "time": ("时间", "Time 时间"),
+    "start_rate": ("开工率", "Started 开工率"),
+    "completion_rate": ("完工率", "Completed 完工率"),
+    "by_households": ("按户", "by households 按户"),
+    "by_count": ("按小区数", "by compounds 按小区数"),
+    "target": ("目标", "target 目标"),
+    "programme_total": ("全市合计", "Programme 合计"),
     "started_share": ("开工（按户）", "Started, by households 开工"),
     "completed_share": ("完工（按户）", "Completed, by households 完工"),
     "compound_id": ("小区编号", "Compound ID"),
@@ -253,6 +274,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "facilities": ("设施", "Facilities"),
     "service_distance": ("服务半径（直线，仅供参考）",
                          "Service radius (straight line, for reference)"),
+    "walk_catchment": ("步行服务范围", "Walking catchment"),
     "walk_m": ("步行距离", "Walking distance"),
     "straight_m": ("直线距离", "Straight-line distance"),
     "standard_m": ("标准距离", "Standard distance"),
@@ -342,6 +364,8 @@ COVERED, UNCOVERED, NODATA = "#2166ac", "#e66101", "#d9d9d9"
 NO_RECORD, NO_RECORD_STROKE = "#f7f7f7", "#636363"
 FACILITY = "#222222"
 CONTEXT = "#9e9e9e"
+#: utility line widths (px): the legend swatches use the same
+PIPE_WIDTH, OLD_PIPE_WIDTH = 2.5, 4.5
 
 # ---------------------------------------------------------------- the map
 
@@ -378,6 +402,8 @@ class GisplanMap(folium.Map):
         self.palette: dict[str, str] = {}
         self.embed_font: bool = False
         self.font_embedded: bool = False
+        #: the layers' data (JSON text), written once into the page by render_html
+        self.payloads: list[str] = []
 
     def render(self, **kwargs: Any) -> Any:
         """Render the map, inlining Leaflet and gisplan's runtime into the page head."""
@@ -459,6 +485,7 @@ class _Ctx:
     kind: str = "progress"
     metric: Any = None
     legend: list[dict[str, Any]] = field(default_factory=list)
+    n_features: int = 0
 
     @property
     def lang(self) -> Lang:
@@ -475,6 +502,9 @@ class _Ctx:
 
     @property
     def decimals(self) -> int:
+        """Decimals kept: the option, at most :data:`COARSE_DECIMALS` on very large maps."""
+        if self.n_features > COARSE_ABOVE:
+            return min(self.opts.decimals, COARSE_DECIMALS)
         return self.opts.decimals
 
 
@@ -549,8 +579,9 @@ def _metric_crs(gdf: gpd.GeoDataFrame) -> Any:
     return metric_crs(gdf)
 
 
-def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> list[str | None]:
-    """Simplified (metres), optionally GCJ-02-shifted, rounded GeoJSON geometries."""
+def _prepared_geoms(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str
+                    ) -> np.ndarray:
+    """Lon/lat geometries simplified in metres and, for Amap, shifted to GCJ-02."""
     gdf = _geographic(gdf, layer, where)
     geoms = gdf.geometry.to_numpy()
     is_point = shapely.get_type_id(geoms) == 0
@@ -567,15 +598,56 @@ def _geoms_json(gdf: gpd.GeoDataFrame, ctx: _Ctx, *, layer: str, where: str) -> 
             return np.column_stack([lon, lat])
 
         geoms = shapely.transform(geoms, shift)
-    factor = float(ctx.decimals)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, int(factor)))
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    out: list[str | None] = [None] * len(geoms)
-    if (~missing).any():
-        text = shapely.to_geojson(geoms[~missing])
-        for i, t in zip(np.flatnonzero(~missing), text, strict=True):
-            out[i] = str(t)
-    return out
+    return np.asarray(geoms, dtype=object)
+
+
+#: origin of the integer coordinates (lon, lat); a page decodes x = X0 + q / 10**decimals
+QUANT_ORIGIN = (73.0, 3.0)
+
+
+def encode_geometries(geoms: Any, decimals: int) -> tuple[dict[str, list[int]], int]:
+    """Columnar, integer, delta-coded geometries (decoded by the page's ``gisplan.decode``).
+
+    Coordinates become ``round((lon - 73, lat - 3) * 10**decimals)``; along each line,
+    ring or point sequence every vertex after the first is the difference from the one
+    before, so most numbers have a few digits and gzip packs them well. The structure
+    is kept in flat arrays: ``gt`` geometry type (-1 missing or empty), ``np`` parts per
+    geometry, ``pt`` part type, ``ns`` sequences per part (rings of a polygon),
+    ``lens`` vertices per sequence and ``xy`` the coordinates.
+
+    Returns the arrays and the number of drawable geometries.
+
+    Examples
+    --------
+    >>> enc, n = encode_geometries([shapely.box(106.0, 36.0, 106.001, 36.002), None], 4)
+    >>> n, enc["gt"], enc["lens"], enc["xy"]
+    (1, [3, -1], [5], [330010, 330000, 0, 20, -10, 0, 0, -20, 10, 0])
+    """
+    geoms = np.asarray(geoms, dtype=object).reshape(-1)
+    gt = shapely.get_type_id(geoms)
+    gt[shapely.is_empty(geoms)] = -1
+    ok = gt >= 0
+    g = geoms[ok]
+    parts, owner = shapely.get_parts(g, return_index=True)
+    pt = shapely.get_type_id(parts)
+    poly = pt == 3
+    ns = np.where(poly, shapely.get_num_interior_rings(parts) + 1, 1)
+    seq_part = np.repeat(np.arange(len(parts)), ns)
+    lens = np.empty(len(seq_part), dtype=np.int64)
+    is_ring = poly[seq_part]
+    lens[is_ring] = shapely.get_num_coordinates(shapely.get_rings(parts[poly]))
+    lens[~is_ring] = shapely.get_num_coordinates(parts[~poly])
+    xy = shapely.get_coordinates(parts)
+    q = np.round((xy - np.array(QUANT_ORIGIN)) * 10.0 ** decimals).astype(np.int64)
+    delta = q.copy()
+    delta[1:] -= q[:-1]
+    starts = np.cumsum(lens) - lens
+    delta[starts] = q[starts]
+    n_parts = np.zeros(len(geoms), dtype=np.int64)
+    n_parts[ok] = np.bincount(owner, minlength=len(g))
+    enc = {"gt": gt.tolist(), "np": n_parts.tolist(), "pt": pt.tolist(), "ns": ns.tolist(),
+           "lens": lens.tolist(), "xy": delta.ravel().tolist()}
+    return enc, int(ok.sum())
 
 
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
@@ -602,14 +674,56 @@ def _column_values(s: pd.Series) -> list[Any]:
     return [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
 
 
+def decode_geometries(enc: Mapping[str, Sequence[int]], q: Sequence[float]) -> np.ndarray:
+    """Inverse of :func:`encode_geometries` (what the page does), for checks and tests.
+
+    Examples
+    --------
+    >>> box = shapely.box(106.0, 36.0, 106.001, 36.002)
+    >>> enc, _ = encode_geometries([box, None, shapely.Point(106.5, 36.5)], 6)
+    >>> out = decode_geometries(enc, [*QUANT_ORIGIN, 1e6])
+    >>> out[0].equals(box), out[1], out[2].wkt
+    (True, None, 'POINT (106.5 36.5)')
+    """
+    x0, y0, scale = q
+    xy = np.asarray(enc["xy"], dtype=np.float64).reshape(-1, 2)
+    lens = np.asarray(enc["lens"], dtype=np.int64)
+    seq = np.repeat(np.arange(len(lens)), lens)
+    xy = pd.DataFrame(xy).groupby(seq).cumsum().to_numpy() / scale + [x0, y0]
+    bounds = np.cumsum(lens)
+    seqs = np.split(xy, bounds[:-1]) if len(lens) else []
+    it_seq, it_pt, it_ns = iter(seqs), iter(enc["pt"]), iter(enc["ns"])
+
+    def part() -> Any:
+        t, n = next(it_pt), next(it_ns)
+        rings = [next(it_seq) for _ in range(n)]
+        if t == 0:
+            return shapely.Point(rings[0][0])
+        if t == 3:
+            return shapely.Polygon(rings[0], rings[1:])
+        return shapely.LineString(rings[0])
+
+    multi: dict[int, Any] = {4: shapely.MultiPoint, 5: shapely.MultiLineString,
+                             6: shapely.MultiPolygon, 7: shapely.GeometryCollection}
+    out: list[Any] = []
+    for t, n in zip(enc["gt"], enc["np"], strict=True):
+        if t < 0:
+            out.append(None)
+            continue
+        parts = [part() for _ in range(n)]
+        out.append(parts[0] if t <= 3 else multi[t](parts))
+    return np.array(out, dtype=object)
+
+
 def _payload(gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx, *, layer: str,
              where: str) -> tuple[str, int]:
-    """Columnar JSON ``{geoms, props}`` and the number of drawable features."""
-    geoms = _geoms_json(gdf, ctx, layer=layer, where=where)
+    """Columnar JSON ``{q, enc, props}`` and the number of drawable features."""
+    enc, n = encode_geometries(_prepared_geoms(gdf, ctx, layer=layer, where=where),
+                               ctx.decimals)
     cols = {str(c): _column_values(props[c]) for c in props.columns}
-    body = json.dumps(cols, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    text = '{"geoms":[' + ",".join(g if g is not None else "null" for g in geoms) + '],"props":'
-    return _safe_json(text + body + "}"), sum(g is not None for g in geoms)
+    body = json.dumps({"q": [*QUANT_ORIGIN, 10 ** ctx.decimals], "enc": enc, "props": cols},
+                      ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _safe_json(body), n
 
 
 #: draw order, bottom to top, by layer key prefix: context, roll-ups and outlines below
@@ -634,11 +748,15 @@ def _rank(key: str) -> int:
 
 def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, ctx: _Ctx,
           opts: dict[str, Any], *, layer: str, where: str) -> _Part:
-    data, n = _payload(gdf, props, ctx, layer=layer, where=where)
+    payload, n = _payload(gdf, props, ctx, layer=layer, where=where)
+    m.payloads.append(payload)
+    data = f"gisplan.data({len(m.payloads) - 1})"
     m.feature_counts[key] = n
     m.row_counts[key] = len(gdf)
     base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
             "className": f"gp-{key}", "z": _rank(key)}
+    if key == "compounds" and n > LAZY_ABOVE:
+        base |= {"lazy": True, "lazyZoom": LAZY_ZOOM}
     return _Part(key, data, base | opts)
 
 
@@ -680,7 +798,7 @@ def _new_map(frames: _Frames, kind: str, opts: MapOptions, *, n_features: int,
     metric_src = [compounds] if isinstance(compounds, gpd.GeoDataFrame) else [
         f for f in (frames.get(n) for n in ("districts", "utilities", "facilities"))
         if isinstance(f, gpd.GeoDataFrame)]
-    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind)
+    ctx = _Ctx(opts=opts, gcj02=opts.basemap == "amap", kind=kind, n_features=n_features)
     if metric_src:
         ctx.metric = _metric_crs(_geographic(metric_src[0], "compounds", frames.where))
     _add_basemap(m, opts)
@@ -986,6 +1104,8 @@ def _compound_props(comp: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFra
     if out["name"].isna().any():
         out["name"] = out["name"].astype(object).where(out["name"].notna(),
                                                        out["compound_id"])
+    area = pd.to_numeric(out["floor_area_m2"], errors="coerce")
+    out["floor_area_m2"] = area.round(0).astype("Int64")  # whole m² (the popup shows no more)
     return out
 
 
@@ -1223,8 +1343,85 @@ def _progress_legend(ctx: _Ctx, stage_key: np.ndarray, hist: np.ndarray) -> None
     ctx.legend.append({"title": _t("stage", lang), "items": items})
 
 
+#: most county charts drawn in the panel (the programme total is always first)
+MAX_CHART_COUNTIES = 20
+
+
+def _rates(fig: pd.DataFrame, unit: str) -> list[float | int | None]:
+    """开工率/完工率 by households and by count of one unit's row (None: no row)."""
+    if unit not in fig.index:
+        return [None, None, None, None]
+    row = fig.loc[unit]
+
+    def share(num: str, den: str) -> float | int | None:
+        d = _json_number(row.get(den))
+        n = _json_number(row.get(num))
+        return None if not d or n is None else _json_number(n / d)
+
+    return [share("households_started", "households_planned"),
+            share("households_completed", "households_planned"),
+            share("compounds_started", "compounds_planned"),
+            share("compounds_completed", "compounds_planned")]
+
+
+def _chart_targets(meta: Mapping[str, Any], lang: Lang) -> list[dict[str, Any]]:
+    """Milestones on 开工/完工 (started/completed) as chart targets; others are left out."""
+    from gisplan.progress.milestones import parse_measure
+
+    out = []
+    for ms in meta.get("milestones") or []:
+        try:
+            stage, per = parse_measure(str(ms.get("measure", "")))
+            target = float(ms["target"])
+            day = dt.date.fromisoformat(str(ms["date"])[:10])
+        except (KeyError, TypeError, ValueError, InputError):
+            continue
+        if stage not in ("started", "completed"):
+            continue
+        label = str(ms.get("zh") or ms.get("key") or "") if lang == "zh" else str(
+            ms.get("key") or ms.get("zh") or "")
+        out.append({"date": day.isoformat(), "target": target, "label": label,
+                    "series": (0 if stage == "started" else 1) + (0 if per == "households"
+                                                                   else 2)})
+    return out
+
+
+def _progress_charts(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
+                     meta: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
+    """Per county 开工率/完工率 (by households, by count) on each snapshot date.
+
+    The JS runtime draws them as inline SVG in a panel with the milestone targets and
+    a marker at the slider's date (``G.progressCharts``).
+    """
+    if not len(log) or "county" not in comp.columns:
+        return None
+    counties = (comp["county"].dropna().astype(str).value_counts()
+                .index[:MAX_CHART_COUNTIES].tolist())
+    units = [("合计", _t("programme_total", lang))] if len(counties) > 1 else []
+    units += [(c, c) for c in sorted(counties)]
+    values: dict[str, list[list[Any]]] = {u: [] for u, _ in units}
+    for day in dates:
+        fig = _rollup(comp, log, day, "county")
+        total = _programme_total(comp, log, day)
+        fig.loc["合计"] = pd.Series(total)
+        for unit, _ in units:
+            values[unit].append(_rates(fig, unit))
+    return {"dates": [d.isoformat() for d in dates],
+            "units": [{"name": label, "values": values[u]} for u, label in units],
+            "targets": _chart_targets(meta, lang),
+            "series": [f"{_t('start_rate', lang)}（{_t('by_households', lang)}）",
+                       f"{_t('completion_rate', lang)}（{_t('by_households', lang)}）",
+                       f"{_t('start_rate', lang)}（{_t('by_count', lang)}）",
+                       f"{_t('completion_rate', lang)}（{_t('by_count', lang)}）"],
+            "colors": [STAGE_COLORS["started"], STAGE_COLORS["completed"],
+                       STAGE_COLORS["started"], STAGE_COLORS["completed"]],
+            "short": [_t("start_rate", lang), _t("completion_rate", lang)],
+            "title": _t("charts", lang), "targetLabel": _t("target", lang)}
+
+
 def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
-                 totals: list[list[Any]], rollups: list[dict[str, Any]]) -> None:
+                 totals: list[list[Any]], rollups: list[dict[str, Any]],
+                 charts: dict[str, Any] | None = None) -> None:
     """Add the slider over the snapshots of the progress log (drawn by the JS runtime)."""
     lang, order = ctx.lang, stage_order()
     _Call("timeSlider", {
@@ -1240,6 +1437,8 @@ def _time_slider(m: GisplanMap, ctx: _Ctx, dates: Sequence[dt.date], *,
                  "startedShare": _t("started_share", lang),
                  "completedShare": _t("completed_share", lang)},
     }).add_to(m)
+    if charts is not None:
+        _Call("progressCharts", charts).add_to(m)
 
 
 def progress_map(
@@ -1296,7 +1495,8 @@ def progress_map(
     totals = [[_json_number(t.get("start_rate_households")),
                _json_number(t.get("completion_rate_households"))]
               for t in (_programme_total(comp, log, d) for d in dates)]
-    _time_slider(m, ctx, dates, totals=totals, rollups=rollups)
+    _time_slider(m, ctx, dates, totals=totals, rollups=rollups,
+                 charts=_progress_charts(comp, log, dates, frames.meta, lang))
     return m
 
 
@@ -1367,10 +1567,41 @@ def _gap_verdicts(dist: pd.DataFrame, types: Sequence[str], std: Any, props: pd.
     return constants, gaps_per_type
 
 
+def _walk_network(frames: _Frames, how: str) -> Any:
+    """Return the walking network for catchments (None: straight lines, no roads)."""
+    roads = frames.get("roads")
+    if how == "euclidean" or not isinstance(roads, gpd.GeoDataFrame) or not len(roads):
+        return None
+    from gisplan.network import WalkNetwork
+
+    return WalkNetwork.from_roads(roads)
+
+
+def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFrame,
+                  fprops: pd.DataFrame, ftype: str, limit: float | None, network: Any
+                  ) -> _Part:
+    """Return the walking catchments of one facility type (circles without roads)."""
+    style = {"color": FACILITY, "weight": 1, "fillOpacity": 0.06, "dashArray": "4 4",
+             "interactive": False}
+    if network is not None and limit:
+        from gisplan.catchments import catchments
+
+        polys = catchments(sel, network, distance_m=limit).catchments
+        return _part(m, f"service_{ftype}", polys, fprops[["name"]], ctx,
+                     style | {"color": COVERED, "fillColor": COVERED, "dashArray": None},
+                     layer="facilities", where=frames.where)
+    return _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
+                 style | {"radiusKey": "_r"}, layer="facilities", where=frames.where)
+
+
 def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataFrame | None,
-                    fac_type: pd.Series | None, ftype: str, limit: float | None
-                    ) -> list[_Part]:
-    """Return the parts of the facilities of one type and their service distances."""
+                    fac_type: pd.Series | None, ftype: str, limit: float | None,
+                    network: Any = None) -> list[_Part]:
+    """Return the parts of the facilities of one type and their service areas.
+
+    With a walking *network* the service area is each facility's walking catchment
+    (:func:`gisplan.catchments.catchments`); without one, a straight-line circle.
+    """
     if fac_type is None or fac is None:
         return []
     sel = fac[(fac_type == ftype).to_numpy()]
@@ -1383,10 +1614,7 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
     fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
     fprops["standard_m"] = limit
     return [
-        _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
-              {"color": FACILITY, "radiusKey": "_r", "weight": 1, "fillOpacity": 0.04,
-               "dashArray": "4 4", "interactive": False},
-              layer="facilities", where=frames.where),
+        _service_part(m, frames, ctx, sel, fprops, ftype, limit, network),
         _part(m, f"facilities_{ftype}", sel, fprops, ctx,
               {"color": FACILITY, "stroke": "#ffffff", "radius": 6, "weight": 1.5,
                "fillOpacity": 1, "nameKey": "name",
@@ -1397,14 +1625,17 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
     ]
 
 
-def _gaps_legend(ctx: _Ctx) -> None:
+def _gaps_legend(ctx: _Ctx, *, walking: bool) -> None:
     lang = ctx.lang
+    service = ({"label": _t("walk_catchment", lang), "color": COVERED, "shape": "ring"}
+               if walking else
+               {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"})
     ctx.legend.append({"title": "", "items": [
         {"label": _t("covered", lang), "color": COVERED, "shape": "box"},
         {"label": _t("uncovered", lang), "color": UNCOVERED, "shape": "box"},
         {"label": _t("no_distance", lang), "color": NODATA, "shape": "box"},
         {"label": _t("facilities", lang), "color": FACILITY, "shape": "dot"},
-        {"label": _t("service_distance", lang), "color": FACILITY, "shape": "ring"},
+        service,
     ]})
 
 
@@ -1476,13 +1707,14 @@ def gaps_map(
                                        "n": _t("no_distance", lang)},
                            "colors": {"c": COVERED, "g": UNCOVERED, "n": "#666666"}}},
                  layer="coverage", where=frames.where)
+    network = _walk_network(frames, how)
     for i, ftype in enumerate(types):
         parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
-                                constants[f"standard_m_{ftype}"])
+                                constants[f"standard_m_{ftype}"], network)
         _Layer(f"{_v('facility_type', ftype, lang)} ({gaps_per_type[ftype]})", parts,
                show=i == 0, overlay=False, switch=("compounds", ftype)).add_to(m)
     _Layer(_t("compounds", lang), [part]).add_to(m)
-    _gaps_legend(ctx)
+    _gaps_legend(ctx, walking=network is not None)
     _finish(m, ctx, frames, _t("gaps_title", lang), [comp])
     return m
 
@@ -1673,8 +1905,60 @@ def bundles_map(
 # ---------------------------------------------------------------- utilities
 
 
+#: pixels between the networks drawn side by side along a shared street
+PIPE_SPACING_PX = 3.5
+#: lines of different networks closer than this (metres) over at least SHARED_SHARE of
+#: a line's length share a street
+SHARED_WITHIN_M, SHARED_SHARE = 4.0, 0.3
+
+
+def shared_street(geoms: Any, network: Any, *, within_m: float = SHARED_WITHIN_M,
+                  share: float = SHARED_SHARE) -> np.ndarray:
+    """Which lines run along a line of another network (in a metric CRS).
+
+    A line shares a street when at least *share* of its length lies within *within_m*
+    of one line of a different network.
+
+    Examples
+    --------
+    >>> lines = shapely.linestrings([[(0, 0), (100, 0)], [(0, 1), (100, 1)],
+    ...                              [(0, 50), (100, 50)], [(0, 51), (100, 51)]])
+    >>> shared_street(lines, ["water_supply", "gas", "power", "power"]).tolist()
+    [True, True, False, False]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    net = np.asarray(network, dtype=object)
+    out = np.zeros(len(geoms), dtype=bool)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.sum() < 2:
+        return out
+    idx = np.flatnonzero(ok)
+    tree = shapely.STRtree(geoms[idx])
+    a, b = tree.query(geoms[idx], predicate="dwithin", distance=within_m)
+    a, b = idx[a], idx[b]
+    pick = net[a] != net[b]
+    a, b = a[pick], b[pick]
+    if not len(a):
+        return out
+    length = shapely.length(geoms[a])
+    near = shapely.length(shapely.intersection(geoms[a], shapely.buffer(geoms[b], within_m)))
+    hit = near >= share * np.maximum(length, 1e-9)
+    out[np.unique(a[hit])] = True
+    return out
+
+
+def _pipe_offsets(util: gpd.GeoDataFrame, network: pd.Series, nets: Sequence[str]
+                  ) -> pd.Series:
+    """Screen offset (px) of each line: networks side by side where they share a street."""
+    metric = util.geometry.to_crs(metric_crs(util)) if util.crs else util.geometry
+    shared = shared_street(metric.to_numpy(), network.to_numpy())
+    slot = network.map({n: i for i, n in enumerate(nets)}).astype(float)
+    px = (slot - (len(nets) - 1) / 2) * PIPE_SPACING_PX
+    return px.where(shared, 0.0).fillna(0.0).round(1)
+
+
 def _network_layer(m: GisplanMap, frames: _Frames, ctx: _Ctx, rows: gpd.GeoDataFrame,
-                   net: str, age: pd.Series, old_years: int) -> None:
+                   net: str, age: pd.Series, old_years: int, offset: pd.Series) -> None:
     """One network's lines: younger ones thin, old ones thick; popups with owner and age."""
     lang = ctx.lang
     props = pd.DataFrame(index=rows.index)
@@ -1684,17 +1968,18 @@ def _network_layer(m: GisplanMap, frames: _Frames, ctx: _Ctx, rows: gpd.GeoDataF
     for c in ("owner", "install_year", "material", "diameter_mm"):
         props[c] = rows[c] if c in rows.columns else pd.NA
     props["age_years"] = age.to_numpy()
+    props["_off"] = offset.to_numpy()
     old = (props["age_years"] >= old_years).fillna(False).to_numpy()
     color = NETWORK_COLORS.get(net, "#444444")
     parts = []
-    for is_old, w in ((False, 2.5), (True, 4.5)):
+    for is_old, w in ((False, PIPE_WIDTH), (True, OLD_PIPE_WIDTH)):
         pick = old == is_old
         if not pick.any():
             continue
         parts.append(_part(m, f"utilities_{net}{'_old' if is_old else ''}", rows[pick],
                            props[pick], ctx,
                            {"color": color, "weight": w, "opacity": 0.9,
-                            "fillOpacity": 0, "nameKey": "name",
+                            "fillOpacity": 0, "nameKey": "name", "offsetKey": "_off",
                             "tooltip": _rows(["owner", "age_years"], ctx, _FMT),
                             "popup": _rows(["utility_id", "network", "owner",
                                             "install_year", "age_years", "material",
@@ -1743,18 +2028,19 @@ def utilities_map(
                               else pd.Series(np.nan, index=util.index), errors="coerce")
     age = (year - installed).where(installed.notna())
     items = []
-    for net in [*vocab("network"), *sorted(set(network.dropna()) - set(vocab("network")))]:
+    nets = [n for n in [*vocab("network"), *sorted(set(network.dropna()) - set(vocab("network")))]
+            if (network == n).any()]
+    offset = _pipe_offsets(util, network, nets)
+    for net in nets:
         sel = (network == net).to_numpy()
-        if not sel.any():
-            continue
-        _network_layer(m, frames, ctx, util[sel], net, age[sel], old_years)
+        _network_layer(m, frames, ctx, util[sel], net, age[sel], old_years, offset[sel])
         items.append({"label": _v("network", net, opts.lang),
                       "color": NETWORK_COLORS.get(net, "#444444"), "shape": "line",
-                      "width": 3, "count": int(sel.sum())})
+                      "width": PIPE_WIDTH, "count": int(sel.sum())})
     ctx.legend.append({"title": _t("network", opts.lang), "items": items})
     ctx.legend.append({"title": "", "items": [
         {"label": _t("older_than", opts.lang).format(n=old_years), "color": "#444444",
-         "shape": "line", "width": 5}]})  # drawn as the old lines are: thicker
+         "shape": "line", "width": OLD_PIPE_WIDTH}]})  # as old lines are drawn: thicker
     _finish(m, ctx, frames, _t("utilities_title", opts.lang), [util, comp])
     return m
 
@@ -1800,12 +2086,160 @@ def make_map(source: MapSource, kind: MapKind, *, options: MapOptions | None = N
     return _BUILDERS[kind](source, options=options, **kind_options)
 
 
+# ---------------------------------------------------------------- the atlas 一张图
+
+#: most rows the atlas table draws at once (filtering narrows them; all are searched)
+ATLAS_MAX_ROWS = 2000
+
+
+def _atlas_rows(frames: _Frames, lang: Lang, as_of: str | dt.date | None
+                ) -> tuple[list[dict[str, Any]], list[list[Any]], list[str]]:
+    """Columns, rows (one per compound) and snapshot dates of the atlas table."""
+    comp = frames.require("compounds", for_what="atlas")
+    log = frames.get("progress_log")
+    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
+    day = _status_day(log, as_of)
+    dates = _snapshot_dates(log["date"], day)
+    hist = _stage_history(comp, log, dates)
+    order = stage_order()
+    now = hist[:, -1]
+    stage = [_v("stage", order[k], lang) if k >= 0 else _t("no_record", lang) for k in now]
+    props = _compound_props(comp)
+    table = pd.DataFrame({
+        "compound_id": props["compound_id"].astype(str), "name": props["name"],
+        "county": props["county"], "district": props["district"],
+        "households": pd.to_numeric(props["households"], errors="coerce"), "stage": stage})
+    columns = [{"key": c, "label": _t(c, lang), "numeric": c == "households"}
+               for c in table.columns]
+    rows = [list(r) for r in zip(*(_column_values(table[c]) for c in table.columns),
+                                 strict=True)]
+    return columns, rows, [d.isoformat() for d in dates] if len(log) else []
+
+
+def _atlas_views(source: MapSource, opts: MapOptions, as_of: str | dt.date | None
+                 ) -> list[dict[str, str]]:
+    """Each theme's page, gzipped and base64-coded; themes without their data are left out."""
+    views = []
+    for kind in KINDS:
+        kind_options: dict[str, Any] = {"as_of": as_of} if kind == "progress" else {}
+        try:
+            m = make_map(source, kind, options=opts, **kind_options)  # type: ignore[arg-type]
+        except InputError:
+            if kind == "progress":
+                raise
+            continue
+        page = render_html(m)
+        blob = base64.b64encode(gzip.compress(page.encode("utf-8"), 6, mtime=0)).decode()
+        views.append({"kind": kind, "label": _t(f"{kind}_title", opts.lang), "data": blob})
+    return views
+
+
+def atlas_html(source: MapSource, *, as_of: str | dt.date | None = None,
+               options: MapOptions | None = None, **overrides: Any) -> str:
+    """Return the "一张图" atlas: the four themes on one self-contained page.
+
+    The themes (progress, gaps, bundles, utilities; a theme whose layers are missing is
+    left out) are switchable views sharing one search box and one time slider, next to a
+    compound table linked to the map: filter or sort the table and the map shows the
+    rows kept and fits to them; click a row and the map zooms to the compound; click a
+    compound on the map and its row is selected. Each view is a gisplan map page, kept
+    gzipped in the atlas and opened in a frame when first shown.
+
+    Parameters
+    ----------
+    source : Project, path or mapping of layer name to GeoDataFrame
+    as_of : str or datetime.date, optional
+        Status date of the progress view and the table (``None``: latest report).
+    options, **overrides
+        As for :func:`progress_map`.
+
+    Returns
+    -------
+    str
+        The page (HTML).
+
+    Examples
+    --------
+    >>> page = atlas_html("layers/guyuan_2022.gpkg")
+    >>> page.count('"kind":'), "gp-atlas-table" in page
+    (4, True)
+    """
+    opts = _options(options, overrides)
+    frames = _frames(source)
+    lang = opts.lang
+    columns, rows, dates = _atlas_rows(frames, lang, as_of)
+    views = _atlas_views(source, opts, as_of)
+    name = frames.meta.get("name") if lang == "zh" else (
+        frames.meta.get("name_en") or frames.meta.get("name"))
+    title = opts.title or " · ".join(str(x) for x in (name, _t("atlas_title", lang)) if x)
+    config = {"views": views, "columns": columns, "rows": rows, "dates": dates,
+              "maxRows": ATLAS_MAX_ROWS,
+              "text": {"filter": _t("filter_table", lang), "search": _t("search_all", lang),
+                       "time": _t("time", lang)}}
+    body = json.dumps(config, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    page = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+            '<meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><title>{html.escape(title)}</title>'
+            f"{_assets.inline_style(_assets.atlas_css())}</head><body>"
+            f'<div id="gp-atlas-bar"><h1>{html.escape(title)}</h1>'
+            '<div id="gp-atlas-tabs" role="tablist"></div><div id="gp-atlas-tools"></div></div>'
+            '<div id="gp-atlas-main"><div id="gp-atlas-maps"></div>'
+            '<div id="gp-atlas-table"></div></div>'
+            f'<div class="gp-atlas-credits">{html.escape(_credits(frames, _Ctx(opts, False)))}'
+            "</div>"
+            f'<script type="application/json" id="gp-atlas-config">{_safe_json(body)}</script>'
+            f"{_assets.inline_script(_assets.atlas_js())}</body></html>")
+    if opts.embed_font:
+        page, _ = _assets.embed_cjk_font(page)
+    _assets.assert_self_contained(page, where="atlas")
+    return page
+
+
+def save_atlas(source: MapSource, path: str | os.PathLike[str], **options: Any) -> Path:
+    """Write :func:`atlas_html` to *path* (atomically) and return the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(atlas_html(source, **options), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+#: layer data larger than this (characters) goes into the page gzipped (base64), and is
+#: unpacked by the browser's DecompressionStream before the map is built
+PACK_ABOVE = 1_000_000
+
+
+def _with_data(page: str, payloads: Sequence[str]) -> str:
+    """Put the layers' data into *page* and build the map once the data is there.
+
+    Small data is one inline JSON array; larger data is gzipped and base64-coded
+    (:data:`PACK_ABOVE`). The map script (folium's last ``<script>``) runs inside
+    ``gisplan.whenData``.
+    """
+    at = page.rfind("<script>")
+    end = page.find("</script>", at)
+    if at < 0 or end < 0 or "L.map(" not in page[at:end]:
+        return page
+    body = "[" + ",".join(payloads) + "]"
+    if len(body) > PACK_ABOVE:
+        blob = base64.b64encode(gzip.compress(body.encode("utf-8"), 6, mtime=0)).decode()
+        data = f'<script>gisplan.setPacked("{blob}");</script>\n'
+    else:
+        data = f"<script>gisplan.setData({body});</script>\n"
+    script = page[at + len("<script>"):end]
+    return (page[:at] + data + "<script>gisplan.whenData(function () {" + script + "});"
+            + page[end:])
+
+
 def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     """Return the page of *m*; with *self_contained*, check it fetches nothing remote."""
     page = m.get_root().render()
+    payloads: list[str] = getattr(m, "payloads", [])
     if getattr(m, "embed_font", False):
-        page, embedded = _assets.embed_cjk_font(page)
+        page, embedded = _assets.embed_cjk_font(page, extra="".join(payloads))
         m.font_embedded = embedded  # type: ignore[attr-defined]
+    page = _with_data(page, payloads)
     if self_contained:
         _assets.assert_self_contained(page)
     return page

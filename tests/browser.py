@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: every run writes its screenshots here (untracked); the curated, looked-at set is
+#: copied into tests/artifacts/ by hand and tracked in git
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "run"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -95,7 +97,7 @@ class OfflinePage:
         return int(self.page.locator(selector).count())
 
     def screenshot(self, name: str) -> Path:
-        """Save a PNG under ``tests/artifacts/`` and return its path."""
+        """Save a PNG under ``tests/artifacts/run/`` (untracked) and return its path."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path))

@@ -113,6 +113,8 @@ texts = st.one_of(st.text(max_size=30), st.sampled_from(
     ["map", "--kind", "progress", "--out", "{tmp}/m.html"],
     ["run", "--skip", "maps", "--skip", "report", "--out", "{tmp}/run"],
     ["export", "compounds", "--out", "{tmp}/c.parquet"],
+    ["map", "--kind", "utilities", "--qgis-styles", "--out", "{tmp}/m.html"],
+    ["map", "--kind", "atlas", "--out", "{tmp}/a.html"],
 ])
 def test_every_command_explains_a_broken_store(files: dict[str, Path], tmp_path: Path,
                                                command: list[str], kind: str) -> None:

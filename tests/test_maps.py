@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import folium
@@ -108,16 +109,44 @@ def test_stage_history_is_one_character_per_snapshot():
     assert maps._encode_history(hist) == ["-14", "000"]
 
 
-def _coords(page: str) -> list[str]:
-    return re.findall(r"\[(-?\d+\.\d+),(-?\d+\.\d+)\]", page)
+def _payloads(page: str) -> list[dict]:
+    """The layers' data as the page holds it (inline JSON, or gzipped base64)."""
+    import base64
+    import gzip
+
+    packed = re.search(r'gisplan.setPacked\("([A-Za-z0-9+/=]*)"\)', page)
+    if packed:
+        return json.loads(gzip.decompress(base64.b64decode(packed.group(1))))
+    return json.loads(re.search(r"gisplan.setData\((\[.*?\])\);</script>", page, re.S).group(1))
 
 
-def test_coordinates_are_rounded_to_six_decimals(prog):
+def _coords(page: str) -> np.ndarray:
+    """Every vertex drawn on the page, decoded as the page decodes it (lon, lat)."""
+    geoms = [g for d in _payloads(page) for g in maps.decode_geometries(d["enc"], d["q"])
+             if g is not None]
+    return shapely.get_coordinates(np.array(geoms, dtype=object))
+
+
+def test_coordinates_are_quantised_to_six_decimals(prog):
     compounds = prog["compounds"]
     compounds.geometry = compounds.geometry.translate(1.23456789e-9, 0)
     page = maps.render_html(maps.progress_map(prog))
-    decimals = [len(x.split(".")[1]) for pair in _coords(page) for x in pair]
-    assert decimals and max(decimals) <= 6
+    data = _payloads(page)
+    assert all(d["q"][2] == 10 ** 6 for d in data)
+    assert all(isinstance(v, int) for d in data for v in d["enc"]["xy"])
+    xy = _coords(page)
+    assert len(xy) and np.allclose(xy * 1e6, np.round(xy * 1e6), atol=1e-3)
+
+
+def test_large_data_is_packed_and_decodes_to_the_same_outlines(prog, monkeypatch):
+    small = maps.render_html(maps.progress_map(prog))
+    monkeypatch.setattr(maps, "PACK_ABOVE", 10)
+    packed = maps.render_html(maps.progress_map(prog))
+    assert "gisplan.setPacked(" in packed and "gisplan.setPacked(" not in small
+    assert np.array_equal(_coords(small), _coords(packed))
+    outline = prog["compounds"].geometry.iloc[0]
+    drawn = [g for d in _payloads(packed) for g in maps.decode_geometries(d["enc"], d["q"])]
+    assert any(g is not None and g.hausdorff_distance(outline) < 2e-5 for g in drawn)
 
 
 def test_outlines_are_simplified_in_metres(prog):

@@ -1,7 +1,7 @@
 """The maps in a real browser: headless Debian chromium, opened from disk, network cut.
 
 Each test fails on any request that leaves the page, any console or page error, a
-missing layer or a wrong number of drawn features; screenshots go to tests/artifacts/.
+missing layer or a wrong number of drawn features; screenshots go to tests/artifacts/run/.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each test clicks, types, toggles and resizes the way a user would and checks what the
 page then shows: popups, draw order, the time slider's reach, the phone layout,
-printing, labels and the opening view. Screenshots go to tests/artifacts/.
+printing, labels and the opening view. Screenshots go to tests/artifacts/run/.
 """
 
 from __future__ import annotations
@@ -265,6 +265,119 @@ def test_chinese_is_drawn_with_the_embedded_font(browser, built):
         }""")
         assert used["loaded"] == ["loaded"] and used["check"]
         assert used["family"].startswith('"gisplan CJK"')
+        assert page.problems() == []
+    finally:
+        page.page.close()
+
+
+def test_progress_charts_are_inline_svg_and_follow_the_time_slider(browser, built):
+    page = open_offline(browser, built["progress"])
+    try:
+        charts = page.page.locator(".gp-charts")
+        assert charts.count() == 1
+        svgs = charts.locator("svg.gp-chart-svg")
+        assert svgs.count() == 1                      # one county in the fixture
+        assert charts.locator("polyline.gp-chart-s0").count() == 1
+        assert charts.locator("polyline.gp-chart-s3").count() == 1
+        marker = charts.locator("line.gp-chart-now").first
+        fig = charts.locator(".gp-chart-fig").first
+        x_last, fig_last = marker.get_attribute("x1"), fig.text_content()
+        slider = page.page.locator(".gp-slider-input")
+        slider.fill("0")                              # the user drags to the first date
+        page.page.wait_for_timeout(100)
+        assert float(marker.get_attribute("x1")) < float(x_last)
+        assert fig.text_content() != fig_last
+        slider.fill(slider.get_attribute("max"))
+        assert marker.get_attribute("x1") == x_last
+        assert page.problems() == []
+        page.screenshot("progress_charts")
+    finally:
+        page.page.close()
+
+
+def test_progress_charts_show_milestone_targets(browser, tmp_path):
+    prog = programme()
+    prog["programme"] = dict(prog["programme"], milestones=[  # type: ignore[arg-type]
+        {"key": "all_started", "zh": "全部开工", "date": "2023-06-30",
+         "measure": "started_compounds", "target": 1.0},
+        {"key": "half_done", "zh": "过半完工", "date": "2023-09-30",
+         "measure": "completed_households", "target": 0.5}])
+    path = maps.save_map(maps.progress_map(prog), tmp_path / "p.html")
+    page = open_offline(browser, path)
+    try:
+        targets = page.page.locator(".gp-charts path.gp-chart-target")
+        assert targets.count() == 2
+        titles = page.page.evaluate(
+            "() => [...document.querySelectorAll('.gp-chart-target title')]"
+            ".map(t => t.textContent)")
+        assert any("全部开工" in t and "100%" in t for t in titles)
+        assert any("过半完工" in t and "50%" in t for t in titles)
+    finally:
+        page.page.close()
+
+
+def test_pipes_sharing_a_street_are_drawn_side_by_side_and_the_old_swatch_matches(
+        browser, tmp_path):
+    import shapely
+
+    prog = programme()
+    util = prog["utilities"].copy()  # type: ignore[union-attr]
+    street = util.geometry.iloc[0]
+    util.loc[util.index[3], "geometry"] = street      # gas laid in the water main's street
+    prog["utilities"] = util
+    path = maps.save_map(maps.utilities_map(prog), tmp_path / "u.html")
+    page = open_offline(browser, path)
+    try:
+        page.page.evaluate("() => { const e = gisplan.layers['utilities_water_supply_old'];"
+                           " e.map.fitBounds(e.layer.getBounds(), {maxZoom: 18}); }")
+        page.page.wait_for_timeout(300)
+        ys = page.page.evaluate("""() => {
+            const mid = k => { const l = gisplan.layers[k].layer.getLayers()[0];
+                               const b = l._path.getBBox(); return b.y + b.height / 2; };
+            return {water: mid('utilities_water_supply_old'), gas: mid('utilities_gas_old'),
+                    power: mid('utilities_power')};
+        }""")
+        # same street, drawn apart (3.5 px per network slot; gas is 3 slots from water)
+        assert abs(ys["water"] - ys["gas"]) == pytest.approx(3 * maps.PIPE_SPACING_PX, abs=1)
+        widths = page.page.evaluate("""() => {
+            const rows = [...document.querySelectorAll('.gp-legend-row')];
+            const old = rows.find(r => r.textContent.includes('20'));
+            const sw = old.querySelector('.gp-swatch');
+            const line = gisplan.layers['utilities_water_supply_old'].layer.getLayers()[0];
+            return [parseFloat(getComputedStyle(sw).borderTopWidth), line.options.weight];
+        }""")
+        assert widths[0] == pytest.approx(widths[1], abs=0.5)
+        assert page.problems() == []
+        page.screenshot("utilities_shared_street")
+    finally:
+        page.page.close()
+    assert shapely.equals(util.geometry.iloc[3], street)
+
+
+def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
+        browser, tmp_path, monkeypatch):
+    from gisplan.synth import synth_city
+
+    monkeypatch.setattr(maps, "LAZY_ABOVE", 100)
+    city = synth_city(compounds=600, seed=3)
+    path = maps.save_map(maps.progress_map(city), tmp_path / "big.html")
+    page = open_offline(browser, path, viewport=PHONE)
+    try:
+        page.page.evaluate("() => { const m = gisplan.layers.compounds.map;"
+                           " m.setZoom(18, {animate: false}); }")
+        page.page.wait_for_timeout(300)
+        first = page.drawn()["compounds"]
+        assert first["rows"] == 600 and 0 < first["count"] < 600
+        far = page.page.evaluate("""() => {
+            const e = gisplan.layers.compounds;
+            const i = e.added.findIndex((a, k) => !a && e.features[k].geometry);
+            return e.features[i].properties.name; }""")
+        page.page.fill(".gp-search-input", far)
+        page.page.press(".gp-search-input", "Enter")
+        page.page.wait_for_timeout(500)
+        assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == far
+        assert page.drawn()["compounds"]["count"] > first["count"]
+        page.page.locator(".gp-slider-input").fill("0")   # the slider reaches added ones
         assert page.problems() == []
     finally:
         page.page.close()

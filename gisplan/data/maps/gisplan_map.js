@@ -40,12 +40,73 @@
   };
 
   /* Columnar data {geoms: [...], props: {col: [...]}} -> GeoJSON features. */
+  /* The layers' data: one array, inline (setData) or gzipped base64 (setPacked, unpacked
+   * with the browser's DecompressionStream); the map script runs in whenData. */
+  var store = null, waiting = [];
+  G.setData = function (arr) {
+    store = arr;
+    var w = waiting;
+    waiting = [];
+    w.forEach(function (f) { f(); });
+  };
+  G.setPacked = function (b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+  };
+  G.whenData = function (fn) { if (store) fn(); else waiting.push(fn); };
+  G.data = function (i) { var d = store[i]; store[i] = null; return d; };
+
+  /* Columnar integer delta-coded geometries (maps.encode_geometries) back to GeoJSON:
+   * x = X0 + (running sum of dx along the line or ring) / scale. */
+  var GTYPES = ["Point", "LineString", "LineString", "Polygon", "MultiPoint",
+                "MultiLineString", "MultiPolygon", "GeometryCollection"];
+  function decodeGeoms(e, q) {
+    var x0 = q[0], y0 = q[1], s = q[2], xy = e.xy, out = new Array(e.gt.length);
+    var pi = 0, si = 0, ci = 0;
+    function seq() {
+      var n = e.lens[si++], r = new Array(n), x = 0, y = 0;
+      for (var k = 0; k < n; k++, ci++) {
+        x += xy[2 * ci]; y += xy[2 * ci + 1];
+        r[k] = [x0 + x / s, y0 + y / s];
+      }
+      return r;
+    }
+    function part() {
+      var t = e.pt[pi], n = e.ns[pi];
+      pi++;
+      if (t === 0) return {type: "Point", coordinates: seq()[0]};
+      if (t === 3) {
+        var rings = [];
+        for (var k = 0; k < n; k++) rings.push(seq());
+        return {type: "Polygon", coordinates: rings};
+      }
+      if (t === 1 || t === 2) return {type: "LineString", coordinates: seq()};
+      for (var j = 0; j < n; j++) seq();  /* unknown part: skip its sequences */
+      return null;
+    }
+    for (var i = 0; i < out.length; i++) {
+      var t = e.gt[i];
+      if (t < 0) { out[i] = null; continue; }
+      var parts = [];
+      for (var p = 0; p < e.np[i]; p++) parts.push(part());
+      if (t <= 3) out[i] = parts[0];
+      else if (t === 7) out[i] = {type: GTYPES[t], geometries: parts.filter(Boolean)};
+      else out[i] = {type: GTYPES[t], coordinates: parts.map(function (g) {
+        return g ? g.coordinates : [];
+      })};
+    }
+    return out;
+  }
+
   G.decode = function (data) {
-    var cols = Object.keys(data.props), n = data.geoms.length, out = new Array(n);
+    var geoms = data.enc ? decodeGeoms(data.enc, data.q) : data.geoms;
+    var cols = Object.keys(data.props), n = geoms.length, out = new Array(n);
     for (var i = 0; i < n; i++) {
       var p = {};
       for (var j = 0; j < cols.length; j++) p[cols[j]] = data.props[cols[j]][i];
-      out[i] = {type: "Feature", geometry: data.geoms[i], properties: p};
+      out[i] = {type: "Feature", geometry: geoms[i], properties: p};
     }
     return out;
   };
@@ -90,12 +151,47 @@
   }
   G.styleFor = styleFor;
 
+  /* Lines of different networks sharing a street are drawn side by side: a polyline
+   * with options.offset (px) is shifted along its normals after projection, so the
+   * gap between networks is the same at every zoom (mitre joins, limited). */
+  function offsetRing(pts, d) {
+    var n = pts.length, out = new Array(n);
+    if (n < 2) return pts;
+    function normal(a, b) {
+      var dx = b.x - a.x, dy = b.y - a.y, l = Math.sqrt(dx * dx + dy * dy) || 1;
+      return [-dy / l, dx / l];
+    }
+    for (var i = 0; i < n; i++) {
+      var n1 = i > 0 ? normal(pts[i - 1], pts[i]) : normal(pts[i], pts[i + 1]);
+      var n2 = i < n - 1 ? normal(pts[i], pts[i + 1]) : n1;
+      var mx = n1[0] + n2[0], my = n1[1] + n2[1], ml = Math.sqrt(mx * mx + my * my) || 1;
+      mx /= ml; my /= ml;
+      var s = d / Math.max(mx * n1[0] + my * n1[1], 0.5);
+      out[i] = L.point(pts[i].x + mx * s, pts[i].y + my * s);
+    }
+    return out;
+  }
+  G.offsetRing = offsetRing;
+  var basePolylinePath = L.Polyline.prototype._updatePath;
+  L.Polyline.prototype._updatePath = function () {
+    var d = this.options.offset;
+    if (!d || this instanceof L.Polygon) return basePolylinePath.call(this);
+    var saved = this._parts;
+    this._parts = saved.map(function (ring) { return offsetRing(ring, d); });
+    basePolylinePath.call(this);
+    this._parts = saved;
+  };
+
   /* Add one feature layer; returns the L.GeoJSON (not yet on the map). */
   G.addLayer = function (map, key, data, opts) {
     var features = G.decode(data);
     var layer = L.geoJSON(null, {
       interactive: opts.interactive !== false,
-      style: function (f) { return styleFor(opts, f.properties); },
+      style: function (f) {
+        var st = styleFor(opts, f.properties);
+        if (opts.offsetKey) st.offset = Number(f.properties[opts.offsetKey]) || 0;
+        return st;
+      },
       pointToLayer: function (f, latlng) {
         var s = styleFor(opts, f.properties);
         s.interactive = opts.interactive !== false;
@@ -127,16 +223,79 @@
             return d;
           }, {maxWidth: 360});
         }
-        if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
-          G.searchable.push({name: String(p[opts.nameKey]), layer: lyr, key: key, map: map});
+        if (f._gpHit) f._gpHit.layer = lyr;
+        else if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
+          G.searchable.push({name: String(p[opts.nameKey]), layer: lyr, key: key, map: map,
+                             feature: f});
         }
       }
     });
-    layer.addData(features);
-    G.layers[key] = {layer: layer, count: layer.getLayers().length, rows: features.length,
-                     opts: opts, map: map, features: features, z: opts.z || 0};
+    var entry = {layer: layer, count: 0, rows: features.length, opts: opts, map: map,
+                 features: features, z: opts.z || 0};
+    G.layers[key] = entry;
+    if (opts.lazy) lazyLayer(map, key, entry);
+    else layer.addData(features);
+    entry.count = layer.getLayers().length;
     layer.on("add", function () { G.reorder(map); });
     return layer;
+  };
+
+  /* A very large layer draws only the features near the view: they are added as the
+   * user pans and zooms (never removed), so a city of 300,000 compounds opens fast.
+   * Search still finds every feature (G.ensure adds one on demand). */
+  function bbox(g) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (typeof c[0] === "number") {
+        if (c[0] < b[0]) b[0] = c[0];
+        if (c[1] < b[1]) b[1] = c[1];
+        if (c[0] > b[2]) b[2] = c[0];
+        if (c[1] > b[3]) b[3] = c[1];
+      } else c.forEach(walk);
+    })(g.coordinates);
+    return b;
+  }
+  function lazyLayer(map, key, entry) {
+    var opts = entry.opts, feats = entry.features, boxes = new Array(feats.length);
+    entry.added = new Uint8Array(feats.length);
+    feats.forEach(function (f, i) {
+      boxes[i] = f.geometry && f.geometry.coordinates ? bbox(f.geometry) : null;
+      var p = f.properties;
+      if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
+        f._gpHit = {name: String(p[opts.nameKey]), layer: null, key: key, map: map,
+                    feature: f, index: i};
+        G.searchable.push(f._gpHit);
+      }
+    });
+    function add(list) {
+      if (!list.length) return;
+      entry.layer.addData(list);
+      entry.count = entry.layer.getLayers().length;
+      if (G.time && G.setTime && opts.time) G.setTime(G.time.i);
+    }
+    entry.ensure = function (i) {
+      if (!entry.added[i] && boxes[i]) { entry.added[i] = 1; add([feats[i]]); }
+    };
+    function inView() {
+      if (map.getZoom() < (opts.lazyZoom || 0)) return;
+      var b = map.getBounds().pad(0.5), w = b.getWest(), e = b.getEast();
+      var s = b.getSouth(), n = b.getNorth(), list = [];
+      for (var i = 0; i < feats.length; i++) {
+        var x = boxes[i];
+        if (!entry.added[i] && x && x[2] >= w && x[0] <= e && x[3] >= s && x[1] <= n) {
+          entry.added[i] = 1;
+          list.push(feats[i]);
+        }
+      }
+      add(list);
+    }
+    map.on("moveend", inView);
+    map.whenReady(function () { setTimeout(inView, 0); });
+  }
+  /* make sure the feature of a search hit is drawn; returns its layer */
+  G.ensure = function (hit) {
+    if (!hit.layer && hit.index !== undefined) G.layers[hit.key].ensure(hit.index);
+    return hit.layer;
   };
 
   G.popupExtra = {};
@@ -369,7 +528,7 @@
       input.setAttribute("aria-label", placeholder);
       var list = el("div", "gp-search-results", null, d);
       function go(hit) {
-        var lyr = hit.layer;
+        var lyr = G.ensure(hit);
         if (!map.hasLayer(G.layers[hit.key].layer)) G.layers[hit.key].layer.addTo(map);
         if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17, animate: false});
         else map.setView(lyr.getLatLng(), 17, {animate: false});
@@ -422,8 +581,9 @@
   G.timeSlider = function (map, cfg) {
     var entry = G.layers[cfg.layer];
     var ctl = L.control({position: "bottomleft"});
-    var state = {i: cfg.start, date: cfg.dates[cfg.start]};
+    var state = {i: cfg.start, date: cfg.dates[cfg.start], dates: cfg.dates};
     G.time = state;
+    G.timeHooks = G.timeHooks || [];
     function stageAt(p, i) {
       var ch = String(p[cfg.histKey] || "").charAt(i);
       return ch === "" || ch === "-" ? -1 : parseInt(ch, 36);
@@ -515,6 +675,7 @@
         el("td", null, pct0(tot[1]), tr2);
         rollups(i);
         titleAt(i);
+        (G.timeHooks || []).forEach(function (f) { f(i); });
         map.eachLayer(function (l) { if (l.isPopupOpen && l.isPopupOpen()) l.getPopup().update(); });
       }
       input.addEventListener("input", function () { apply(parseInt(input.value, 10)); });
@@ -525,6 +686,116 @@
       return d;
     };
     ctl.addTo(map);
+    return ctl;
+  };
+
+
+  /* Progress charts: per county 开工率 and 完工率 by households and by count over the
+   * snapshot dates, against the milestone targets, as inline SVG (no library).
+   * cfg: {dates, units: [{name, values: [[sh, ch, sc, cc] per date]}], targets:
+   *       [{date, target, label, series}], series: [4 labels], colors, title, targetLabel}
+   * A vertical marker and each chart's figures follow the time slider (G.timeHooks). */
+  var SVGNS = "http://www.w3.org/2000/svg";
+  function svgEl(tag, attrs, parent) {
+    var e = document.createElementNS(SVGNS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  var DASH = [null, null, "4 3", "4 3"];
+  G.progressCharts = function (map, cfg) {
+    var W = 250, H = 96, L0 = 30, R0 = 8, T0 = 6, B0 = 16;
+    var t = cfg.dates.map(function (d) { return Date.parse(d); });
+    cfg.targets.forEach(function (g) { t.push(Date.parse(g.date)); });
+    var t0 = Math.min.apply(null, t), t1 = Math.max.apply(null, t);
+    if (t1 <= t0) t1 = t0 + 86400000;
+    function X(ms) { return L0 + (ms - t0) / (t1 - t0) * (W - L0 - R0); }
+    function Y(v) { return T0 + (1 - Math.max(0, Math.min(1, v))) * (H - T0 - B0); }
+    var markers = [], figures = [];
+    function chart(unit, parent) {
+      var box = el("div", "gp-chart", null, parent);
+      var head = el("div", "gp-chart-head", null, box);
+      el("b", null, unit.name, head);
+      var fig = el("span", "gp-chart-fig", null, head);
+      figures.push({el: fig, unit: unit});
+      var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H,
+                              "class": "gp-chart-svg", role: "img"}, box);
+      svgEl("title", {}, svg).textContent = unit.name + " · " + cfg.title;
+      [0, 0.5, 1].forEach(function (v) {
+        svgEl("line", {x1: L0, x2: W - R0, y1: Y(v), y2: Y(v), "class": "gp-chart-grid"}, svg);
+        svgEl("text", {x: L0 - 3, y: Y(v) + 3, "text-anchor": "end", "class": "gp-chart-axis"},
+              svg).textContent = Math.round(v * 100) + "%";
+      });
+      svgEl("text", {x: L0, y: H - 3, "class": "gp-chart-axis"}, svg).textContent =
+        cfg.dates[0];
+      svgEl("text", {x: W - R0, y: H - 3, "text-anchor": "end", "class": "gp-chart-axis"},
+            svg).textContent = new Date(t1).toISOString().slice(0, 10);
+      for (var k = 0; k < 4; k++) {
+        var pts = [];
+        unit.values.forEach(function (row, i) {
+          if (row[k] !== null && row[k] !== undefined) {
+            pts.push(X(Date.parse(cfg.dates[i])).toFixed(1) + "," + Y(row[k]).toFixed(1));
+          }
+        });
+        if (!pts.length) continue;
+        var a = {points: pts.join(" "), fill: "none", stroke: cfg.colors[k],
+                 "stroke-width": k < 2 ? 2 : 1.5, "class": "gp-chart-line gp-chart-s" + k};
+        if (DASH[k]) a["stroke-dasharray"] = DASH[k];
+        svgEl("polyline", a, svg);
+      }
+      cfg.targets.forEach(function (g) {
+        var x = X(Date.parse(g.date)), y = Y(g.target);
+        var d = svgEl("path", {d: "M" + x + " " + (y - 5) + "l5 5l-5 5l-5-5z",
+                               fill: g.series < 2 ? cfg.colors[g.series] : "#fff",
+                               stroke: cfg.colors[g.series], "stroke-width": 1.5,
+                               "class": "gp-chart-target"}, svg);
+        svgEl("title", {}, d).textContent = cfg.targetLabel + " " + g.label + " " +
+          g.date + " " + Math.round(g.target * 100) + "% · " + cfg.series[g.series];
+      });
+      markers.push(svgEl("line", {y1: T0, y2: H - B0, "class": "gp-chart-now"}, svg));
+    }
+    function setDate(i) {
+      var x = X(Date.parse(cfg.dates[i])).toFixed(1);
+      markers.forEach(function (m) { m.setAttribute("x1", x); m.setAttribute("x2", x); });
+      figures.forEach(function (f) {
+        var r = f.unit.values[i] || [];
+        f.el.textContent = cfg.short[0] + " " + pct0(r[0]) + " · " +
+          cfg.short[1] + " " + pct0(r[1]);
+      });
+    }
+    var ctl = L.control({position: "bottomleft"});
+    ctl.onAdd = function () {
+      var d = el("div", "gp-charts leaflet-bar");
+      if (window.innerWidth < 700) d.classList.add("gp-collapsed");
+      var btn = el("button", "gp-charts-title", cfg.title, d);
+      btn.type = "button";
+      btn.addEventListener("click", function () { d.classList.toggle("gp-collapsed"); });
+      var body = el("div", "gp-charts-body", null, d);
+      var key = el("div", "gp-chart-key", null, body);
+      cfg.series.forEach(function (lab, k) {
+        var row = el("span", "gp-chart-key-item", null, key);
+        var sw = svgEl("svg", {width: 18, height: 8}, row);
+        var a = {x1: 0, x2: 18, y1: 4, y2: 4, stroke: cfg.colors[k], "stroke-width": 2};
+        if (DASH[k]) a["stroke-dasharray"] = DASH[k];
+        svgEl("line", a, sw);
+        row.appendChild(document.createTextNode(lab));
+      });
+      if (cfg.targets.length) {
+        var tk = el("span", "gp-chart-key-item", null, key);
+        var sw2 = svgEl("svg", {width: 12, height: 12}, tk);
+        svgEl("path", {d: "M6 1l5 5l-5 5l-5-5z", fill: "#555"}, sw2);
+        tk.appendChild(document.createTextNode(cfg.targetLabel));
+      }
+      cfg.units.forEach(function (u) { chart(u, body); });
+      setDate(G.time ? G.time.i : cfg.dates.length - 1);
+      L.DomEvent.disableClickPropagation(d);
+      L.DomEvent.disableScrollPropagation(d);
+      return d;
+    };
+    ctl.addTo(map);
+    G.timeHooks = G.timeHooks || [];
+    G.timeHooks.push(setDate);
+    G.charts = {setDate: setDate, markers: markers};
     return ctl;
   };
 
