@@ -127,16 +127,21 @@ def _report(project: Any, out: Path, result: DemoResult) -> str:
 
 
 def _maps(project: Any, out_dir: Path, stem: str, result: DemoResult) -> str:
-    from gisplan.maps import KINDS, make_map, save_map
+    """The four theme maps, the 一张图 atlas of all four, and QGIS styles in the store."""
+    from gisplan.maps import KINDS, make_map, save_atlas, save_map
+    from gisplan.qgis_styles import write_layer_styles
 
     files = []
     for kind in KINDS:
         path = out_dir / f"{stem}_{kind}.html"
         save_map(make_map(project, cast("MapKind", kind)), path)
         files.append(path)
+    files.append(save_atlas(project, out_dir / f"{stem}_atlas.html"))
+    write_layer_styles(project)
     result.files.extend(files)
     size = sum(p.stat().st_size for p in files) / 1e6
-    return f"{len(files)} maps in {out_dir}/ ({size:.1f} MB, offline)"
+    return (f"{len(files)} maps in {out_dir}/ ({size:.1f} MB, offline, atlas 一张图 included); "
+            "QGIS styles in the store")
 
 
 def run_demo(

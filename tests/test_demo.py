@@ -27,7 +27,7 @@ def test_demo_leaves_maps_and_reports_and_never_writes_the_samples(tmp_path: Pat
 
     assert result.ok, "\n".join(lines)
     maps = sorted(p.name for p in (tmp_path / "maps").glob("*.html"))
-    assert len(maps) == 12  # 3 programmes x progress, gaps, bundles, utilities
+    assert len(maps) == 15  # 3 programmes x progress, gaps, bundles, utilities, atlas
     for page in (tmp_path / "maps").glob("*.html"):
         assert external_resources(page.read_text(encoding="utf-8")) == [], page.name
     reports = sorted((tmp_path / "reports").glob("*.xlsx"))
@@ -39,3 +39,8 @@ def test_demo_leaves_maps_and_reports_and_never_writes_the_samples(tmp_path: Pat
     assert "stated totals not adding up 合计不符: 2" in check.summary
     assert "names spelled two ways 名称不一: 1" in check.summary
     assert all((LAYERS / name).read_bytes() == data for name, data in before.items())
+    # the analysed stores open styled in QGIS, in the maps' colours
+    from gisplan.store import Project
+
+    styled = Project.open(tmp_path / "work" / "guyuan_2022.gpkg").read("layer_styles")
+    assert {"compounds", "bundles"} <= set(styled["f_table_name"])
