@@ -72,6 +72,27 @@ FORMATS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class LineSpec:
+    """A native line chart over a block of rows of a :class:`Table` (进度曲线).
+
+    Attributes
+    ----------
+    title : str
+    rows : tuple of int
+        First and last row of the block (0-based positions in the table's frame, inclusive).
+    category : str
+        Header of the column on the horizontal axis (日期).
+    series : tuple of str
+        Headers of the plotted columns (rates 0–1).
+    """
+
+    title: str
+    rows: tuple[int, int]
+    category: str
+    series: tuple[str, ...]
+
+
 @dataclass
 class Table:
     """One sheet of a report: a frame with Chinese headers and a column kind each.
@@ -93,6 +114,8 @@ class Table:
     fields : dict
         Header -> the canonical column name it shows (``片区名称`` -> ``district_name``),
         for the notes sheet 列名说明; headers the report makes itself are not listed.
+    charts : list of LineSpec
+        Native line charts drawn beside the table (XLSX only).
     """
 
     name: str
@@ -102,6 +125,7 @@ class Table:
     total_row: bool = False
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    charts: list[LineSpec] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- tables
@@ -338,6 +362,71 @@ def _milestone_table(src: _Inputs) -> Table | None:
                       "起按时间均匀推进的目标值")
 
 
+#: the rates of the progress curves (进度曲线): summary column -> header
+_CURVE_RATES = {"start_rate": "开工率（按小区）", "start_rate_households": "开工率（按户数）",
+                "completion_rate": "完工率（按小区）",
+                "completion_rate_households": "完工率（按户数）"}
+#: milestone stage -> header of its planned line (计划进度)
+_CURVE_TARGETS = {"started": "开工目标（计划进度）", "completed": "完工目标（计划进度）"}
+
+
+def _curve_dates(log: pd.DataFrame, asof: dt.date, milestones: list[dict[str, Any]]
+                 ) -> list[dt.date]:
+    """Month ends from the first log date to *asof*, *asof* itself and the milestone dates."""
+    dates = [d for d in to_dates(log["date"]) if d is not None and d <= asof]
+    if not dates:
+        return []
+    ends = pd.date_range(min(dates), asof, freq="ME").date.tolist()
+    due = [d for m in milestones if (d := to_dates(pd.Series([m.get("date")])).iloc[0])]
+    return sorted({*ends, asof, *due})
+
+
+def _planned_line(milestones: list[dict[str, Any]], stage: str, start: dt.date,
+                  dates: list[dt.date]) -> list[float] | None:
+    """The planned rate of *stage* on each date: linear from 0 at *start* through its milestones."""
+    points = sorted((d, float(m.get("target", 1.0))) for m in milestones
+                    if str(m.get("measure", "")).startswith(stage)
+                    and (d := to_dates(pd.Series([m.get("date")])).iloc[0]) is not None)
+    if not points:
+        return None
+    xs = [start.toordinal(), *(d.toordinal() for d, _ in points)]
+    ys = [0.0, *(t for _, t in points)]
+    return np.interp([d.toordinal() for d in dates], xs, ys, left=0.0).tolist()
+
+
+def _curve_table(src: _Inputs) -> Table | None:
+    """进度曲线: per county, 开工率 and 完工率 (by compounds and households) over time,
+    against the planned line through the milestone targets, with a native chart each."""
+    milestones = list(src.meta.get("milestones") or [])
+    dates = _curve_dates(src.log, src.asof, milestones)
+    if not dates:
+        return None
+    start = require_date(src.meta.get("start_date") or dt.date(dates[0].year, 1, 1))
+    frames = []
+    for day in dates:
+        if day > src.asof:
+            continue
+        summary = progress_summary(src.compounds, src.log, as_of=day, by="county")
+        frames.append(summary[["unit", *_CURVE_RATES]].assign(date=day))
+    actual = pd.concat(frames, ignore_index=True)
+    grid = pd.MultiIndex.from_product([list(dict.fromkeys(["合计", *actual["unit"]])), dates],
+                                      names=["unit", "date"]).to_frame(index=False)
+    df = grid.merge(actual, on=["unit", "date"], how="left")
+    targets = {h: line for stage, h in _CURVE_TARGETS.items()
+               if (line := _planned_line(milestones, stage, start, dates)) is not None}
+    for header, line in targets.items():
+        df[header] = np.tile(line, len(df) // len(dates))
+    df = df.rename(columns={"unit": "县区", "date": "日期", **_CURVE_RATES})
+    series = (*_CURVE_RATES.values(), *targets)
+    charts = [LineSpec(f"{unit} 开工率、完工率", (k * len(dates), (k + 1) * len(dates) - 1),
+                       "日期", series) for k, unit in enumerate(df["县区"].unique())]
+    kinds: dict[str, Kind] = {"序号": "int", "日期": "date",
+                              **{h: "pct" for h in series}}
+    return Table("进度曲线", f"{src.name}开工率、完工率曲线", _numbered(df), kinds,
+                 note=f"截至{src.day}；计划进度：自{start.isoformat()}起按节点目标线性推进",
+                 charts=charts)
+
+
 def _problem_table(src: _Inputs) -> Table:
     """问题清单: warnings of the log checks and the eligibility rules."""
     from gisplan.eligibility import programme_rules
@@ -440,8 +529,8 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     """
     src = _inputs(project, as_of)
     tables = _progress_tables(src)
-    optional = [_milestone_table(src), _problem_table(src), _design_table(src),
-                _budget(src.meta)]
+    optional = [_milestone_table(src), _curve_table(src), _problem_table(src),
+                _design_table(src), _budget(src.meta)]
     tables += [t for t in optional if t is not None]
     tables += _analysis_tables(src)
     notes = _field_notes(tables)
@@ -449,6 +538,14 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
 
 
 # --------------------------------------------------------------------------- writers
+
+#: A sheet of more cells than this (rows × columns) is written in full to a CSV file beside
+#: the workbook (``<stem>_<sheet>.csv``); the sheet keeps its first :data:`PREVIEW_ROWS`
+#: rows and a note naming the file. At this size a sheet takes about a second to write;
+#: a 300,000-compound city's gap table (20 million cells) would take minutes and gigabytes.
+DETAIL_CELLS = 200_000
+#: rows a sheet keeps when its detail is written beside the workbook
+PREVIEW_ROWS = 1_000
 
 
 def _width(values: pd.Series, header: str) -> float:
@@ -472,7 +569,7 @@ def _cell(value: Any) -> Any:
 
 
 def _named_styles(wb: Any) -> None:
-    """Register the report's cell styles once per workbook (fast to assign by name)."""
+    """Register the report's cell styles once per workbook."""
     from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 
     thin = Side(style="thin", color="999999")
@@ -492,74 +589,139 @@ def _named_styles(wb: Any) -> None:
                                       font=Font(bold=True)))
 
 
-def _put(ws: Any, row: int, column: int, value: Any) -> Any:
-    """Write one cell; text is always a string cell, never a formula (:mod:`gisplan.cells`)."""
-    cell = ws.cell(row=row, column=column)
-    value = _cell(value)
-    if isinstance(value, str):
-        xlsx_string_cell(cell, value)
-    else:
-        cell.value = value
-    return cell
+class _Cells:
+    """Make streamed (write-only) cells: text always a string cell, styles shared.
+
+    A named style is looked up once; every cell of that style then shares its style
+    array (assigning a named style per cell costs more than writing the cell).
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._styles: dict[str, Any] = {}
+
+    def __call__(self, value: Any, style: str | None = None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        value = _cell(value)
+        cell = WriteOnlyCell(self.ws)
+        if isinstance(value, str):
+            xlsx_string_cell(cell, value)
+        else:
+            cell.value = value
+        if style is not None:
+            if style not in self._styles:
+                probe = WriteOnlyCell(self.ws)
+                probe.style = style
+                self._styles[style] = probe._style
+            cell._style = self._styles[style]
+        return cell
 
 
-def _write_sheet(ws: Any, table: Table) -> None:
+def _detail_file(path: Path, table: Table) -> Path:
+    return path.with_name(f"{path.stem}_{table.name}.csv")
+
+
+def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
+    """Stream *table* into the write-only sheet *ws* (only a preview when *detail*)."""
     from openpyxl.utils import get_column_letter
 
     frame = table.frame
+    note = table.note
+    if detail is not None:
+        note = (f"{note}　" if note else "") + (
+            f"本表共 {len(frame):,} 行，明细见同目录文件 {detail.name}（UTF-8 CSV）；"
+            f"此处列出前 {PREVIEW_ROWS:,} 行")
+        frame = frame.head(PREVIEW_ROWS)
     ncol = max(len(frame.columns), 1)
-    _put(ws, 1, 1, table.title).style = "gp_title"
-    _put(ws, 2, 1, table.note)
-    if ncol > 1:
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
-        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
-    for j, header in enumerate(frame.columns, start=1):
-        _put(ws, 3, j, str(header)).style = "gp_head"
-    styles = []
-    for header in frame.columns:
-        kind = table.kinds.get(str(header))
-        styles.append(f"gp_{kind}" if kind in FORMATS else "gp_general")
-    last = 3 + len(frame) if table.total_row else -1
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=4):
-        suffix = "_total" if i == last else ""
-        for j, (style, value) in enumerate(zip(styles, row, strict=True), start=1):
-            _put(ws, i, j, value).style = style + suffix
     for j, header in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(j)].width = _width(frame[header], str(header))
     ws.freeze_panes = "B4" if "县区" in frame.columns[:2] or "片区" in frame.columns[:2] else "A4"
+    if ncol > 1:
+        ws.merged_cells.add(f"A1:{get_column_letter(ncol)}1")
+        ws.merged_cells.add(f"A2:{get_column_letter(ncol)}2")
+    cell = _Cells(ws)
+    ws.append([cell(table.title, "gp_title")])
+    ws.append([cell(note)])
+    ws.append([cell(str(h), "gp_head") for h in frame.columns])
+    styles = [f"gp_{k}" if (k := table.kinds.get(str(h))) in FORMATS else "gp_general"
+              for h in frame.columns]
+    last = len(frame) - 1 if table.total_row and detail is None else -1
+    for i, row in enumerate(frame.itertuples(index=False, name=None)):
+        suffix = "_total" if i == last else ""
+        ws.append([cell(v, s + suffix) for s, v in zip(styles, row, strict=True)])
+    for k, chart in enumerate(table.charts):
+        _add_chart(ws, chart, list(map(str, frame.columns)), k)
 
 
-def write_xlsx(tables: list[Table], path: str | Path) -> Path:
-    """Write *tables* as one workbook, a sheet per table.
+def _add_chart(ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
+    """Draw *spec* as a native line chart, the *k*-th one down the right of the table."""
+    from openpyxl.chart import LineChart, Reference, Series
+    from openpyxl.utils import get_column_letter
+
+    first, last = 4 + spec.rows[0], 4 + spec.rows[1]  # header on row 3
+    chart = LineChart()
+    chart.title = spec.title
+    chart.y_axis.title = "比例"
+    chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min = 0
+    chart.y_axis.scaling.max = 1
+    chart.x_axis.number_format = "yyyy-mm-dd"
+    chart.x_axis.delete = False  # openpyxl 3.1 hides the axes unless told
+    chart.y_axis.delete = False
+    chart.height, chart.width = 7.5, 16
+    for header in spec.series:
+        col = headers.index(header) + 1
+        series = Series(Reference(ws, min_col=col, min_row=first, max_row=last), title=header)
+        series.smooth = False
+        chart.series.append(series)
+    cat = headers.index(spec.category) + 1
+    chart.set_categories(Reference(ws, min_col=cat, min_row=first, max_row=last))
+    ws.add_chart(chart, f"{get_column_letter(len(headers) + 2)}{4 + 16 * k}")
+
+
+def write_xlsx(tables: list[Table], path: str | Path, *,
+               detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
+    """Write *tables* as one workbook, a sheet per table, streamed (openpyxl write-only).
 
     Each sheet: row 1 the title (merged), row 2 the date and units (merged), row 3 the
     Chinese headers (frozen with the rows above), then the rows; number formats by
-    column kind (``0.0%`` for rates, ``#,##0.000"万元"`` for money); widths fitted to the
-    Chinese text.
+    column kind (``0.0%`` for rates, ``#,##0.000`` for 万元); widths fitted to the
+    Chinese text; native line charts where the table has them (进度曲线).
 
     Parameters
     ----------
     tables : list of Table
     path : path
         The ``.xlsx`` file (parent directories are created).
+    detail_cells : int or None, default DETAIL_CELLS
+        A table of more cells than this is written in full to ``<stem>_<sheet>.csv``
+        beside the workbook, and its sheet keeps the first :data:`PREVIEW_ROWS` rows
+        and a note naming the file. None: every table in full in the workbook.
 
     Returns
     -------
-    Path
+    list of Path
+        The workbook, then the detail CSV files.
     """
     from openpyxl import Workbook
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     _named_styles(wb)
+    details: list[Path] = []
     for t in tables:
-        _write_sheet(wb.create_sheet(t.name[:31]), t)
+        big = detail_cells is not None and t.frame.size > detail_cells
+        detail = _detail_file(path, t) if big else None
+        if detail is not None:
+            _write_csv_file(t, detail)
+            details.append(detail)
+        _write_sheet(wb.create_sheet(t.name[:31]), t, detail=detail)
     tmp = path.with_name(f".{path.name}.tmp")
     wb.save(tmp)
     tmp.replace(path)
-    return path
+    return [path, *details]
 
 
 def _csv_frame(table: Table) -> pd.DataFrame:
@@ -602,14 +764,20 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     out = []
     for k, t in enumerate(tables):
         target = path if k == 0 else path.with_name(f"{path.stem}_{t.name}.csv")
-        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig",
-                             lineterminator=CSV_LINE_END)
+        _write_csv_file(t, target)
         out.append(target)
     return out
 
 
+def _write_csv_file(table: Table, target: Path) -> None:
+    """Write one table as a CSV no spreadsheet evaluates (UTF-8 with BOM, CRLF)."""
+    _csv_frame(table).to_csv(target, index=False, encoding="utf-8-sig",
+                             lineterminator=CSV_LINE_END)
+
+
 def write_report(project: ProgrammeLike, out: str | Path, *,
-                 as_of: DateLike | None = None) -> list[Path]:
+                 as_of: DateLike | None = None,
+                 detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
     """Write the programme report as XLSX (one workbook) or CSV (a file per table).
 
     Parameters
@@ -619,16 +787,19 @@ def write_report(project: ProgrammeLike, out: str | Path, *,
         ``.xlsx`` for a workbook, ``.csv`` for CSV files.
     as_of : date-like, optional
         Status date; None means the latest date in the log.
+    detail_cells : int or None, default DETAIL_CELLS
+        XLSX only: a table of more cells than this goes in full to a CSV file beside the
+        workbook (see :func:`write_xlsx`); None keeps every table in the workbook.
 
     Returns
     -------
     list of Path
-        The files written.
+        The files written (the workbook first).
     """
     out = Path(out)
     tables = report_tables(project, as_of=as_of)
     if out.suffix.lower() == ".xlsx":
-        return [write_xlsx(tables, out)]
+        return write_xlsx(tables, out, detail_cells=detail_cells)
     if out.suffix.lower() == ".csv":
         return write_csv(tables, out)
     raise InputError("unsupported report format", file=str(out),
