@@ -247,15 +247,19 @@ def _kind(s: pd.Series, col: str) -> Kind:
     if pd.api.types.is_integer_dtype(s):
         return "int"
     if pd.api.types.is_float_dtype(s):
+        if col.endswith("_wan_yuan"):
+            return "wan"
         return "pct" if ("share" in col or "rate" in col) else "float"
     return "text"
 
 
-def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
+def _generic(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
+             total: bool = False) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
     """Return a stored analysis table with Chinese headers, without geometry.
 
-    Columns gisplan knows get their Chinese name; a column the user brought keeps its
-    own name (序号 becomes 原序号, the report numbers its rows itself).
+    Columns gisplan knows get their Chinese name (*headers* first, when given); a column
+    the user brought keeps its own name (序号 becomes 原序号, the report numbers its rows
+    itself). *total*: the last row is a total (合计), left unnumbered.
     """
     from gisplan.schema import vocab
 
@@ -268,7 +272,7 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[s
     names: dict[Any, str] = {}
     taken = {_NUMBER}
     for col in df.columns:
-        zh_name = _header_zh(str(col), ft)
+        zh_name = (headers or {}).get(str(col)) or _header_zh(str(col), ft)
         header = _unique(zh_name or str(col), taken, str(col))
         if header == _NUMBER or (zh_name is None and str(col) == _NUMBER):
             header = _unique("原" + _NUMBER, taken, str(col))
@@ -282,7 +286,21 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[s
                             or (isinstance(v, float) and np.isnan(v)) else str(v))
     out = df.rename(columns=names)
     out.columns = [names[c] for c in df.columns]
-    return _numbered(out), kinds | {_NUMBER: "int"}, {h: str(c) for c, h in names.items()}
+    return (_numbered(out, total=total), kinds | {_NUMBER: "int"},
+            {h: str(c) for c, h in names.items()})
+
+
+def _total_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """*frame* with a 合计 row: sums of the amounts (万元) and households, 合计 in the first
+    column."""
+    df = pd.DataFrame(frame).drop(columns="geometry", errors="ignore").reset_index(drop=True)
+    sums = {c: df[c].sum() for c in df.columns
+            if (str(c).endswith("_wan_yuan") or c in ("households", "floor_area_m2",
+                                                      "compounds", "shared_trench_m"))
+            and pd.api.types.is_numeric_dtype(df[c])}
+    row = pd.DataFrame([{df.columns[0]: "合计", **sums}])
+    return pd.concat([df, row], ignore_index=True).astype(
+        {c: df[c].dtype for c in sums if pd.api.types.is_integer_dtype(df[c])})
 
 
 def _budget(meta: Mapping[str, Any]) -> Table | None:
@@ -478,6 +496,54 @@ def _analysis_tables(src: _Inputs) -> list[Table]:
     return tables
 
 
+def _finance_tables(src: _Inputs) -> list[Table]:
+    """项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施, 考核评价:
+    where the store holds the layers of ``gisplan estimate``, ``contact-points``,
+    ``waste-points`` and ``evaluate``."""
+    from gisplan import finance_sheets as fs
+
+    got = {k: v for k in fs.STORED_LAYERS if (v := src.layers.get(k)) is not None}
+    sheets: list[tuple[str, str, pd.DataFrame, str]] = []
+    if "estimates" in got:
+        sheets.append(("项目清单", "年度改造项目清单", fs.stored_project_list(
+            got["estimates"], got.get("funding"), src.compounds),
+            "改造内容、资金概算、资金来源及责任单位；单位：万元"))
+    if "funding" in got:
+        sheets.append(("资金来源（项目）", "各项目资金来源", got["funding"], "单位：万元"))
+    if "funding_bundles" in got and len(got["funding_bundles"]):
+        sheets.append(("资金来源（片区）", "各片区（连片项目）资金来源", fs.stored_funding_bundles(
+            got["funding_bundles"], got.get("estimate_bundles")),
+            "共沟长度：多个小区共用管线的开挖长度；统筹施工节约：一次开挖的节约额；单位：万元"))
+    if "funding_reconciliation" in got:
+        sheets.append(("资金来源核对", "资金来源与批复资金核对", fs.stored_reconciliation(
+            got["funding_reconciliation"], src.meta.get("estimate_calibration")), "单位：万元"))
+    if "contact_points" in got:
+        cp = got["contact_points"]
+        picked = cp[cp["selected"].astype(bool)] if "selected" in cp else cp
+        sheets.append(("联系点", "联系点项目", picked,
+                       f"建议联系点 {len(picked)} 个（全部候选及得分见图层 contact_points）"))
+    if "waste_points" in got:
+        sheets.append(("垃圾分类设施", "垃圾分类设施（清洁小屋、垃圾分类亭）",
+                       got["waste_points"].drop(columns=["kind"], errors="ignore"),
+                       "依据：淮安市生活垃圾分类设施设置要求"))
+    if "evaluation" in got:
+        sheets.append(("考核评价", "县区考核评价", got["evaluation"], "年中、年终检查按权重综合"))
+    tables = []
+    for sheet, title, frame, note in sheets:
+        headers = {**fs.HEADERS, **fs.funding_headers(frame.columns),
+                   **fs.evaluation_headers(frame.columns)}
+        total = sheet in _TOTALLED
+        table, kinds, fields = _generic(_total_row(frame) if total else frame, headers,
+                                        total=total)
+        tables.append(Table(sheet, f"{src.name}{title}", table, kinds, note=note,
+                            fields=fields, total_row=total))
+    return tables
+
+
+#: the money sheets that end in a 合计 row
+_TOTALLED = ("项目清单", "资金来源（项目）", "资金来源（片区）")
+
+
 def _field_notes(tables: list[Table]) -> Table | None:
     """列名说明: the canonical column behind each Chinese header of the stored tables."""
     rows = [{"工作表": t.name, "列名": header, "字段名": name}
@@ -490,8 +556,10 @@ def _field_notes(tables: list[Table]) -> Table | None:
 
 def _inputs(project: ProgrammeLike, as_of: DateLike | None) -> _Inputs:
     p = as_project(project)
+    from gisplan.finance_sheets import STORED_LAYERS
+
     layers = read_layers(p, ["compounds"], optional=["bundles", "coverage_gaps",
-                                                     "coverage_summary"])
+                                                     "coverage_summary", *STORED_LAYERS])
     log = read_log(p)
     if as_of is None:
         dates = [d for d in to_dates(log["date"]) if d is not None]
@@ -533,6 +601,7 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
                 _design_table(src), _budget(src.meta)]
     tables += [t for t in optional if t is not None]
     tables += _analysis_tables(src)
+    tables += _finance_tables(src)
     notes = _field_notes(tables)
     return tables + ([notes] if notes is not None else [])
 
