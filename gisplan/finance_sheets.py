@@ -182,8 +182,11 @@ def funding_headers(columns: Any) -> dict[str, str]:
 
     Examples
     --------
-    >>> funding_headers(["funding_central_subsidy_wan_yuan", "funding_x_wan_yuan"])
-    {'funding_central_subsidy_wan_yuan': '中央财政城镇保障性安居工程补助资金（万元）', 'funding_x_wan_yuan': 'x（万元）'}
+    >>> for k, v in funding_headers(["funding_central_subsidy_wan_yuan",
+    ...                              "funding_x_wan_yuan"]).items():
+    ...     print(k, v)
+    funding_central_subsidy_wan_yuan 中央财政城镇保障性安居工程补助资金（万元）
+    funding_x_wan_yuan x（万元）
     """
     from gisplan.funding import load_funding_rules
 
@@ -276,8 +279,11 @@ def evaluation_headers(columns: Any) -> dict[str, str]:
 
     Examples
     --------
-    >>> evaluation_headers(["mid_year_score", "year_end_completed_households"])
-    {'mid_year_score': '年中检查验收（7月）得分', 'year_end_completed_households': '年终检查验收（12月）：完工率（按户数）（%）'}
+    >>> for k, v in evaluation_headers(["mid_year_score",
+    ...                                 "year_end_completed_households"]).items():
+    ...     print(k, v)
+    mid_year_score 年中检查验收（7月）得分
+    year_end_completed_households 年终检查验收（12月）：完工率（按户数）（%）
     """
     from gisplan.evaluation import load_evaluation_weights
 

@@ -291,8 +291,11 @@ def _generic(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
 
 
 def _total_row(frame: pd.DataFrame) -> pd.DataFrame:
-    """*frame* with a 合计 row: sums of the amounts (万元) and households, 合计 in the first
-    column."""
+    """Return *frame* with a 合计 row.
+
+    The row sums the amounts (万元), households, floor area, compounds and shared trench;
+    its first column reads 合计.
+    """
     df = pd.DataFrame(frame).drop(columns="geometry", errors="ignore").reset_index(drop=True)
     sums = {c: df[c].sum() for c in df.columns
             if (str(c).endswith("_wan_yuan") or c in ("households", "floor_area_m2",
@@ -401,7 +404,11 @@ def _curve_dates(log: pd.DataFrame, asof: dt.date, milestones: list[dict[str, An
 
 def _planned_line(milestones: list[dict[str, Any]], stage: str, start: dt.date,
                   dates: list[dt.date]) -> list[float] | None:
-    """The planned rate of *stage* on each date: linear from 0 at *start* through its milestones."""
+    """Return the planned rate of *stage* on each date.
+
+    Linear from 0 at *start* through the targets of the milestones of that stage; None
+    when the programme has no such milestone.
+    """
     points = sorted((d, float(m.get("target", 1.0))) for m in milestones
                     if str(m.get("measure", "")).startswith(stage)
                     and (d := to_dates(pd.Series([m.get("date")])).iloc[0]) is not None)
@@ -413,8 +420,11 @@ def _planned_line(milestones: list[dict[str, Any]], stage: str, start: dt.date,
 
 
 def _curve_table(src: _Inputs) -> Table | None:
-    """进度曲线: per county, 开工率 and 完工率 (by compounds and households) over time,
-    against the planned line through the milestone targets, with a native chart each."""
+    """进度曲线: 开工率 and 完工率 per county over time, with a native chart each.
+
+    By compounds and by households, against the planned line through the milestone
+    targets; None when the log has no dated record.
+    """
     milestones = list(src.meta.get("milestones") or [])
     dates = _curve_dates(src.log, src.asof, milestones)
     if not dates:
@@ -497,9 +507,12 @@ def _analysis_tables(src: _Inputs) -> list[Table]:
 
 
 def _finance_tables(src: _Inputs) -> list[Table]:
-    """项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施, 考核评价:
-    where the store holds the layers of ``gisplan estimate``, ``contact-points``,
-    ``waste-points`` and ``evaluate``."""
+    """Money and responsibility sheets, where the store holds their layers.
+
+    项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施, 考核评价, from
+    the layers written by ``gisplan estimate``, ``contact-points``, ``waste-points`` and
+    ``evaluate``.
+    """
     from gisplan import finance_sheets as fs
 
     got = {k: v for k in fs.STORED_LAYERS if (v := src.layers.get(k)) is not None}
@@ -542,6 +555,50 @@ def _finance_tables(src: _Inputs) -> list[Table]:
 
 #: the money sheets that end in a 合计 row
 _TOTALLED = ("项目清单", "资金来源（项目）", "资金来源（片区）")
+
+
+def _source_lines(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) for each data source and the attribution in the programme's meta.
+
+    Examples
+    --------
+    >>> for line in _source_lines({"attribution": "© OpenStreetMap contributors (ODbL)",
+    ...                            "sources": [{"title": "OSM", "file": "x.osm.pbf"}]}):
+    ...     print(line)
+    ('数据来源', 'OSM（x.osm.pbf）')
+    ('数据许可', '© OpenStreetMap contributors (ODbL)')
+    """
+    out = []
+    for src in meta.get("sources") or []:
+        if isinstance(src, Mapping):
+            title = str(src.get("title") or src.get("file") or src.get("url") or "")
+            extra = [str(src[k]) for k in ("file", "url") if src.get(k) and src[k] != title]
+            text = title + (f"（{'，'.join(extra[:1])}）" if extra else "")
+        else:
+            text = str(src)
+        if text:
+            out.append(("数据来源", text))
+    if meta.get("attribution"):
+        out.append(("数据许可", str(meta["attribution"])))
+    return out
+
+
+def _attribution(tables: list[Table], meta: Mapping[str, Any]) -> Table | None:
+    """说明: the programme's data sources and attribution (OSM's ODbL).
+
+    The note line of the first sheet points to it (and repeats the attribution).
+    """
+    lines = _source_lines(meta)
+    if not lines:
+        return None
+    if tables:
+        short = str(meta.get("attribution") or "")
+        first = tables[0]
+        line = "数据来源见“说明”表" + (f"；{short}" if short else "")
+        first.note = f"{first.note}　{line}" if first.note else line
+    df = pd.DataFrame(lines, columns=["项目", "内容"])
+    return Table("说明", "数据来源与许可", _numbered(df), {"序号": "int"},
+                 note="本报表所用数据的来源；引用时请注明")
 
 
 def _field_notes(tables: list[Table]) -> Table | None:
@@ -587,8 +644,13 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     list of Table
         进度汇总, 片区进度 (when compounds carry a 片区), 里程碑 (when the programme has
         milestones), 问题清单, 设计缺项, 资金来源 (when the metadata has a budget),
-        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), and
-        列名说明 after them: the canonical column name behind each of their headers.
+        进度曲线 (when the log has dates: rates over time with native charts),
+        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), the
+        money sheets (项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施,
+        考核评价, when the store holds the layers of ``estimate``, ``contact-points``,
+        ``waste-points``, ``evaluate``), 列名说明 after them (the canonical column name
+        behind each of their headers) and 说明 (data sources and attribution, when the
+        metadata has ``sources`` or ``attribution``; the first sheet's note points to it).
 
     Raises
     ------
@@ -603,7 +665,8 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     tables += _analysis_tables(src)
     tables += _finance_tables(src)
     notes = _field_notes(tables)
-    return tables + ([notes] if notes is not None else [])
+    about = _attribution(tables, src.meta)
+    return tables + [t for t in (notes, about) if t is not None]
 
 
 # --------------------------------------------------------------------------- writers
@@ -719,8 +782,8 @@ def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         suffix = "_total" if i == last else ""
         ws.append([cell(v, s + suffix) for s, v in zip(styles, row, strict=True)])
-    for k, chart in enumerate(table.charts):
-        _add_chart(ws, chart, list(map(str, frame.columns)), k)
+    for number, chart in enumerate(table.charts):
+        _add_chart(ws, chart, list(map(str, frame.columns)), number)
 
 
 def _add_chart(ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
