@@ -46,7 +46,8 @@ def test_workbook_has_a_sheet_per_table(programme, tmp_path):
     out = tmp_path / "r.xlsx"
     write_report(programme, out, as_of="2023-06-30")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["进度汇总", "片区进度", "里程碑", "问题清单", "设计缺项", "资金来源"]
+    assert wb.sheetnames == ["进度汇总", "片区进度", "里程碑", "进度曲线", "问题清单", "设计缺项",
+                             "资金来源"]
 
 
 def test_progress_sheet_has_title_headers_frozen_and_rates(programme, tmp_path):
