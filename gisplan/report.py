@@ -851,7 +851,8 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
     _named_styles(wb)
     details: list[Path] = []
     for t in tables:
-        big = detail_cells is not None and t.frame.size > detail_cells
+        # a table with charts stays whole: its charts read its rows
+        big = detail_cells is not None and t.frame.size > detail_cells and not t.charts
         detail = _detail_file(path, t) if big else None
         if detail is not None:
             _write_detail_csv(t, detail)
@@ -921,7 +922,11 @@ def _arrow_column(values: pd.Series) -> Any:
 
 def _safe_text(values: pd.Series) -> pd.Series:
     """Vectorised :func:`gisplan.cells.csv_safe` of one text column (prefix ``'``)."""
-    risky = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+    try:
+        risky = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+    except AttributeError:  # no text at all (dates, numbers): element by element
+        risky = np.array([isinstance(v, str) and v.startswith(FORMULA_PREFIXES)
+                          for v in values.to_numpy(dtype=object)], dtype=bool)
     if not risky.any():
         return values
     out = values.astype(object).copy()

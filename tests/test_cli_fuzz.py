@@ -208,3 +208,11 @@ def test_import_options(files: dict[str, Path], tmp_path_factory: pytest.TempPat
     shutil.copy(files["good"], store)
     assert_clean(["import", str(store), str(files["mixed_csv"]), "--layer", "facilities",
                   "--crs", crs, "--coords", coords, "--sheet", sheet, "--dry-run"])
+
+
+@FUZZ
+@given(cells=numbers)
+def test_report_detail_cells(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+                             cells: str) -> None:
+    out = tmp_path_factory.mktemp("r") / "r.xlsx"
+    assert_clean(["report", str(files["good"]), "--out", str(out), "--detail-cells", cells])
