@@ -195,8 +195,8 @@ def test_progress_curves_are_native_line_charts_per_county(programme, tmp_path):
     write_report(programme, out, as_of="2023-06-30")
     ws = openpyxl.load_workbook(out)["进度曲线"]
     headers = [c.value for c in ws[3]]
-    assert headers[1:7] == ["县区", "日期", "开工率（按小区）", "开工率（按户数）", "完工率（按小区）",
-                            "完工率（按户数）"]
+    assert headers[1:7] == ["县区", "日期", "开工率（按小区）", "开工率（按户数）",
+                            "完工率（按小区）", "完工率（按户数）"]
     assert headers[7] == "开工目标（计划进度）"  # the plan has a start milestone only
     rows = [tuple(c.value for c in r) for r in ws.iter_rows(min_row=4)]
     units = list(dict.fromkeys(r[1] for r in rows))
