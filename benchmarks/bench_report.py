@@ -41,7 +41,8 @@ def build_city(n: int, out: Path, code: Path) -> None:
              ["join", str(out)], ["bundle", str(out)], ["coverage", str(out)]]
     for step in steps:
         t = time.perf_counter()
-        subprocess.run([*cli, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*cli, *step], env=env, cwd=code, check=True,
+                       stdout=subprocess.DEVNULL)
         print(f"  {step[0]}: {time.perf_counter() - t:.1f} s", flush=True)
 
 
@@ -49,8 +50,9 @@ def run_once(store: Path, out: Path, code: Path) -> tuple[float, float, str]:
     """Return (seconds, peak resident GB, output summary) of one report in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     t = time.perf_counter()
+    # cwd: "python -c" puts the working directory first on sys.path
     proc = subprocess.Popen([sys.executable, "-c", RUN, str(store), str(out)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+                            cwd=code, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t
     text = proc.stdout.read().strip() if proc.stdout else ""
