@@ -770,8 +770,9 @@ def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
     if detail is not None:
         note = (f"{note}　" if note else "") + (
             f"本表共 {len(frame):,} 行，明细见同目录文件 {detail.name}（UTF-8 CSV）；"
-            f"此处列出前 {PREVIEW_ROWS:,} 行")
-        frame = frame.head(PREVIEW_ROWS)
+            f"此处列出前 {PREVIEW_ROWS:,} 行" + ("及合计" if table.total_row else ""))
+        preview = frame.head(PREVIEW_ROWS)
+        frame = pd.concat([preview, frame.tail(1)]) if table.total_row else preview
     ncol = max(len(frame.columns), 1)
     for j, header in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(j)].width = _width(frame[header], str(header))
@@ -785,7 +786,7 @@ def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
     ws.append([cell(str(h), "gp_head") for h in frame.columns])
     styles = [f"gp_{k}" if (k := table.kinds.get(str(h))) in FORMATS else "gp_general"
               for h in frame.columns]
-    last = len(frame) - 1 if table.total_row and detail is None else -1
+    last = len(frame) - 1 if table.total_row else -1
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         suffix = "_total" if i == last else ""
         ws.append([cell(v, s + suffix) for s, v in zip(styles, row, strict=True)])

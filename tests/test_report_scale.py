@@ -95,3 +95,19 @@ def test_cli_detail_cells_zero_keeps_every_table(programme, tmp_path, gisplan):
     assert not list(tmp_path.glob("r_*.csv"))
     code, text = gisplan("report", programme, "--out", out, "--detail-cells", "200")
     assert code == 0 and "r_设施缺口.csv" in text
+
+
+def test_a_split_total_table_keeps_its_total_in_the_preview(sample_copy, gisplan, tmp_path,
+                                                           monkeypatch):
+    store = sample_copy("guyuan")
+    assert gisplan("estimate", store, "--calibrate")[0] == 0
+    monkeypatch.setattr(report, "PREVIEW_ROWS", 5)
+    out = tmp_path / "g.xlsx"
+    files = write_report(store, out, detail_cells=100)
+    assert tmp_path / "g_项目清单.csv" in files
+    ws = openpyxl.load_workbook(out)["项目清单"]
+    assert ws.max_row == 3 + 5 + 1 and ws.cell(ws.max_row, 2).value == "合计"
+    assert ws.cell(ws.max_row, 2).font.b and "及合计" in ws["A2"].value
+    rows = _read_csv(tmp_path / "g_项目清单.csv")
+    assert len(rows) == 1 + 26 + 1 and rows[-1][1] == "合计"
+    assert float(rows[-1][rows[0].index("资金概算（万元）")]) == pytest.approx(17808.68)
