@@ -4,12 +4,14 @@ For each sample programme in ``layers/`` the demo works on a private copy under
 ``build/demo/`` (the committed samples are never written), and runs what a city office
 would run: check the data, join compounds to districts, utilities and facilities,
 bundle neighbours into joint projects, measure facility coverage by walking distance,
-derive progress as of the programme's reporting date, write the Excel report and
+derive progress as of the programme's reporting date, estimate costs and funding
+(联系点, waste points and the county evaluation too), write the Excel report and
 publish the HTML maps into ``maps/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -119,6 +121,25 @@ def _progress(project: Any) -> str:
     return f"as of {as_of}: {states or 'no milestones'}"
 
 
+def _money(project: Any) -> str:
+    """Estimate, funding, 联系点 (where the plan sets counts), waste points, evaluation."""
+    from gisplan._errors import InputError
+    from gisplan.contact_points import contact_points_project
+    from gisplan.evaluation import evaluate_project
+    from gisplan.funding import funding_project
+    from gisplan.waste_points import waste_points_project
+
+    fund = funding_project(project)  # calibrated when the programme states its total
+    layers = {**fund.estimate.layers(), **fund.layers(),
+              "waste_points": waste_points_project(project).points,
+              "evaluation": evaluate_project(project).frame}
+    with contextlib.suppress(InputError):  # InputError: the plan sets no 联系点 counts
+        layers["contact_points"] = contact_points_project(project).frame
+    project.write_many(layers, meta_updates={"estimate_calibration": fund.estimate.calibration})
+    total = float(fund.estimate.compounds["estimate_wan_yuan"].sum())
+    return f"estimate {total:,.2f}万元; wrote {len(layers)} layers"
+
+
 def _report(project: Any, out: Path, result: DemoResult) -> str:
     from gisplan.report import write_report
 
@@ -194,6 +215,7 @@ def run_demo(
             ("bundle", partial(_bundle, project)),
             ("coverage", partial(_coverage, project)),
             ("progress", partial(_progress, project)),
+            ("money", partial(_money, project)),
             ("report", partial(_report, project, reports_dir / f"{stem}_report.xlsx", result)),
             ("maps", partial(_maps, project, maps_dir, stem, result)),
         ]

@@ -164,3 +164,133 @@ def evaluation_sheet(result: EvaluationResult) -> pd.DataFrame:
         for c, cs in result.weights.components.items():
             extra[f"{k}_{c}"] = f"{v.get('zh', k)}：{cs.get('zh', c)}（%）"
     return to_chinese(result.frame, extra)
+
+
+# ----------------------------------------------------------------- sheets from the store
+
+#: store layers the sheets below read (written by ``gisplan estimate``, ``contact-points``,
+#: ``waste-points`` and ``evaluate``)
+STORED_LAYERS = ("estimates", "estimate_bundles", "funding", "funding_bundles",
+                 "funding_reconciliation", "contact_points", "waste_points", "evaluation")
+
+
+def funding_headers(columns: Any) -> dict[str, str]:
+    """Chinese headers of the ``funding_<source>_wan_yuan`` columns (default rule names).
+
+    A source the default rules do not name keeps its key: ``funding_x_wan_yuan`` ->
+    ``x（万元）``.
+
+    Examples
+    --------
+    >>> for k, v in funding_headers(["funding_central_subsidy_wan_yuan",
+    ...                              "funding_x_wan_yuan"]).items():
+    ...     print(k, v)
+    funding_central_subsidy_wan_yuan 中央财政城镇保障性安居工程补助资金（万元）
+    funding_x_wan_yuan x（万元）
+    """
+    from gisplan.funding import load_funding_rules
+
+    known = load_funding_rules().sources
+    out = {}
+    for c in map(str, columns):
+        if c.startswith("funding_") and c.endswith("_wan_yuan") and c != "funding_total_wan_yuan" \
+                and c != "funding_gap_wan_yuan":
+            key = c[len("funding_"):-len("_wan_yuan")]
+            out[c] = f"{known.get(key, {}).get('zh', key)}（万元）"
+    return out
+
+
+def _items_zh(values: pd.Series) -> pd.Series:
+    """``water_supply;drainage`` -> ``供水、排水`` (an unknown item keeps its text)."""
+    from gisplan.schema import vocab
+
+    names = {k: v.zh for k, v in vocab("item").items()}
+    return values.map(lambda s: s if not isinstance(s, str) else "、".join(
+        names.get(i, i) for i in s.split(";") if i))
+
+
+def stored_project_list(estimates: pd.DataFrame, funding: pd.DataFrame | None = None,
+                        compounds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """项目清单 from stored tables: content, estimate, funding split, responsible units.
+
+    Canonical column names (see :data:`HEADERS`); responsibility columns and 保障措施
+    come from *compounds* when the estimates do not carry them.
+
+    Examples
+    --------
+    >>> est = pd.DataFrame({"compound_id": ["A"], "name": ["信合小区"], "county": ["魏都区"],
+    ...                     "items": ["water_supply;roads"], "estimate_wan_yuan": [12.5]})
+    >>> comp = pd.DataFrame({"compound_id": ["A"], "builder_unit": ["区住建局"]})
+    >>> stored_project_list(est, compounds=comp).to_dict("records")[0]["builder_unit"]
+    '区住建局'
+    >>> stored_project_list(est)["items"].tolist()
+    ['供水、道路']
+    """
+    keep = [c for c in ("compound_id", "name", "county", "bundle_id", "households",
+                        "floor_area_m2", "items", "estimate_wan_yuan") if c in estimates]
+    df = pd.DataFrame(estimates[keep]).assign(compound_id=lambda d: d["compound_id"].astype(str))
+    if "items" in df:
+        df["items"] = _items_zh(df["items"])
+    extra = [c for c in ("measures", *RESPONSIBILITY_FIELDS) if c in estimates]
+    df = df.join(pd.DataFrame(estimates[extra]).set_axis(df.index)) if extra else df
+    if compounds is not None:
+        more = [c for c in ("measures", *RESPONSIBILITY_FIELDS) if c in compounds and c not in df]
+        if more:
+            add = pd.DataFrame(compounds[["compound_id", *more]]).astype({"compound_id": str})
+            df = df.merge(add.drop_duplicates("compound_id"), on="compound_id", how="left")
+    for c in ("measures", *RESPONSIBILITY_FIELDS):  # shown blank, to be filled in
+        if c not in df:
+            df[c] = None
+    if funding is not None:
+        fcols = [c for c in funding.columns if str(c).startswith("funding_")]
+        add = pd.DataFrame(funding[["compound_id", *fcols]]).astype({"compound_id": str})
+        df = df.merge(add.drop_duplicates("compound_id"), on="compound_id", how="left")
+    return df
+
+
+def stored_funding_bundles(funding_bundles: pd.DataFrame,
+                           estimate_bundles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """资金来源（片区）from stored tables, with the shared trench and the joint saving."""
+    df = pd.DataFrame(funding_bundles)
+    cols = ["bundle_id", "compounds", "shared_trench_m", "joint_saving_wan_yuan",
+            "estimate_joint_wan_yuan"]
+    if estimate_bundles is not None and len(df):
+        eb = pd.DataFrame(estimate_bundles)[[c for c in cols if c in estimate_bundles]]
+        df = df.merge(eb, on="bundle_id", how="left")
+    return df
+
+
+def stored_reconciliation(reconciliation: pd.DataFrame,
+                          calibration: dict[str, Any] | None = None) -> pd.DataFrame:
+    """资金来源核对 from the stored table, with the calibration factor as a last row."""
+    df = pd.DataFrame(reconciliation).copy()
+    if calibration:
+        df.loc[len(df)] = {"stated_source": "calibration",
+                           "stated_zh": "校准系数（批复总投资÷单价测算）",
+                           "stated_wan_yuan": calibration.get("stated_wan_yuan"),
+                           "planned_wan_yuan": calibration.get("raw_wan_yuan"),
+                           "difference_wan_yuan": None,
+                           "sources": f"× {calibration.get('factor')}"}
+    return df
+
+
+def evaluation_headers(columns: Any) -> dict[str, str]:
+    """Chinese headers of the per-inspection columns of the ``evaluation`` table.
+
+    Examples
+    --------
+    >>> for k, v in evaluation_headers(["mid_year_score",
+    ...                                 "year_end_completed_households"]).items():
+    ...     print(k, v)
+    mid_year_score 年中检查验收（7月）得分
+    year_end_completed_households 年终检查验收（12月）：完工率（按户数）（%）
+    """
+    from gisplan.evaluation import load_evaluation_weights
+
+    w = load_evaluation_weights()
+    out = {}
+    for k, v in w.inspections.items():
+        out[f"{k}_score"] = f"{v.get('zh', k)}得分"
+        for c, cs in w.components.items():
+            out[f"{k}_{c}"] = f"{v.get('zh', k)}：{cs.get('zh', c)}（%）"
+    return {c: out[c] for c in map(str, columns) if c in out}

@@ -77,11 +77,13 @@ def scope_check(compounds: pd.DataFrame, progress_log: pd.DataFrame | None) -> C
     cid = compounds["compound_id"].astype(str)
     planned = _items(compounds.get("planned_items", pd.Series(None, index=compounds.index)))
     log = progress_log if progress_log is not None else pd.DataFrame()
-    recorded = "accepted_items" in log
+    # an empty column (the schema adds it to every store) records nothing either
+    recorded = "accepted_items" in log and not _blank(log["accepted_items"]).all()
     if not recorded:
         rep.add(Finding("info", "accepted_items_not_recorded",
-                        "the progress log has no 'accepted_items' column; 报大建小 cannot be "
-                        "checked", layer="progress_log", column="accepted_items",
+                        "the progress log records no accepted items ('accepted_items'); "
+                        "报大建小 cannot be checked", layer="progress_log",
+                        column="accepted_items",
                         hint="record the accepted items (验收内容) on each acceptance row"))
     acc_rows = log[log["stage"].astype(str).isin(["accepted", "验收"])] if len(log) else log
     accepted: dict[str, list[str]] = {}
@@ -89,6 +91,8 @@ def scope_check(compounds: pd.DataFrame, progress_log: pd.DataFrame | None) -> C
     if recorded and len(acc_rows):
         for c, text in zip(acc_rows["compound_id"].astype(str), acc_rows["accepted_items"],
                            strict=True):
+            if _blank(pd.Series([text])).iloc[0]:
+                continue  # a blank cell records nothing: not "nothing accepted"
             got = accepted.setdefault(c, [])
             got.extend(k for k in parse_items(text)[0] if k not in got)
     rows = []

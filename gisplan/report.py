@@ -35,7 +35,13 @@ import numpy as np
 import pandas as pd
 
 from gisplan._errors import InputError
-from gisplan.cells import CSV_LINE_END, csv_safe_frame, xlsx_string_cell
+from gisplan.cells import (
+    CSV_LINE_END,
+    FORMULA_PREFIXES,
+    csv_safe,
+    csv_safe_frame,
+    xlsx_string_cell,
+)
 from gisplan.progress import (
     DateLike,
     Level,
@@ -72,6 +78,27 @@ FORMATS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class LineSpec:
+    """A native line chart over a block of rows of a :class:`Table` (进度曲线).
+
+    Attributes
+    ----------
+    title : str
+    rows : tuple of int
+        First and last row of the block (0-based positions in the table's frame, inclusive).
+    category : str
+        Header of the column on the horizontal axis (日期).
+    series : tuple of str
+        Headers of the plotted columns (rates 0–1).
+    """
+
+    title: str
+    rows: tuple[int, int]
+    category: str
+    series: tuple[str, ...]
+
+
 @dataclass
 class Table:
     """One sheet of a report: a frame with Chinese headers and a column kind each.
@@ -93,6 +120,8 @@ class Table:
     fields : dict
         Header -> the canonical column name it shows (``片区名称`` -> ``district_name``),
         for the notes sheet 列名说明; headers the report makes itself are not listed.
+    charts : list of LineSpec
+        Native line charts drawn beside the table (XLSX only).
     """
 
     name: str
@@ -102,6 +131,7 @@ class Table:
     total_row: bool = False
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    charts: list[LineSpec] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- tables
@@ -223,15 +253,19 @@ def _kind(s: pd.Series, col: str) -> Kind:
     if pd.api.types.is_integer_dtype(s):
         return "int"
     if pd.api.types.is_float_dtype(s):
+        if col.endswith("_wan_yuan"):
+            return "wan"
         return "pct" if ("share" in col or "rate" in col) else "float"
     return "text"
 
 
-def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
+def _generic(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
+             total: bool = False) -> tuple[pd.DataFrame, dict[str, Kind], dict[str, str]]:
     """Return a stored analysis table with Chinese headers, without geometry.
 
-    Columns gisplan knows get their Chinese name; a column the user brought keeps its
-    own name (序号 becomes 原序号, the report numbers its rows itself).
+    Columns gisplan knows get their Chinese name (*headers* first, when given); a column
+    the user brought keeps its own name (序号 becomes 原序号, the report numbers its rows
+    itself). *total*: the last row is a total (合计), left unnumbered.
     """
     from gisplan.schema import vocab
 
@@ -244,7 +278,7 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[s
     names: dict[Any, str] = {}
     taken = {_NUMBER}
     for col in df.columns:
-        zh_name = _header_zh(str(col), ft)
+        zh_name = (headers or {}).get(str(col)) or _header_zh(str(col), ft)
         header = _unique(zh_name or str(col), taken, str(col))
         if header == _NUMBER or (zh_name is None and str(col) == _NUMBER):
             header = _unique("原" + _NUMBER, taken, str(col))
@@ -253,12 +287,30 @@ def _generic(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Kind], dict[s
         kinds[header] = _kind(s, str(col))
         if pd.api.types.is_bool_dtype(s):
             df[col] = s.map({True: "是", False: "否"})
-        elif kinds[header] == "text":
+        elif kinds[header] == "text" and pd.api.types.infer_dtype(s, skipna=True) not in (
+                "string", "empty", "date"):  # all text already: no per-cell pass
             df[col] = s.map(lambda v: v if v is None or isinstance(v, str | dt.date)
                             or (isinstance(v, float) and np.isnan(v)) else str(v))
     out = df.rename(columns=names)
     out.columns = [names[c] for c in df.columns]
-    return _numbered(out), kinds | {_NUMBER: "int"}, {h: str(c) for c, h in names.items()}
+    return (_numbered(out, total=total), kinds | {_NUMBER: "int"},
+            {h: str(c) for c, h in names.items()})
+
+
+def _total_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return *frame* with a 合计 row.
+
+    The row sums the amounts (万元), households, floor area, compounds and shared trench;
+    its first column reads 合计.
+    """
+    df = pd.DataFrame(frame).drop(columns="geometry", errors="ignore").reset_index(drop=True)
+    sums = {c: df[c].sum() for c in df.columns
+            if (str(c).endswith("_wan_yuan") or c in ("households", "floor_area_m2",
+                                                      "compounds", "shared_trench_m"))
+            and pd.api.types.is_numeric_dtype(df[c])}
+    row = pd.DataFrame([{df.columns[0]: "合计", **sums}])
+    return pd.concat([df, row], ignore_index=True).astype(
+        {c: df[c].dtype for c in sums if pd.api.types.is_integer_dtype(df[c])})
 
 
 def _budget(meta: Mapping[str, Any]) -> Table | None:
@@ -338,6 +390,78 @@ def _milestone_table(src: _Inputs) -> Table | None:
                       "起按时间均匀推进的目标值")
 
 
+#: the rates of the progress curves (进度曲线): summary column -> header
+_CURVE_RATES = {"start_rate": "开工率（按小区）", "start_rate_households": "开工率（按户数）",
+                "completion_rate": "完工率（按小区）",
+                "completion_rate_households": "完工率（按户数）"}
+#: milestone stage -> header of its planned line (计划进度)
+_CURVE_TARGETS = {"started": "开工目标（计划进度）", "completed": "完工目标（计划进度）"}
+
+
+def _curve_dates(log: pd.DataFrame, asof: dt.date, milestones: list[dict[str, Any]]
+                 ) -> list[dt.date]:
+    """Month ends from the first log date to *asof*, *asof* itself and the milestone dates."""
+    dates = [d for d in to_dates(log["date"]) if d is not None and d <= asof]
+    if not dates:
+        return []
+    ends = pd.date_range(min(dates), asof, freq="ME").date.tolist()
+    due = [d for m in milestones if (d := to_dates(pd.Series([m.get("date")])).iloc[0])]
+    return sorted({*ends, asof, *due})
+
+
+def _planned_line(milestones: list[dict[str, Any]], stage: str, start: dt.date,
+                  dates: list[dt.date]) -> list[float] | None:
+    """Return the planned rate of *stage* on each date.
+
+    Linear from 0 at *start* through the targets of the milestones of that stage; None
+    when the programme has no such milestone.
+    """
+    points = sorted((d, float(m.get("target", 1.0))) for m in milestones
+                    if str(m.get("measure", "")).startswith(stage)
+                    and (d := to_dates(pd.Series([m.get("date")])).iloc[0]) is not None)
+    if not points:
+        return None
+    xs = [start.toordinal(), *(d.toordinal() for d, _ in points)]
+    ys = [0.0, *(t for _, t in points)]
+    return np.interp([d.toordinal() for d in dates], xs, ys, left=0.0).tolist()
+
+
+def _curve_table(src: _Inputs) -> Table | None:
+    """进度曲线: 开工率 and 完工率 per county over time, with a native chart each.
+
+    By compounds and by households, against the planned line through the milestone
+    targets; None when the log has no dated record.
+    """
+    milestones = list(src.meta.get("milestones") or [])
+    dates = _curve_dates(src.log, src.asof, milestones)
+    if not dates:
+        return None
+    start = require_date(src.meta.get("start_date") or dt.date(dates[0].year, 1, 1))
+    frames = []
+    for day in dates:
+        if day > src.asof:
+            continue
+        summary = progress_summary(src.compounds, src.log, as_of=day, by="county")
+        frames.append(summary[["unit", *_CURVE_RATES]].assign(date=day))
+    actual = pd.concat(frames, ignore_index=True)
+    grid = pd.MultiIndex.from_product([list(dict.fromkeys(["合计", *actual["unit"]])), dates],
+                                      names=["unit", "date"]).to_frame(index=False)
+    df = grid.merge(actual, on=["unit", "date"], how="left")
+    targets = {h: line for stage, h in _CURVE_TARGETS.items()
+               if (line := _planned_line(milestones, stage, start, dates)) is not None}
+    for header, line in targets.items():
+        df[header] = np.tile(line, len(df) // len(dates))
+    df = df.rename(columns={"unit": "县区", "date": "日期", **_CURVE_RATES})
+    series = (*_CURVE_RATES.values(), *targets)
+    charts = [LineSpec(f"{unit} 开工率、完工率", (k * len(dates), (k + 1) * len(dates) - 1),
+                       "日期", series) for k, unit in enumerate(df["县区"].unique())]
+    kinds: dict[str, Kind] = {"序号": "int", "日期": "date",
+                              **{h: "pct" for h in series}}
+    return Table("进度曲线", f"{src.name}开工率、完工率曲线", _numbered(df), kinds,
+                 note=f"截至{src.day}；计划进度：自{start.isoformat()}起按节点目标线性推进",
+                 charts=charts)
+
+
 def _problem_table(src: _Inputs) -> Table:
     """问题清单: warnings of the log checks and the eligibility rules."""
     from gisplan.eligibility import programme_rules
@@ -389,6 +513,101 @@ def _analysis_tables(src: _Inputs) -> list[Table]:
     return tables
 
 
+def _finance_tables(src: _Inputs) -> list[Table]:
+    """Money and responsibility sheets, where the store holds their layers.
+
+    项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施, 考核评价, from
+    the layers written by ``gisplan estimate``, ``contact-points``, ``waste-points`` and
+    ``evaluate``.
+    """
+    from gisplan import finance_sheets as fs
+
+    got = {k: v for k in fs.STORED_LAYERS if (v := src.layers.get(k)) is not None}
+    sheets: list[tuple[str, str, pd.DataFrame, str]] = []
+    if "estimates" in got:
+        sheets.append(("项目清单", "年度改造项目清单", fs.stored_project_list(
+            got["estimates"], got.get("funding"), src.compounds),
+            "改造内容、资金概算、资金来源及责任单位；单位：万元"))
+    if "funding" in got:
+        sheets.append(("资金来源（项目）", "各项目资金来源", got["funding"], "单位：万元"))
+    if "funding_bundles" in got and len(got["funding_bundles"]):
+        sheets.append(("资金来源（片区）", "各片区（连片项目）资金来源", fs.stored_funding_bundles(
+            got["funding_bundles"], got.get("estimate_bundles")),
+            "共沟长度：多个小区共用管线的开挖长度；统筹施工节约：一次开挖的节约额；单位：万元"))
+    if "funding_reconciliation" in got:
+        sheets.append(("资金来源核对", "资金来源与批复资金核对", fs.stored_reconciliation(
+            got["funding_reconciliation"], src.meta.get("estimate_calibration")), "单位：万元"))
+    if "contact_points" in got:
+        cp = got["contact_points"]
+        picked = cp[cp["selected"].astype(bool)] if "selected" in cp else cp
+        sheets.append(("联系点", "联系点项目", picked,
+                       f"建议联系点 {len(picked)} 个（全部候选及得分见图层 contact_points）"))
+    if "waste_points" in got:
+        sheets.append(("垃圾分类设施", "垃圾分类设施（清洁小屋、垃圾分类亭）",
+                       got["waste_points"].drop(columns=["kind"], errors="ignore"),
+                       "依据：淮安市生活垃圾分类设施设置要求"))
+    if "evaluation" in got:
+        sheets.append(("考核评价", "县区考核评价", got["evaluation"], "年中、年终检查按权重综合"))
+    tables = []
+    for sheet, title, frame, note in sheets:
+        headers = {**fs.HEADERS, **fs.funding_headers(frame.columns),
+                   **fs.evaluation_headers(frame.columns)}
+        total = sheet in _TOTALLED
+        table, kinds, fields = _generic(_total_row(frame) if total else frame, headers,
+                                        total=total)
+        tables.append(Table(sheet, f"{src.name}{title}", table, kinds, note=note,
+                            fields=fields, total_row=total))
+    return tables
+
+
+#: the money sheets that end in a 合计 row
+_TOTALLED = ("项目清单", "资金来源（项目）", "资金来源（片区）")
+
+
+def _source_lines(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) for each data source and the attribution in the programme's meta.
+
+    Examples
+    --------
+    >>> for line in _source_lines({"attribution": "© OpenStreetMap contributors (ODbL)",
+    ...                            "sources": [{"title": "OSM", "file": "x.osm.pbf"}]}):
+    ...     print(line)
+    ('数据来源', 'OSM（x.osm.pbf）')
+    ('数据许可', '© OpenStreetMap contributors (ODbL)')
+    """
+    out = []
+    for src in meta.get("sources") or []:
+        if isinstance(src, Mapping):
+            title = str(src.get("title") or src.get("file") or src.get("url") or "")
+            extra = [str(src[k]) for k in ("file", "url") if src.get(k) and src[k] != title]
+            text = title + (f"（{'，'.join(extra[:1])}）" if extra else "")
+        else:
+            text = str(src)
+        if text:
+            out.append(("数据来源", text))
+    if meta.get("attribution"):
+        out.append(("数据许可", str(meta["attribution"])))
+    return out
+
+
+def _attribution(tables: list[Table], meta: Mapping[str, Any]) -> Table | None:
+    """说明: the programme's data sources and attribution (OSM's ODbL).
+
+    The note line of the first sheet points to it (and repeats the attribution).
+    """
+    lines = _source_lines(meta)
+    if not lines:
+        return None
+    if tables:
+        short = str(meta.get("attribution") or "")
+        first = tables[0]
+        line = "数据来源见“说明”表" + (f"；{short}" if short else "")
+        first.note = f"{first.note}　{line}" if first.note else line
+    df = pd.DataFrame(lines, columns=["项目", "内容"])
+    return Table("说明", "数据来源与许可", _numbered(df), {"序号": "int"},
+                 note="本报表所用数据的来源；引用时请注明")
+
+
 def _field_notes(tables: list[Table]) -> Table | None:
     """列名说明: the canonical column behind each Chinese header of the stored tables."""
     rows = [{"工作表": t.name, "列名": header, "字段名": name}
@@ -401,8 +620,10 @@ def _field_notes(tables: list[Table]) -> Table | None:
 
 def _inputs(project: ProgrammeLike, as_of: DateLike | None) -> _Inputs:
     p = as_project(project)
+    from gisplan.finance_sheets import STORED_LAYERS
+
     layers = read_layers(p, ["compounds"], optional=["bundles", "coverage_gaps",
-                                                     "coverage_summary"])
+                                                     "coverage_summary", *STORED_LAYERS])
     log = read_log(p)
     if as_of is None:
         dates = [d for d in to_dates(log["date"]) if d is not None]
@@ -430,8 +651,13 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     list of Table
         进度汇总, 片区进度 (when compounds carry a 片区), 里程碑 (when the programme has
         milestones), 问题清单, 设计缺项, 资金来源 (when the metadata has a budget),
-        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), and
-        列名说明 after them: the canonical column name behind each of their headers.
+        进度曲线 (when the log has dates: rates over time with native charts),
+        连片项目 and 设施缺口 (when the store holds ``bundles`` / coverage layers), the
+        money sheets (项目清单, 资金来源（项目/片区）, 资金来源核对, 联系点, 垃圾分类设施,
+        考核评价, when the store holds the layers of ``estimate``, ``contact-points``,
+        ``waste-points``, ``evaluate``), 列名说明 after them (the canonical column name
+        behind each of their headers) and 说明 (data sources and attribution, when the
+        metadata has ``sources`` or ``attribution``; the first sheet's note points to it).
 
     Raises
     ------
@@ -440,15 +666,25 @@ def report_tables(project: ProgrammeLike, *, as_of: DateLike | None = None) -> l
     """
     src = _inputs(project, as_of)
     tables = _progress_tables(src)
-    optional = [_milestone_table(src), _problem_table(src), _design_table(src),
-                _budget(src.meta)]
+    optional = [_milestone_table(src), _curve_table(src), _problem_table(src),
+                _design_table(src), _budget(src.meta)]
     tables += [t for t in optional if t is not None]
     tables += _analysis_tables(src)
+    tables += _finance_tables(src)
     notes = _field_notes(tables)
-    return tables + ([notes] if notes is not None else [])
+    about = _attribution(tables, src.meta)
+    return tables + [t for t in (notes, about) if t is not None]
 
 
 # --------------------------------------------------------------------------- writers
+
+#: A sheet of more cells than this (rows × columns) is written in full to a CSV file beside
+#: the workbook (``<stem>_<sheet>.csv``); the sheet keeps its first :data:`PREVIEW_ROWS`
+#: rows and a note naming the file. At this size a sheet takes about a second to write;
+#: a 300,000-compound city's gap table (20 million cells) would take minutes and gigabytes.
+DETAIL_CELLS = 200_000
+#: rows a sheet keeps when its detail is written beside the workbook
+PREVIEW_ROWS = 1_000
 
 
 def _width(values: pd.Series, header: str) -> float:
@@ -472,7 +708,7 @@ def _cell(value: Any) -> Any:
 
 
 def _named_styles(wb: Any) -> None:
-    """Register the report's cell styles once per workbook (fast to assign by name)."""
+    """Register the report's cell styles once per workbook."""
     from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 
     thin = Side(style="thin", color="999999")
@@ -492,74 +728,141 @@ def _named_styles(wb: Any) -> None:
                                       font=Font(bold=True)))
 
 
-def _put(ws: Any, row: int, column: int, value: Any) -> Any:
-    """Write one cell; text is always a string cell, never a formula (:mod:`gisplan.cells`)."""
-    cell = ws.cell(row=row, column=column)
-    value = _cell(value)
-    if isinstance(value, str):
-        xlsx_string_cell(cell, value)
-    else:
-        cell.value = value
-    return cell
+class _Cells:
+    """Make streamed (write-only) cells: text always a string cell, styles shared.
+
+    A named style is looked up once; every cell of that style then shares its style
+    array (assigning a named style per cell costs more than writing the cell).
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._styles: dict[str, Any] = {}
+
+    def __call__(self, value: Any, style: str | None = None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        value = _cell(value)
+        cell = WriteOnlyCell(self.ws)
+        if isinstance(value, str):
+            xlsx_string_cell(cell, value)
+        else:
+            cell.value = value
+        if style is not None:
+            if style not in self._styles:
+                probe = WriteOnlyCell(self.ws)
+                probe.style = style
+                self._styles[style] = probe._style
+            cell._style = self._styles[style]
+        return cell
 
 
-def _write_sheet(ws: Any, table: Table) -> None:
+def _detail_file(path: Path, table: Table) -> Path:
+    return path.with_name(f"{path.stem}_{table.name}.csv")
+
+
+def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
+    """Stream *table* into the write-only sheet *ws* (only a preview when *detail*)."""
     from openpyxl.utils import get_column_letter
 
     frame = table.frame
+    note = table.note
+    if detail is not None:
+        note = (f"{note}　" if note else "") + (
+            f"本表共 {len(frame):,} 行，明细见同目录文件 {detail.name}（UTF-8 CSV）；"
+            f"此处列出前 {PREVIEW_ROWS:,} 行" + ("及合计" if table.total_row else ""))
+        preview = frame.head(PREVIEW_ROWS)
+        frame = pd.concat([preview, frame.tail(1)]) if table.total_row else preview
     ncol = max(len(frame.columns), 1)
-    _put(ws, 1, 1, table.title).style = "gp_title"
-    _put(ws, 2, 1, table.note)
-    if ncol > 1:
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
-        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
-    for j, header in enumerate(frame.columns, start=1):
-        _put(ws, 3, j, str(header)).style = "gp_head"
-    styles = []
-    for header in frame.columns:
-        kind = table.kinds.get(str(header))
-        styles.append(f"gp_{kind}" if kind in FORMATS else "gp_general")
-    last = 3 + len(frame) if table.total_row else -1
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=4):
-        suffix = "_total" if i == last else ""
-        for j, (style, value) in enumerate(zip(styles, row, strict=True), start=1):
-            _put(ws, i, j, value).style = style + suffix
     for j, header in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(j)].width = _width(frame[header], str(header))
     ws.freeze_panes = "B4" if "县区" in frame.columns[:2] or "片区" in frame.columns[:2] else "A4"
+    if ncol > 1:
+        ws.merged_cells.add(f"A1:{get_column_letter(ncol)}1")
+        ws.merged_cells.add(f"A2:{get_column_letter(ncol)}2")
+    cell = _Cells(ws)
+    ws.append([cell(table.title, "gp_title")])
+    ws.append([cell(note)])
+    ws.append([cell(str(h), "gp_head") for h in frame.columns])
+    styles = [f"gp_{k}" if (k := table.kinds.get(str(h))) in FORMATS else "gp_general"
+              for h in frame.columns]
+    last = len(frame) - 1 if table.total_row else -1
+    for i, row in enumerate(frame.itertuples(index=False, name=None)):
+        suffix = "_total" if i == last else ""
+        ws.append([cell(v, s + suffix) for s, v in zip(styles, row, strict=True)])
+    for number, chart in enumerate(table.charts):
+        _add_chart(ws, chart, list(map(str, frame.columns)), number)
 
 
-def write_xlsx(tables: list[Table], path: str | Path) -> Path:
-    """Write *tables* as one workbook, a sheet per table.
+def _add_chart(ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
+    """Draw *spec* as a native line chart, the *k*-th one down the right of the table."""
+    from openpyxl.chart import LineChart, Reference, Series
+    from openpyxl.utils import get_column_letter
+
+    first, last = 4 + spec.rows[0], 4 + spec.rows[1]  # header on row 3
+    chart = LineChart()
+    chart.title = spec.title
+    chart.y_axis.title = "比例"
+    chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min = 0
+    chart.y_axis.scaling.max = 1
+    chart.x_axis.number_format = "yyyy-mm-dd"
+    chart.x_axis.delete = False  # openpyxl 3.1 hides the axes unless told
+    chart.y_axis.delete = False
+    chart.height, chart.width = 7.5, 16
+    for header in spec.series:
+        col = headers.index(header) + 1
+        series = Series(Reference(ws, min_col=col, min_row=first, max_row=last), title=header)
+        series.smooth = False
+        chart.series.append(series)
+    cat = headers.index(spec.category) + 1
+    chart.set_categories(Reference(ws, min_col=cat, min_row=first, max_row=last))
+    ws.add_chart(chart, f"{get_column_letter(len(headers) + 2)}{4 + 16 * k}")
+
+
+def write_xlsx(tables: list[Table], path: str | Path, *,
+               detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
+    """Write *tables* as one workbook, a sheet per table, streamed (openpyxl write-only).
 
     Each sheet: row 1 the title (merged), row 2 the date and units (merged), row 3 the
     Chinese headers (frozen with the rows above), then the rows; number formats by
-    column kind (``0.0%`` for rates, ``#,##0.000"万元"`` for money); widths fitted to the
-    Chinese text.
+    column kind (``0.0%`` for rates, ``#,##0.000`` for 万元); widths fitted to the
+    Chinese text; native line charts where the table has them (进度曲线).
 
     Parameters
     ----------
     tables : list of Table
     path : path
         The ``.xlsx`` file (parent directories are created).
+    detail_cells : int or None, default DETAIL_CELLS
+        A table of more cells than this is written in full to ``<stem>_<sheet>.csv``
+        beside the workbook, and its sheet keeps the first :data:`PREVIEW_ROWS` rows
+        and a note naming the file. None: every table in full in the workbook.
 
     Returns
     -------
-    Path
+    list of Path
+        The workbook, then the detail CSV files.
     """
     from openpyxl import Workbook
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     _named_styles(wb)
+    details: list[Path] = []
     for t in tables:
-        _write_sheet(wb.create_sheet(t.name[:31]), t)
+        # a table with charts stays whole: its charts read its rows
+        big = detail_cells is not None and t.frame.size > detail_cells and not t.charts
+        detail = _detail_file(path, t) if big else None
+        if detail is not None:
+            _write_detail_csv(t, detail)
+            details.append(detail)
+        _write_sheet(wb.create_sheet(t.name[:31]), t, detail=detail)
     tmp = path.with_name(f".{path.name}.tmp")
     wb.save(tmp)
     tmp.replace(path)
-    return path
+    return [path, *details]
 
 
 def _csv_frame(table: Table) -> pd.DataFrame:
@@ -602,14 +905,72 @@ def write_csv(tables: list[Table], path: str | Path) -> list[Path]:
     out = []
     for k, t in enumerate(tables):
         target = path if k == 0 else path.with_name(f"{path.stem}_{t.name}.csv")
-        _csv_frame(t).to_csv(target, index=False, encoding="utf-8-sig",
-                             lineterminator=CSV_LINE_END)
+        _write_csv_file(t, target)
         out.append(target)
     return out
 
 
+def _arrow_column(values: pd.Series) -> Any:
+    """Return *values* as an Arrow array; a column of mixed types as text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                         else str(v) for v in values.to_numpy(dtype=object)], type=pa.string())
+
+
+def _safe_text(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`gisplan.cells.csv_safe` of one text column (prefix ``'``)."""
+    try:
+        risky = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+    except AttributeError:  # no text at all (dates, numbers): element by element
+        risky = np.array([isinstance(v, str) and v.startswith(FORMULA_PREFIXES)
+                          for v in values.to_numpy(dtype=object)], dtype=bool)
+    if not risky.any():
+        return values
+    out = values.astype(object).copy()
+    out[risky] = "'" + values[risky].astype(str)
+    return out
+
+
+def _write_detail_csv(table: Table, target: Path) -> None:
+    """Write a big table in full as CSV, fast (Arrow's writer), as safe as :func:`write_csv`.
+
+    Text a spreadsheet would evaluate gets a leading ``'``; every text field is quoted;
+    lines end in CRLF; UTF-8 with a BOM. Rates are written as ``85.0%``, 万元 with three
+    decimals, like :func:`write_csv`.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    df = table.frame
+    columns = {}
+    for header in df.columns:
+        s = df[header]
+        kind = table.kinds.get(str(header))
+        if kind in ("pct", "wan"):
+            s = _csv_frame(Table(table.name, "", df[[header]], {header: kind}))[header]
+        elif kind == "int":
+            s = pd.to_numeric(s, errors="coerce").round().astype("Int64")
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            s = _safe_text(s)
+        columns[csv_safe(str(header))] = _arrow_column(s)
+    with open(target, "wb") as fh:
+        fh.write("\ufeff".encode())
+        pacsv.write_csv(pa.table(columns), fh, pacsv.WriteOptions(eol=CSV_LINE_END))
+
+
+def _write_csv_file(table: Table, target: Path) -> None:
+    """Write one table as a CSV no spreadsheet evaluates (UTF-8 with BOM, CRLF)."""
+    _csv_frame(table).to_csv(target, index=False, encoding="utf-8-sig",
+                             lineterminator=CSV_LINE_END)
+
+
 def write_report(project: ProgrammeLike, out: str | Path, *,
-                 as_of: DateLike | None = None) -> list[Path]:
+                 as_of: DateLike | None = None,
+                 detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
     """Write the programme report as XLSX (one workbook) or CSV (a file per table).
 
     Parameters
@@ -619,16 +980,19 @@ def write_report(project: ProgrammeLike, out: str | Path, *,
         ``.xlsx`` for a workbook, ``.csv`` for CSV files.
     as_of : date-like, optional
         Status date; None means the latest date in the log.
+    detail_cells : int or None, default DETAIL_CELLS
+        XLSX only: a table of more cells than this goes in full to a CSV file beside the
+        workbook (see :func:`write_xlsx`); None keeps every table in the workbook.
 
     Returns
     -------
     list of Path
-        The files written.
+        The files written (the workbook first).
     """
     out = Path(out)
     tables = report_tables(project, as_of=as_of)
     if out.suffix.lower() == ".xlsx":
-        return [write_xlsx(tables, out)]
+        return write_xlsx(tables, out, detail_cells=detail_cells)
     if out.suffix.lower() == ".csv":
         return write_csv(tables, out)
     raise InputError("unsupported report format", file=str(out),

@@ -312,3 +312,11 @@ def test_store_urls_and_grant_options(files: dict[str, Path], schema: str, user:
                   "--no-password"])
     assert_clean(["store", "grant", str(files["good"]), "x", "--role", role, "--no-password"])
     assert_clean(["store", "copy", str(files["good"]), url])
+
+
+@FUZZ
+@given(cells=numbers)
+def test_report_detail_cells(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+                             cells: str) -> None:
+    out = tmp_path_factory.mktemp("r") / "r.xlsx"
+    assert_clean(["report", str(files["good"]), "--out", str(out), "--detail-cells", cells])

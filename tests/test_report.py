@@ -46,7 +46,8 @@ def test_workbook_has_a_sheet_per_table(programme, tmp_path):
     out = tmp_path / "r.xlsx"
     write_report(programme, out, as_of="2023-06-30")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["进度汇总", "片区进度", "里程碑", "问题清单", "设计缺项", "资金来源"]
+    assert wb.sheetnames == ["进度汇总", "片区进度", "里程碑", "进度曲线", "问题清单", "设计缺项",
+                             "资金来源"]
 
 
 def test_progress_sheet_has_title_headers_frozen_and_rates(programme, tmp_path):
@@ -184,3 +185,61 @@ def test_every_header_of_the_bundle_and_gap_sheets_is_chinese(programme, tmp_pat
     assert notes[("连片项目", "片区名称")] == "district_name"
     assert notes[("设施缺口", "直线距离（米）：幼儿园")] == "straight_m_kindergarten"
     assert {v for (sheet, _), v in notes.items() if sheet == "设施缺口"} == set(GAP_COLUMNS)
+
+
+def test_progress_curves_are_native_line_charts_per_county(programme, tmp_path):
+    import re
+    import zipfile
+
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    ws = openpyxl.load_workbook(out)["进度曲线"]
+    headers = [c.value for c in ws[3]]
+    assert headers[1:7] == ["县区", "日期", "开工率（按小区）", "开工率（按户数）",
+                            "完工率（按小区）", "完工率（按户数）"]
+    assert headers[7] == "开工目标（计划进度）"  # the plan has a start milestone only
+    rows = [tuple(c.value for c in r) for r in ws.iter_rows(min_row=4)]
+    units = list(dict.fromkeys(r[1] for r in rows))
+    assert units == ["合计", "魏都区", "建安区"]
+    on_due = {r[1]: r for r in rows if r[2].date().isoformat() == "2023-06-30"}
+    assert on_due["魏都区"][3] == 1.0 and on_due["建安区"][3] == 0  # A and B started
+    assert on_due["合计"][4] == pytest.approx(400 / 600)  # by households
+    assert on_due["合计"][7] == 1.0  # the milestone's target on its date
+    with zipfile.ZipFile(out) as z:
+        charts = sorted(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+        xml = [z.read(n).decode() for n in charts]
+    assert len(charts) == len(units)
+    for text in xml:
+        assert re.search("<(c:)?lineChart>", text)
+        assert len(re.findall("<(?:c:)?ser>", text)) == 5  # four rates and the planned line
+        assert "进度曲线" in text  # the series read the sheet's data table
+    assert any("建安区" in text for text in xml)
+
+
+def test_no_progress_curve_without_a_dated_log(programme, tmp_path):
+    p = Project(programme)
+    p.write("progress_log", p.read("progress_log").iloc[0:0])
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    assert "进度曲线" not in openpyxl.load_workbook(out).sheetnames
+
+
+def test_attribution_is_stated_on_the_first_sheet_and_the_notes_sheet(programme, tmp_path):
+    p = Project(programme)
+    p.set_meta(attribution="© OpenStreetMap contributors (ODbL)",
+               sources=[{"title": "OpenStreetMap", "file": "helsinki.osm.pbf"}])
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    assert "© OpenStreetMap contributors (ODbL)" in wb["进度汇总"]["A2"].value
+    assert wb.sheetnames[-1] == "说明"
+    lines = [(r[1].value, r[2].value) for r in wb["说明"].iter_rows(min_row=4)]
+    assert ("数据许可", "© OpenStreetMap contributors (ODbL)") in lines
+    assert ("数据来源", "OpenStreetMap（helsinki.osm.pbf）") in lines
+
+
+def test_no_notes_sheet_without_sources(programme, tmp_path):
+    out = tmp_path / "r.xlsx"
+    write_report(programme, out, as_of="2023-06-30")
+    wb = openpyxl.load_workbook(out)
+    assert "说明" not in wb.sheetnames and "数据来源" not in wb["进度汇总"]["A2"].value
