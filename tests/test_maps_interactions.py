@@ -370,14 +370,33 @@ def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
         assert first["rows"] == 600 and 0 < first["count"] < 600
         far = page.page.evaluate("""() => {
             const e = gisplan.layers.compounds;
-            const i = e.added.findIndex((a, k) => !a && e.features[k].geometry);
-            return e.features[i].properties.name; }""")
+            const i = e.added.findIndex((a, k) => !a && !isNaN(e.boxes[4 * k]));
+            return e.column("name")[i]; }""")
         page.page.fill(".gp-search-input", far)
         page.page.press(".gp-search-input", "Enter")
         page.page.wait_for_timeout(500)
         assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == far
         assert page.drawn()["compounds"]["count"] > first["count"]
+        near = page.page.evaluate("""() => {
+            const e = gisplan.layers.compounds;
+            return e.column("name")[e.added.findIndex((a, k) => a && k > 0)]; }""")
+        page.page.fill(".gp-search-input", near)   # one drawn before it was searched
+        page.page.press(".gp-search-input", "Enter")
+        page.page.wait_for_timeout(500)
+        assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == near
         page.page.locator(".gp-slider-input").fill("0")   # the slider reaches added ones
+        colours = page.page.evaluate("""() => {
+            const out = [];
+            gisplan.layers.compounds.layer.eachLayer(l => out.push(
+                [l.feature.properties._h.charAt(0), l.options.fillColor]));
+            return out; }""")
+        stage_colours = [maps.STAGE_COLORS[s] for s in maps.stage_order()]
+        assert len(colours) == page.drawn()["compounds"]["count"]
+        assert all(c == (maps.NO_RECORD if h in "-" else stage_colours[int(h, 36)])
+                   for h, c in colours)
+        counted = page.page.evaluate("""() => [...document.querySelectorAll(
+            ".gp-slider-counts tr:not(.gp-sum) td")].reduce((a, td) => a + +td.textContent, 0)""")
+        assert counted == 600   # every compound is counted, drawn or not
         assert page.problems() == []
     finally:
         page.page.close()
