@@ -1036,7 +1036,14 @@ def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
     bounds = _bounds(fit, ctx)
     if bounds:
         m.fit_bounds(bounds, padding=(12, 12), max_zoom=17)
-        _Call("view", _view(fit, ctx, bounds)).add_to(m)
+        view = _Call("view", _view(fit, ctx, bounds))
+        view.add_to(m)
+        # the opening view is set before any layer is added, so each layer is drawn
+        # once, at that view (not first for the whole programme, then again)
+        fit_name = next(k for k, c in reversed(m._children.items())
+                        if isinstance(c, folium.map.FitBounds))
+        m._children.move_to_end(view.get_name(), last=False)
+        m._children.move_to_end(fit_name, last=False)
     return m
 
 

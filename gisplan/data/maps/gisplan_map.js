@@ -50,10 +50,18 @@
     w.forEach(function (f) { f(); });
   };
   G.setPacked = function (b64) {
-    var bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+    function unpack(blob) {
+      var stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
+      return new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+    }
+    function slow() {  /* base64 by hand, where a data: URL cannot be fetched */
+      var bin = atob(b64), bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      return unpack(new Blob([bytes]));
+    }
+    /* the browser decodes a data: URL off the main thread: no network is involved */
+    fetch("data:application/octet-stream;base64," + b64)
+      .then(function (r) { return r.blob(); }).then(unpack, slow);
   };
   G.whenData = function (fn) { if (store) fn(); else waiting.push(fn); };
   G.data = function (i) { var d = store[i]; store[i] = null; return d; };
@@ -500,15 +508,18 @@
       mk.gp = it;
       return mk;
     });
+    /* many names (a city of 8,000 片区): only those near the view are markers, as
+     * every marker on the map costs a DOM node and map listeners */
+    var cull = items.length > 1000;
     function update() {
-      var z = map.getZoom();
+      var z = map.getZoom(), b = cull ? map.getBounds().pad(1) : null;
       markers.forEach(function (mk) {
-        var on = z >= mk.gp.z0 && z <= mk.gp.z1;
+        var on = z >= mk.gp.z0 && z <= mk.gp.z1 && (!b || b.contains(mk.gp.p));
         if (on && !group.hasLayer(mk)) group.addLayer(mk);
         else if (!on && group.hasLayer(mk)) group.removeLayer(mk);
       });
     }
-    map.on("zoomend", update);
+    map.on(cull ? "moveend" : "zoomend", update);
     update();
     G.labelGroup = group;
     return group;
