@@ -328,7 +328,8 @@
       if (!list.length) return;
       entry.layer.addData(list);
       entry.count = entry.layer.getLayers().length;
-      if (G.time && G.setTime && opts.time) G.setTime(G.time.i);
+      /* the slider colours the compounds and the roll-ups drawn just now */
+      if (G.time && G.setTime && (opts.time || /^rollup_/.test(key))) G.setTime(G.time.i);
     }
     entry.ensure = function (i) {
       if (!entry.added[i] && box[4 * i] === box[4 * i]) {
