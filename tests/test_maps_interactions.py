@@ -85,8 +85,16 @@ def test_compounds_stay_on_top_and_clickable_through_any_toggling(browser, built
         page.page.close()
 
 
-def test_title_legend_counts_and_rollups_follow_the_slider(browser, built):
-    page = open_offline(browser, built["progress"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_title_legend_counts_and_rollups_follow_the_slider(browser, built, lazy, tmp_path,
+                                                           monkeypatch):
+    path = built["progress"]
+    if lazy:   # every layer drawn lazily from its packed arrays, as in a big city
+        monkeypatch.setattr(maps, "LAZY_ABOVE", 0)
+        monkeypatch.setattr(maps, "LAZY_CONTEXT_ABOVE", 0)
+        path = maps.save_map(maps.progress_map(programme()), tmp_path / "lazy.html")
+        assert '"lazy": true' in path.read_text(encoding="utf-8")
+    page = open_offline(browser, path)
     try:
         def state() -> dict[str, Any]:
             return page.page.evaluate("""() => ({
