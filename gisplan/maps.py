@@ -206,10 +206,12 @@ CANVAS_ABOVE = 3000
 #: maps with more features than this keep at most COARSE_DECIMALS decimals (5: ~1 m,
 #: under a pixel below zoom 18), which keeps a 300,000-compound page under 15 MB
 COARSE_ABOVE, COARSE_DECIMALS = 100_000, 5
-#: a compounds layer with more features than this is drawn lazily: only the compounds
-#: near the view, from zoom LAZY_ZOOM up (the 县区/片区 roll-ups show the rest), added
-#: as the user pans; search still finds every compound
-LAZY_ABOVE, LAZY_ZOOM = 20_000, 15
+#: a compounds layer with more features than LAZY_ABOVE (any other layer: more than
+#: LAZY_CONTEXT_ABOVE) is drawn lazily: the page keeps its packed arrays and draws only
+#: the features near the view, added as the user pans; compounds from zoom LAZY_ZOOM up
+#: (the 县区/片区 roll-ups show the rest), roads from LAZY_CONTEXT_ZOOM up, the rest at
+#: any zoom. Search still finds every compound
+LAZY_ABOVE, LAZY_ZOOM, LAZY_CONTEXT_ABOVE, LAZY_CONTEXT_ZOOM = 20_000, 15, 5_000, 13
 #: simplification tolerance in metres per map kind (``MapOptions.tolerance_m=None``)
 TOLERANCE_M: dict[str, float] = {"progress": 1.0, "gaps": 1.0, "bundles": 1.0,
                                  "utilities": 0.5}
@@ -755,8 +757,10 @@ def _part(m: GisplanMap, key: str, gdf: gpd.GeoDataFrame, props: pd.DataFrame, c
     m.row_counts[key] = len(gdf)
     base = {"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.55, "lang": ctx.lang,
             "className": f"gp-{key}", "z": _rank(key)}
-    if key == "compounds" and n > LAZY_ABOVE:
-        base |= {"lazy": True, "lazyZoom": LAZY_ZOOM}
+    if n > (LAZY_ABOVE if key == "compounds" else LAZY_CONTEXT_ABOVE):
+        zoom = (LAZY_ZOOM if key == "compounds" else
+                LAZY_CONTEXT_ZOOM if key.startswith("roads_") else 0)
+        base |= {"lazy": True, "lazyZoom": zoom}
     return _Part(key, data, base | opts)
 
 
@@ -1034,7 +1038,14 @@ def _finish(m: GisplanMap, ctx: _Ctx, frames: _Frames, legend_title: str,
     bounds = _bounds(fit, ctx)
     if bounds:
         m.fit_bounds(bounds, padding=(12, 12), max_zoom=17)
-        _Call("view", _view(fit, ctx, bounds)).add_to(m)
+        view = _Call("view", _view(fit, ctx, bounds))
+        view.add_to(m)
+        # the opening view is set before any layer is added, so each layer is drawn
+        # once, at that view (not first for the whole programme, then again)
+        fit_name = next(k for k, c in reversed(m._children.items())
+                        if isinstance(c, folium.map.FitBounds))
+        m._children.move_to_end(view.get_name(), last=False)
+        m._children.move_to_end(fit_name, last=False)
     return m
 
 

@@ -178,3 +178,17 @@ def test_demo_map_of_a_sample_programme_renders_offline(browser, sample_copy, tm
         page.screenshot(f"demo_guyuan_{kind}")
     finally:
         page.page.close()
+
+
+def test_packed_data_unpacks_in_the_browser_with_every_feature(browser, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setattr(maps, "PACK_ABOVE", 10)   # a big programme's gzipped data
+    m = maps.progress_map(programme())
+    path = maps.save_map(m, tmp_path / "packed.html")
+    assert "gisplan.setPacked(" in path.read_text(encoding="utf-8")
+    page = _open(browser, path)
+    try:
+        assert page.problems() == []
+        assert {k: v["count"] for k, v in page.drawn().items()} == m.feature_counts
+    finally:
+        page.page.close()

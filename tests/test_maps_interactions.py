@@ -85,8 +85,16 @@ def test_compounds_stay_on_top_and_clickable_through_any_toggling(browser, built
         page.page.close()
 
 
-def test_title_legend_counts_and_rollups_follow_the_slider(browser, built):
-    page = open_offline(browser, built["progress"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_title_legend_counts_and_rollups_follow_the_slider(browser, built, lazy, tmp_path,
+                                                           monkeypatch):
+    path = built["progress"]
+    if lazy:   # every layer drawn lazily from its packed arrays, as in a big city
+        monkeypatch.setattr(maps, "LAZY_ABOVE", 0)
+        monkeypatch.setattr(maps, "LAZY_CONTEXT_ABOVE", 0)
+        path = maps.save_map(maps.progress_map(programme()), tmp_path / "lazy.html")
+        assert '"lazy": true' in path.read_text(encoding="utf-8")
+    page = open_offline(browser, path)
     try:
         def state() -> dict[str, Any]:
             return page.page.evaluate("""() => ({
@@ -370,14 +378,33 @@ def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
         assert first["rows"] == 600 and 0 < first["count"] < 600
         far = page.page.evaluate("""() => {
             const e = gisplan.layers.compounds;
-            const i = e.added.findIndex((a, k) => !a && e.features[k].geometry);
-            return e.features[i].properties.name; }""")
+            const i = e.added.findIndex((a, k) => !a && !isNaN(e.boxes[4 * k]));
+            return e.column("name")[i]; }""")
         page.page.fill(".gp-search-input", far)
         page.page.press(".gp-search-input", "Enter")
         page.page.wait_for_timeout(500)
         assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == far
         assert page.drawn()["compounds"]["count"] > first["count"]
+        near = page.page.evaluate("""() => {
+            const e = gisplan.layers.compounds;
+            return e.column("name")[e.added.findIndex((a, k) => a && k > 0)]; }""")
+        page.page.fill(".gp-search-input", near)   # one drawn before it was searched
+        page.page.press(".gp-search-input", "Enter")
+        page.page.wait_for_timeout(500)
+        assert page.page.locator(".leaflet-popup .gp-popup h4").first.text_content() == near
         page.page.locator(".gp-slider-input").fill("0")   # the slider reaches added ones
+        colours = page.page.evaluate("""() => {
+            const out = [];
+            gisplan.layers.compounds.layer.eachLayer(l => out.push(
+                [l.feature.properties._h.charAt(0), l.options.fillColor]));
+            return out; }""")
+        stage_colours = [maps.STAGE_COLORS[s] for s in maps.stage_order()]
+        assert len(colours) == page.drawn()["compounds"]["count"]
+        assert all(c == (maps.NO_RECORD if h in "-" else stage_colours[int(h, 36)])
+                   for h, c in colours)
+        counted = page.page.evaluate("""() => [...document.querySelectorAll(
+            ".gp-slider-counts tr:not(.gp-sum) td")].reduce((a, td) => a + +td.textContent, 0)""")
+        assert counted == 600   # every compound is counted, drawn or not
         assert page.problems() == []
     finally:
         page.page.close()

@@ -66,9 +66,7 @@
     }
     var g = G(A.views[A.active]);
     if (!g || (how && how.fromMap)) return;
-    var hit = g.searchable.find(function (h) {
-      return String((h.feature || h.layer.feature).properties.compound_id) === id;
-    });
+    var hit = g.findHit("compound_id", id);
     if (!hit) return;
     var map = hit.map, lyr = g.ensure ? g.ensure(hit) : hit.layer;
     if (lyr.getBounds) map.fitBounds(lyr.getBounds(), {maxZoom: 17, animate: false});

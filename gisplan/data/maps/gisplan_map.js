@@ -50,10 +50,18 @@
     w.forEach(function (f) { f(); });
   };
   G.setPacked = function (b64) {
-    var bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+    function unpack(blob) {
+      var stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
+      return new Response(stream).text().then(function (t) { G.setData(JSON.parse(t)); });
+    }
+    function slow() {  /* base64 by hand, where a data: URL cannot be fetched */
+      var bin = atob(b64), bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      return unpack(new Blob([bytes]));
+    }
+    /* the browser decodes a data: URL off the main thread: no network is involved */
+    fetch("data:application/octet-stream;base64," + b64)
+      .then(function (r) { return r.blob(); }).then(unpack, slow);
   };
   G.whenData = function (fn) { if (store) fn(); else waiting.push(fn); };
   G.data = function (i) { var d = store[i]; store[i] = null; return d; };
@@ -62,8 +70,10 @@
    * x = X0 + (running sum of dx along the line or ring) / scale. */
   var GTYPES = ["Point", "LineString", "LineString", "Polygon", "MultiPoint",
                 "MultiLineString", "MultiPolygon", "GeometryCollection"];
-  function decodeGeoms(e, q) {
-    var x0 = q[0], y0 = q[1], s = q[2], xy = e.xy, out = new Array(e.gt.length);
+  /* A reader over the packed arrays: geom(i) decodes the geometry at the cursor and moves
+   * it on; seek(p, s, c) puts the cursor at a feature's first part, sequence, vertex. */
+  function geomReader(e, q) {
+    var x0 = q[0], y0 = q[1], s = q[2], xy = e.xy;
     var pi = 0, si = 0, ci = 0;
     function seq() {
       var n = e.lens[si++], r = new Array(n), x = 0, y = 0;
@@ -86,18 +96,55 @@
       for (var j = 0; j < n; j++) seq();  /* unknown part: skip its sequences */
       return null;
     }
-    for (var i = 0; i < out.length; i++) {
+    function geom(i) {
       var t = e.gt[i];
-      if (t < 0) { out[i] = null; continue; }
+      if (t < 0) return null;
       var parts = [];
       for (var p = 0; p < e.np[i]; p++) parts.push(part());
-      if (t <= 3) out[i] = parts[0];
-      else if (t === 7) out[i] = {type: GTYPES[t], geometries: parts.filter(Boolean)};
-      else out[i] = {type: GTYPES[t], coordinates: parts.map(function (g) {
+      if (t <= 3) return parts[0];
+      if (t === 7) return {type: GTYPES[t], geometries: parts.filter(Boolean)};
+      return {type: GTYPES[t], coordinates: parts.map(function (g) {
         return g ? g.coordinates : [];
       })};
     }
+    return {geom: geom, seek: function (p, s0, c) { pi = p; si = s0; ci = c; }};
+  }
+  function decodeGeoms(e, q) {
+    var r = geomReader(e, q), out = new Array(e.gt.length);
+    for (var i = 0; i < out.length; i++) out[i] = r.geom(i);
     return out;
+  }
+
+  /* The light index of a lazily drawn layer, one pass over the packed arrays: where each
+   * feature's parts, sequences and vertices start, and its bounding box (lon/lat, NaN
+   * for a missing geometry, which is then never in view). */
+  function packedIndex(e, q) {
+    var n = e.gt.length, xy = e.xy, x0 = q[0], y0 = q[1], s = q[2];
+    var ps = new Int32Array(n), ss = new Int32Array(n), cs = new Int32Array(n);
+    var box = new Float32Array(4 * n), pi = 0, si = 0, ci = 0;
+    for (var i = 0; i < n; i++) {
+      ps[i] = pi; ss[i] = si; cs[i] = ci;
+      var a = Infinity, b = Infinity, c = -Infinity, d = -Infinity;
+      for (var p = 0; p < e.np[i]; p++) {
+        var m = e.ns[pi++];
+        for (var k = 0; k < m; k++) {
+          var len = e.lens[si++], x = 0, y = 0;
+          for (var j = 0; j < len; j++, ci++) {
+            x += xy[2 * ci]; y += xy[2 * ci + 1];
+            if (x < a) a = x;
+            if (x > c) c = x;
+            if (y < b) b = y;
+            if (y > d) d = y;
+          }
+        }
+      }
+      if (a === Infinity) { box[4 * i] = box[4 * i + 1] = box[4 * i + 2] = box[4 * i + 3] = NaN; }
+      else {
+        box[4 * i] = x0 + a / s; box[4 * i + 1] = y0 + b / s;
+        box[4 * i + 2] = x0 + c / s; box[4 * i + 3] = y0 + d / s;
+      }
+    }
+    return {ps: ps, ss: ss, cs: cs, box: box};
   }
 
   G.decode = function (data) {
@@ -182,9 +229,12 @@
     this._parts = saved;
   };
 
-  /* Add one feature layer; returns the L.GeoJSON (not yet on the map). */
+  /* Add one feature layer; returns the L.GeoJSON (not yet on the map). A layer with
+   * opts.lazy keeps its packed arrays and turns features into Leaflet layers only when
+   * they come into view (lazyLayer). */
   G.addLayer = function (map, key, data, opts) {
-    var features = G.decode(data);
+    var lazy = !!(opts.lazy && data.enc);
+    var features = lazy ? null : G.decode(data);
     var layer = L.geoJSON(null, {
       interactive: opts.interactive !== false,
       style: function (f) {
@@ -223,68 +273,80 @@
             return d;
           }, {maxWidth: 360});
         }
+        if (f._gpIndex !== undefined) G.layers[key].lyrs[f._gpIndex] = lyr;
         if (f._gpHit) f._gpHit.layer = lyr;
-        else if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
+        else if (!lazy && opts.searchable && opts.nameKey && p[opts.nameKey]) {
           G.searchable.push({name: String(p[opts.nameKey]), layer: lyr, key: key, map: map,
                              feature: f});
         }
       }
     });
-    var entry = {layer: layer, count: 0, rows: features.length, opts: opts, map: map,
-                 features: features, z: opts.z || 0};
+    var entry = {layer: layer, count: 0, opts: opts, map: map, features: features,
+                 rows: lazy ? data.enc.gt.length : features.length, z: opts.z || 0};
+    /* one column of properties, for every feature (drawn or not) */
+    entry.column = function (k) {
+      if (lazy) return data.props[k] || [];
+      return features.map(function (f) { return f.properties[k]; });
+    };
     G.layers[key] = entry;
-    if (opts.lazy) lazyLayer(map, key, entry);
+    if (lazy) lazyLayer(map, key, entry, data);
     else layer.addData(features);
     entry.count = layer.getLayers().length;
     layer.on("add", function () { G.reorder(map); });
     return layer;
   };
 
-  /* A very large layer draws only the features near the view: they are added as the
-   * user pans and zooms (never removed), so a city of 300,000 compounds opens fast.
-   * Search still finds every feature (G.ensure adds one on demand). */
-  function bbox(g) {
-    var b = [Infinity, Infinity, -Infinity, -Infinity];
-    (function walk(c) {
-      if (typeof c[0] === "number") {
-        if (c[0] < b[0]) b[0] = c[0];
-        if (c[1] < b[1]) b[1] = c[1];
-        if (c[0] > b[2]) b[2] = c[0];
-        if (c[1] > b[3]) b[3] = c[1];
-      } else c.forEach(walk);
-    })(g.coordinates);
-    return b;
-  }
-  function lazyLayer(map, key, entry) {
-    var opts = entry.opts, feats = entry.features, boxes = new Array(feats.length);
-    entry.added = new Uint8Array(feats.length);
-    feats.forEach(function (f, i) {
-      boxes[i] = f.geometry && f.geometry.coordinates ? bbox(f.geometry) : null;
-      var p = f.properties;
-      if (opts.searchable && opts.nameKey && p[opts.nameKey]) {
-        f._gpHit = {name: String(p[opts.nameKey]), layer: null, key: key, map: map,
-                    feature: f, index: i};
-        G.searchable.push(f._gpHit);
-      }
-    });
+  /* A very large layer draws only the features near the view, from the packed arrays:
+   * a feature becomes a GeoJSON feature and a Leaflet layer the first time it comes
+   * near the view (never removed), so a city of 300,000 compounds opens fast. Search
+   * runs over the names column and decodes a hit's feature on demand (G.ensure); the
+   * time slider colours features as they are drawn. */
+  function lazyLayer(map, key, entry, data) {
+    var opts = entry.opts, n = entry.rows, idx = packedIndex(data.enc, data.q);
+    var reader = geomReader(data.enc, data.q), cols = Object.keys(data.props);
+    var box = idx.box, hits = {};
+    entry.added = new Uint8Array(n);
+    entry.lyrs = {};
+    entry.boxes = box;
+    entry.feature = function (i) {
+      reader.seek(idx.ps[i], idx.ss[i], idx.cs[i]);
+      var p = {};
+      for (var j = 0; j < cols.length; j++) p[cols[j]] = data.props[cols[j]][i];
+      var f = {type: "Feature", geometry: reader.geom(i), properties: p};
+      f._gpIndex = i;
+      if (hits[i]) f._gpHit = hits[i];
+      return f;
+    };
+    entry.hit = function (i) {
+      var names = data.props[opts.nameKey] || [];
+      if (!hits[i]) hits[i] = {name: String(names[i]), layer: null, key: key, map: map, index: i};
+      hits[i].layer = entry.lyrs[i] || null;
+      return hits[i];
+    };
+    if (opts.searchable && opts.nameKey) G.lazySearch.push(entry);
     function add(list) {
       if (!list.length) return;
       entry.layer.addData(list);
       entry.count = entry.layer.getLayers().length;
-      if (G.time && G.setTime && opts.time) G.setTime(G.time.i);
+      /* the slider colours the compounds and the roll-ups drawn just now */
+      if (G.time && G.setTime && (opts.time || /^rollup_/.test(key))) G.setTime(G.time.i);
     }
     entry.ensure = function (i) {
-      if (!entry.added[i] && boxes[i]) { entry.added[i] = 1; add([feats[i]]); }
+      if (!entry.added[i] && box[4 * i] === box[4 * i]) {
+        entry.added[i] = 1;
+        add([entry.feature(i)]);
+      }
     };
     function inView() {
       if (map.getZoom() < (opts.lazyZoom || 0)) return;
       var b = map.getBounds().pad(0.5), w = b.getWest(), e = b.getEast();
-      var s = b.getSouth(), n = b.getNorth(), list = [];
-      for (var i = 0; i < feats.length; i++) {
-        var x = boxes[i];
-        if (!entry.added[i] && x && x[2] >= w && x[0] <= e && x[3] >= s && x[1] <= n) {
+      var s = b.getSouth(), nn = b.getNorth(), list = [];
+      for (var i = 0; i < n; i++) {
+        var k = 4 * i;
+        if (!entry.added[i] && box[k + 2] >= w && box[k] <= e && box[k + 3] >= s &&
+            box[k + 1] <= nn) {
           entry.added[i] = 1;
-          list.push(feats[i]);
+          list.push(entry.feature(i));
         }
       }
       add(list);
@@ -292,10 +354,49 @@
     map.on("moveend", inView);
     map.whenReady(function () { setTimeout(inView, 0); });
   }
+  G.lazySearch = [];
+
   /* make sure the feature of a search hit is drawn; returns its layer */
   G.ensure = function (hit) {
-    if (!hit.layer && hit.index !== undefined) G.layers[hit.key].ensure(hit.index);
+    if (!hit.layer && hit.index !== undefined) {
+      var e = G.layers[hit.key];
+      e.ensure(hit.index);
+      hit.layer = e.lyrs[hit.index] || null;
+    }
     return hit.layer;
+  };
+
+  /* Search hits whose name contains q (lower case), at most max: the drawn layers'
+   * names first, then the names columns of the lazily drawn layers. */
+  G.findHits = function (q, max) {
+    var out = [];
+    for (var i = 0; i < G.searchable.length && out.length < max; i++) {
+      if (G.searchable[i].name.toLowerCase().indexOf(q) >= 0) out.push(G.searchable[i]);
+    }
+    G.lazySearch.forEach(function (entry) {
+      var names = entry.column(entry.opts.nameKey);
+      if (!entry.lower) {
+        entry.lower = names.map(function (v) { return v ? String(v).toLowerCase() : ""; });
+      }
+      for (var j = 0; j < names.length && out.length < max; j++) {
+        if (entry.lower[j] && entry.lower[j].indexOf(q) >= 0) out.push(entry.hit(j));
+      }
+    });
+    return out;
+  };
+
+  /* The search hit of the compound whose property col equals value (the atlas table). */
+  G.findHit = function (col, value) {
+    var hit = G.searchable.find(function (h) {
+      return String((h.feature || h.layer.feature).properties[col]) === value;
+    });
+    for (var k = 0; !hit && k < G.lazySearch.length; k++) {
+      var vals = G.lazySearch[k].column(col);
+      for (var j = 0; j < vals.length; j++) {
+        if (String(vals[j]) === value) { hit = G.lazySearch[k].hit(j); break; }
+      }
+    }
+    return hit || null;
   };
 
   G.popupExtra = {};
@@ -408,15 +509,18 @@
       mk.gp = it;
       return mk;
     });
+    /* many names (a city of 8,000 片区): only those near the view are markers, as
+     * every marker on the map costs a DOM node and map listeners */
+    var cull = items.length > 1000;
     function update() {
-      var z = map.getZoom();
+      var z = map.getZoom(), b = cull ? map.getBounds().pad(1) : null;
       markers.forEach(function (mk) {
-        var on = z >= mk.gp.z0 && z <= mk.gp.z1;
+        var on = z >= mk.gp.z0 && z <= mk.gp.z1 && (!b || b.contains(mk.gp.p));
         if (on && !group.hasLayer(mk)) group.addLayer(mk);
         else if (!on && group.hasLayer(mk)) group.removeLayer(mk);
       });
     }
-    map.on("zoomend", update);
+    map.on(cull ? "moveend" : "zoomend", update);
     update();
     G.labelGroup = group;
     return group;
@@ -540,10 +644,7 @@
         list.textContent = "";
         var q = input.value.trim().toLowerCase();
         if (!q) return [];
-        var hits = [];
-        for (var i = 0; i < G.searchable.length && hits.length < 12; i++) {
-          if (G.searchable[i].name.toLowerCase().indexOf(q) >= 0) hits.push(G.searchable[i]);
-        }
+        var hits = G.findHits(q, 12);
         if (!hits.length) el("div", "gp-search-none", noneText, list);
         hits.forEach(function (h) {
           var b = el("button", "gp-search-hit", h.name, list);
@@ -598,10 +699,12 @@
     }
     function countStages(i) {
       var n = new Array(cfg.labels.length + 1).fill(0);
-      entry.features.forEach(function (f) {
-        var s = stageAt(f.properties, i);
+      var col = entry.column(cfg.histKey);
+      for (var j = 0; j < col.length; j++) {
+        var ch = String(col[j] || "").charAt(i);
+        var s = ch === "" || ch === "-" ? -1 : parseInt(ch, 36);
         n[s < 0 ? cfg.labels.length : s] += 1;
-      });
+      }
       return n;
     }
     function rollups(i) {
