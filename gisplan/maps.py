@@ -999,6 +999,17 @@ _RULES: dict[str, tuple[str, str]] = {
 }
 
 
+def _rule_set_name(meta: Mapping[str, Any]) -> str:
+    """Return the name of the programme's rule set, or "" when its figures match none."""
+    from gisplan._errors import GisplanError
+    from gisplan.eligibility import programme_rules
+
+    try:
+        return str(programme_rules(meta).rules.name)
+    except GisplanError:
+        return ""
+
+
 def _credits(frames: _Frames, ctx: _Ctx) -> str:
     """Return the credits line: data sources, rule set, generation time."""
     from gisplan import __version__
@@ -1013,8 +1024,13 @@ def _credits(frames: _Frames, ctx: _Ctx) -> str:
         if title:
             data.append(title if len(title) <= 60 else title[:59] + "…")
     data += [str(c) for c in meta.get("credits") or []]
+    if meta.get("attribution"):
+        data.append(str(meta["attribution"]))  # e.g. © OpenStreetMap contributors (ODbL)
     when = ctx.opts.generated_at or dt.datetime.now().astimezone()
     rules = _RULES[ctx.kind][0 if zh else 1]
+    rule_set = _rule_set_name(meta)
+    if rule_set:
+        rules += ("；改造对象规则 " if zh else "; rule set 改造对象规则 ") + rule_set
     parts = [("数据：" if zh else "Data 数据: ") + "；".join(data) if data else "",
              ("规则：" if zh else "Rules 规则: ") + rules,
              ("生成：" if zh else "Generated 生成: ")

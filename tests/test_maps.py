@@ -463,3 +463,17 @@ def test_page_embeds_a_cjk_font_subset_with_exactly_its_glyphs(prog):
     assert len(font.getGlyphOrder()) < len(_assets.page_characters(page)) + 20
     plain = maps.render_html(maps.progress_map(programme(), embed_font=False))
     assert "@font-face" not in plain
+
+
+def test_credits_name_the_rule_set_and_the_osm_attribution(tmp_path):
+    import shutil
+
+    from gisplan.maps import progress_map, save_map
+    from gisplan.store import Project
+
+    store = tmp_path / "g.gpkg"
+    shutil.copy("layers/guyuan_2022.gpkg", store)
+    Project.open(store).set_meta(attribution="© OpenStreetMap contributors (ODbL)")
+    page = save_map(progress_map(store, lang="en"), tmp_path / "m.html").read_text("utf-8")
+    assert "rule set" in page and "guyuan_2022" in page
+    assert "OpenStreetMap contributors (ODbL)" in page
