@@ -20,6 +20,7 @@ still fetch from the network; :func:`assert_self_contained` raises when there is
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import re
@@ -206,6 +207,7 @@ def find_cjk_font() -> tuple[Path, int] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4)
 def _sc_face(path: Path) -> int:
     if path.suffix.lower() != ".ttc":
         return 0
@@ -246,15 +248,27 @@ def cjk_font_css(text: str) -> str | None:
     True
     """
     try:
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
+        import fontTools.subset  # noqa: F401
     except ImportError:  # pragma: no cover - fonttools is declared; a stripped install
         return None
     found = find_cjk_font()
     if found is None:
         return None
-    path, index = found
-    font = TTFont(str(path), fontNumber=index, lazy=True)
+    return _subset_css(*found, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _subset_css(path: Path, index: int, text: str) -> str:
+    """Subset the font at *path* to *text* (cached per process: maps of a run repeat).
+
+    The bounding boxes are not recomputed for the subset (``recalcBBoxes=False``: the
+    ``head`` box stays the full font's, which no browser uses for layout); that
+    recomputation draws every glyph and was half the cost.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(path), fontNumber=index, lazy=True, recalcBBoxes=False)
     options = subset.Options()
     options.layout_features = []
     options.hinting = False

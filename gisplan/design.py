@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from io import StringIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,37 +189,41 @@ def design_gaps(compounds: pd.DataFrame, *, rules: DesignRules | None = None,
     cat_col = _text(compounds["categories"]) if "categories" in compounds else blank
     item_col = _text(compounds["planned_items"]) if "planned_items" in compounds else blank
 
-    # one parse per distinct string: item lists repeat a lot across compounds
+    # one evaluation per distinct (categories, planned_items) pair: they repeat a lot
+    pairs = pd.DataFrame({"c": cat_col.to_numpy(), "i": item_col.to_numpy()})
+    codes, uniq = pd.MultiIndex.from_frame(pairs).factorize()
     cat_parsed = {v: _categories(v) for v in pd.unique(cat_col)}
     item_parsed = {v: parse_items(v, rules=rules) for v in pd.unique(item_col)}
-
+    rows = [_gap_row(cat_parsed[c], item_parsed[i], rules, default_category)
+            for c, i in uniq]
+    table = pd.DataFrame(rows, columns=_GAP_COLUMNS)
     out = pd.DataFrame(index=compounds.index)
     for col in ("compound_id", "name", "county"):
         out[col] = compounds.get(col)
-    cats = [cat_parsed[v][0] or ([default_category] if default_category else [])
-            for v in cat_col]
-    bad_cats = [cat_parsed[v][1] for v in cat_col]
-    items = [item_parsed[v][0] for v in item_col]
-    unknown = [item_parsed[v][1] for v in item_col]
-    required = [[i for c in cs for i in rules.required(c)] for cs in cats]
-    missing = [[i for i in dict.fromkeys(req) if i not in set(it)]
-               for req, it in zip(required, items, strict=True)]
-
-    out["categories"] = [";".join(c) for c in cats]
-    out["required_items"] = [";".join(dict.fromkeys(r)) for r in required]
-    out["planned_items"] = [";".join(i) for i in items]
-    out["missing_items"] = [";".join(m) for m in missing]
-    out["missing_zh"] = ["、".join(rules.zh(i) for i in m) for m in missing]
-    out["n_missing"] = np.array([len(m) for m in missing], dtype=np.int64)
-    out["unknown_items"] = ["、".join(u + b) for u, b in zip(unknown, bad_cats, strict=True)]
-    flags = [
-        ";".join(code for code, on in (
-            ("design_items_missing", bool(m)),
-            ("no_planned_items", not it and not u),
-            ("unknown_item", bool(u)),
-            ("unknown_category", bool(b)),
-        ) if on)
-        for m, it, u, b in zip(missing, items, unknown, bad_cats, strict=True)
-    ]
-    out["flags"] = flags
+    for col in _GAP_COLUMNS:
+        values = table[col].to_numpy()[codes] if len(table) else table[col].to_numpy()
+        out[col] = values.astype(np.int64) if col == "n_missing" else values.tolist()
     return out
+
+
+_GAP_COLUMNS = ["categories", "required_items", "planned_items", "missing_items",
+                "missing_zh", "n_missing", "unknown_items", "flags"]
+
+
+def _gap_row(cat: tuple[list[str], list[str]], item: tuple[list[str], list[str]],
+             rules: DesignRules, default_category: str | None) -> tuple[Any, ...]:
+    """Return the :data:`_GAP_COLUMNS` values of one (categories, planned_items) pair."""
+    cats = cat[0] or ([default_category] if default_category else [])
+    bad_cats, (items, unknown) = cat[1], item
+    required = [i for c in cats for i in rules.required(c)]
+    planned = set(items)
+    missing = [i for i in dict.fromkeys(required) if i not in planned]
+    flags = ";".join(code for code, on in (
+        ("design_items_missing", bool(missing)),
+        ("no_planned_items", not items and not unknown),
+        ("unknown_item", bool(unknown)),
+        ("unknown_category", bool(bad_cats)),
+    ) if on)
+    return (";".join(cats), ";".join(dict.fromkeys(required)), ";".join(items),
+            ";".join(missing), "、".join(rules.zh(i) for i in missing), len(missing),
+            "、".join(unknown + bad_cats), flags)

@@ -107,3 +107,15 @@ def test_run_refuses_workers_and_scheduler_together(national: Path, gisplan: Any
     code, text = gisplan("run", str(national), "--workers", "2", "--scheduler",
                          "tcp://127.0.0.1:1")
     assert code == 2 and "not both" in text
+
+
+def test_run_makes_the_maps_a_national_office_reads(tmp_path: Path) -> None:
+    from gisplan.pipeline import RUN_MAPS, RunContext, run_programme
+
+    store = tmp_path / "g.gpkg"
+    shutil.copy(ROOT / "layers" / "guyuan_2022.gpkg", store)
+    res = run_programme(store, RunContext(tmp_path / "out", "g"),
+                        steps=["join", "coverage", "maps"])
+    assert [r.ok for r in res] == [True, True, True], [r.error for r in res]
+    made = sorted(p.name for p in (tmp_path / "out" / "maps").iterdir())
+    assert made == ["g_gaps.html", "g_progress.html"] == sorted(f"g_{k}.html" for k in RUN_MAPS)

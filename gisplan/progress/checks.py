@@ -208,21 +208,32 @@ def check_compounds(compounds: pd.DataFrame, *, rules: Any = None) -> pd.DataFra
     r = rules if rules is not None and not isinstance(rules, str) else load_rules(rules)
     cls = classify(compounds, rules=r)
     comp = pd.DataFrame(compounds)
-    rows = []
-    sel = cls["eligibility"].isin([INELIGIBLE, CONDITIONAL])
-    for idx in cls.index[sel.to_numpy()]:
-        out = cls.at[idx, "eligibility"] == INELIGIBLE
-        rows.append(_problem(
-            "eligibility", "warning" if out else "info", str(cls.at[idx, "reason_zh"]),
-            problem_zh=None if out else "附条件纳入（2001—2005年建成）",
-            compound_id=comp.at[idx, "compound_id"] if "compound_id" in comp else None,
-            compound_name=comp.at[idx, "name"] if "name" in comp else None,
-            county=comp.at[idx, "county"] if "county" in comp else None))
+    sel = cls["eligibility"].isin([INELIGIBLE, CONDITIONAL]).to_numpy()
+    out = (cls["eligibility"].to_numpy()[sel] == INELIGIBLE).tolist()
+    n = len(out)
+
+    def column(name: str) -> list[Any]:
+        return comp[name].to_numpy(dtype=object)[sel].tolist() if name in comp else [None] * n
+
+    rows: dict[str, list[Any]] = {
+        "code": ["eligibility"] * n,
+        "problem_zh": [CODES_ZH["eligibility"] if o else "附条件纳入（2001—2005年建成）"
+                       for o in out],
+        "severity": ["warning" if o else "info" for o in out],
+        "compound_id": column("compound_id"), "compound_name": column("name"),
+        "county": column("county"),
+        "detail": [str(v) for v in cls["reason_zh"].to_numpy(dtype=object)[sel]]}
+    for col in PROBLEM_COLUMNS:
+        rows.setdefault(col, [None] * n)
     hh = pd.to_numeric(comp.get("households", pd.Series(np.nan, index=comp.index)),
                        errors="coerce").to_numpy(dtype=float)
     share = cap_share(hh, cls["eligibility"].to_numpy())
     if share > r.household_cap_2001_2005 + 1e-9:
-        rows.append(_problem("cap_2001_2005_exceeded", "warning",
-                             f"2001—2005年建成小区户数占比 {share:.1%}，上限 "
-                             f"{r.household_cap_2001_2005:.0%}"))
-    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
+        cap = _problem("cap_2001_2005_exceeded", "warning",
+                       f"2001—2005年建成小区户数占比 {share:.1%}，上限 "
+                       f"{r.household_cap_2001_2005:.0%}")
+        for col in PROBLEM_COLUMNS:
+            rows[col].append(cap[col])
+    # built from columns as the row loop built it from records: the same dtypes
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS) if len(rows["code"]) \
+        else pd.DataFrame([], columns=PROBLEM_COLUMNS)
