@@ -405,3 +405,57 @@ def test_block_fill_leaves_some_blocks_of_a_pianqu_to_other_uses():
 def test_block_fill_outside_zero_one_is_an_error(fill):
     with pytest.raises(ConstraintError, match="block_fill"):
         synth_city(compounds=10, layout="contiguous", block_fill=fill)
+
+
+# --------------------------------------------------- a national programme's density options
+
+
+@pytest.fixture(scope="module")
+def dense() -> dict[str, gpd.GeoDataFrame]:
+    return synth_city(compounds=300, seed=3, courtyard_pipes=True, pipe_segment_m=50.0,
+                      facility_density=2.0)
+
+
+def _metres(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    return frame.geometry.to_crs(frame.estimate_utm_crs())
+
+
+def test_pipe_segments_are_at_most_the_segment_length_and_keep_the_length():
+    whole = synth_city(compounds=300, seed=3)["utilities"]
+    cut = synth_city(compounds=300, seed=3, pipe_segment_m=50.0)["utilities"]
+    lengths = _metres(cut).length
+    assert len(cut) > 3 * len(whole)
+    assert lengths.max() <= 50.0 + 0.1 and lengths.min() > 0
+    assert (shapely.get_num_coordinates(cut.geometry.to_numpy()) == 2).all()
+    by_net = lambda f: _metres(f).length.groupby(f["network"].to_numpy()).sum()  # noqa: E731
+    pd.testing.assert_series_equal(by_net(cut), by_net(whole), rtol=1e-3)
+    assert cut["utility_id"].is_unique
+    # a segment keeps its line's owner, year, material and diameter: same totals by owner
+    owners = lambda f: f.groupby("owner")["install_year"].agg(["min", "max"])  # noqa: E731
+    pd.testing.assert_frame_equal(owners(cut), owners(whole))
+
+
+def test_courtyard_pipes_reach_every_compound_from_the_street():
+    whole = synth_city(compounds=300, seed=3, courtyard_pipes=True)
+    u, comp = whole["utilities"], whole["compounds"]
+    yard = u[u["kind"] == "courtyard"]
+    assert set(yard["network"]) == set(vocab("network"))
+    water = yard[yard["network"] == "water_supply"].geometry.to_numpy()
+    cidx, _ = shapely.STRtree(water).query(comp.geometry.to_numpy(), predicate="intersects")
+    assert np.unique(cidx).size == len(comp)  # every compound has its water pipes
+    roads = whole["roads"].geometry.union_all()
+    ends = shapely.get_point(water, 0)
+    assert shapely.within(ends, comp.geometry.union_all()).sum() == 0  # from the street...
+    assert (gpd.GeoSeries(ends, crs=u.crs).to_crs(comp.estimate_utm_crs())
+            .distance(gpd.GeoSeries([roads], crs=u.crs).to_crs(comp.estimate_utm_crs())
+                      .iloc[0]) < 30).all()  # ... near its centre line
+
+
+def test_facility_density_scales_the_facilities(dense):
+    base = synth_city(compounds=300, seed=3)["facilities"]
+    assert 1.6 < len(dense["facilities"]) / len(base) < 2.4
+
+
+def test_a_bad_segment_length_is_an_error():
+    with pytest.raises(ConstraintError, match="pipe_segment_m"):
+        synth_city(compounds=50, pipe_segment_m=0)
