@@ -148,7 +148,7 @@ def _report(project: Any, out: Path, result: DemoResult) -> str:
 
 
 def _maps(project: Any, out_dir: Path, stem: str, result: DemoResult) -> str:
-    """The four theme maps, the 一张图 atlas of all four, and QGIS styles in the store."""
+    """Write the four theme maps, the 一张图 atlas of all four, and QGIS styles in the store."""
     from gisplan.maps import KINDS, make_map, save_atlas, save_map
     from gisplan.qgis_styles import write_layer_styles
 

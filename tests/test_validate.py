@@ -16,7 +16,12 @@ from shapely import box
 from gisplan._errors import InputError
 from gisplan.findings import Report, has_flag
 from gisplan.store import Project
-from gisplan.validate import read_canonical_layers, validate_frames, validate_layer, validate_project
+from gisplan.validate import (
+    read_canonical_layers,
+    validate_frames,
+    validate_layer,
+    validate_project,
+)
 
 # 原州区, Guyuan: a few compounds 100 m apart (0.001° ≈ 90 m east-west, 111 m north-south)
 LON, LAT = 106.28, 36.0
