@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "import_reports": "gisplan.progress",
     "read_log": "gisplan.progress",
     "compound_status": "gisplan.progress",
+    "progress_series": "gisplan.progress",
     "progress_summary": "gisplan.progress",
     "milestone_status": "gisplan.progress",
     "write_report": "gisplan.report",

@@ -215,12 +215,23 @@ def catchments(
     todo = np.flatnonzero(ok)
     if len(todo):
         og = origin_graph(net, snap.take(todo))
+        reached: list[NDArray[np.object_]] = []
+        owner: list[NDArray[np.int64]] = []
         for ids, dist in og.rows(np.arange(len(todo)), limit=float(limit[todo].max())):
             for row, i in enumerate(todo[ids]):
                 pieces = _reached_stretches(net, dist[row], float(limit[i]), int(snap.edge[i]),
                                             float(snap.offset[i]), float(snap.dist[i]))
-                merged = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=2))
-                polys[i] = shapely.simplify(merged, simplify_m) if simplify_m else merged
+                reached.append(pieces)
+                owner.append(np.full(len(pieces), i, dtype=np.int64))
+        # one buffer per facility of all its stretches (the buffer is their union), for
+        # all facilities in one vectorised call
+        drawn, code = np.unique(np.concatenate(owner), return_inverse=True)
+        order = np.argsort(code, kind="stable")
+        lines = shapely.multilinestrings(np.concatenate(reached)[order], indices=code[order])
+        merged = shapely.buffer(lines, buffer_m, quad_segs=2)
+        if simplify_m:
+            merged = shapely.simplify(merged, simplify_m)
+        polys[drawn] = merged
     if (~ok).any():
         report.add(Finding("info", "catchment_not_snapped",
                            f"{int((~ok).sum())} facilities are more than {max_snap_m:g} m from "

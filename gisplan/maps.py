@@ -1193,28 +1193,43 @@ _ROLLUP_COLS = ("compounds_planned", "households_planned", "compounds_started",
                 "households_completed", "completion_rate_households", "starts_flagged")
 
 
-def _rollup(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date,
-            level: str) -> pd.DataFrame:
-    """:func:`gisplan.progress.progress_summary` for county or 片区, indexed by unit."""
-    from gisplan.progress import progress_summary
+class _Rollups:
+    """Progress figures per county / 片区 on the map's snapshot dates, computed once.
 
-    if not len(log):
-        return pd.DataFrame(columns=list(_ROLLUP_COLS))
-    by: Literal["county", "district"] = "county" if level == "county" else "district"
-    summary = progress_summary(compounds, log, as_of=as_of, by=by, total=False)
-    return summary.set_index("unit")
+    One :func:`gisplan.progress.progress_series` per level for all the dates (the
+    slider, the roll-up layers and the charts all ask for them).
+    """
 
+    def __init__(self, compounds: pd.DataFrame, log: pd.DataFrame,
+                 dates: Sequence[dt.date]) -> None:
+        self.compounds, self.log, self.dates = compounds, log, list(dates)
+        self._series: dict[str, pd.DataFrame] = {}
 
-def _programme_total(compounds: pd.DataFrame, log: pd.DataFrame, as_of: dt.date
-                     ) -> dict[str, Any]:
-    """Return the programme total row (合计) of the progress summary."""
-    from gisplan.progress import progress_summary
+    def _level(self, level: str) -> pd.DataFrame:
+        from gisplan.progress import progress_series
 
-    if not len(log):
-        return {}
-    summary = progress_summary(compounds, log, as_of=as_of, by="county", total=True)
-    total = summary[summary["unit"] == "合计"]
-    return {str(k): v for k, v in total.iloc[0].items()} if len(total) else {}
+        by: Literal["county", "district"] = "county" if level == "county" else "district"
+        if by not in self._series:
+            self._series[by] = (progress_series(self.compounds, self.log, self.dates, by=by)
+                                if len(self.log) else pd.DataFrame(columns=["date", "unit"]))
+        return self._series[by]
+
+    def at(self, day: dt.date, level: str) -> pd.DataFrame:
+        """:func:`gisplan.progress.progress_summary` for county or 片区, indexed by unit."""
+        if not len(self.log):
+            return pd.DataFrame(columns=list(_ROLLUP_COLS))
+        s = self._level(level)
+        rows = s[(s["date"] == day).to_numpy() & (s["unit"] != "合计").to_numpy()]
+        return rows.drop(columns="date").set_index("unit")
+
+    def total(self, day: dt.date) -> dict[str, Any]:
+        """Return the programme total row (合计) of the progress summary on *day*."""
+        if not len(self.log):
+            return {}
+        s = self._level("county")
+        rows = s[(s["date"] == day).to_numpy() & (s["unit"] == "合计").to_numpy()]
+        return ({str(k): v for k, v in rows.drop(columns="date").iloc[0].items()}
+                if len(rows) else {})
 
 
 def _pct(value: Any) -> str:
@@ -1250,12 +1265,12 @@ def _json_number(v: Any) -> float | int | None:
     return round(f, 4) if not f.is_integer() else int(f)
 
 
-def _rollup_series(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
-                   level: str, units: Sequence[str]) -> dict[str, list[list[Any]]]:
+def _rollup_series(roll: _Rollups, level: str,
+                   units: Sequence[str]) -> dict[str, list[list[Any]]]:
     """Roll-up figures of each unit on each snapshot date (for the time slider)."""
     out: dict[str, list[list[Any]]] = {str(u): [] for u in units}
-    for day in dates:
-        fig = _rollup(comp, log, day, level).reindex(list(out))
+    for day in roll.dates:
+        fig = roll.at(day, level).reindex(list(out))
         for unit in out:
             row = fig.loc[unit] if unit in fig.index else None
             out[unit].append([None if row is None or c not in fig.columns
@@ -1264,7 +1279,7 @@ def _rollup_series(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.dat
 
 
 def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
-                      log: pd.DataFrame, dates: Sequence[dt.date]) -> list[dict[str, Any]]:
+                      roll: _Rollups) -> list[dict[str, Any]]:
     """County 县区 and 片区 roll-up layers; returns their figures per date for the slider."""
     districts = frames.get("districts")
     series: list[dict[str, Any]] = []
@@ -1277,8 +1292,7 @@ def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDa
         polys = districts[districts["level"].astype(str) == level]
         if not len(polys):
             continue
-        roll = _rollup(comp, log, dates[-1], level)
-        fig = roll.reindex(polys["name"].astype(object).to_numpy())
+        fig = roll.at(roll.dates[-1], level).reindex(polys["name"].astype(object).to_numpy())
         props = pd.DataFrame({"name": polys["name"].astype(object).to_numpy()},
                              index=polys.index)
         for c in _ROLLUP_COLS:
@@ -1298,7 +1312,7 @@ def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDa
         series.append({"layer": f"rollup_{level}", "cols": list(_ROLLUP_COLS),
                        "shareKey": "completion_rate_households", "bins": _ROLLUP_BINS,
                        "palette": _ROLLUP_PALETTE,
-                       "values": _rollup_series(comp, log, dates, level,
+                       "values": _rollup_series(roll, level,
                                                 props["name"].astype(str).tolist())})
     return series
 
@@ -1413,24 +1427,24 @@ def _chart_targets(meta: Mapping[str, Any], lang: Lang) -> list[dict[str, Any]]:
     return out
 
 
-def _progress_charts(comp: pd.DataFrame, log: pd.DataFrame, dates: Sequence[dt.date],
+def _progress_charts(comp: pd.DataFrame, roll: _Rollups,
                      meta: Mapping[str, Any], lang: Lang) -> dict[str, Any] | None:
     """Per county 开工率/完工率 (by households, by count) on each snapshot date.
 
     The JS runtime draws them as inline SVG in a panel with the milestone targets and
     a marker at the slider's date (``G.progressCharts``).
     """
-    if not len(log) or "county" not in comp.columns:
+    if not len(roll.log) or "county" not in comp.columns:
         return None
+    dates = roll.dates
     counties = (comp["county"].dropna().astype(str).value_counts()
                 .index[:MAX_CHART_COUNTIES].tolist())
     units = [("合计", _t("programme_total", lang))] if len(counties) > 1 else []
     units += [(c, c) for c in sorted(counties)]
     values: dict[str, list[list[Any]]] = {u: [] for u, _ in units}
     for day in dates:
-        fig = _rollup(comp, log, day, "county")
-        total = _programme_total(comp, log, day)
-        fig.loc["合计"] = pd.Series(total)
+        fig = roll.at(day, "county").copy()
+        fig.loc["合计"] = pd.Series(roll.total(day))
         for unit, _ in units:
             values[unit].append(_rates(fig, unit))
     return {"dates": [d.isoformat() for d in dates],
@@ -1508,22 +1522,23 @@ def progress_map(
     day = _status_day(log, as_of)
     dates = _snapshot_dates(log["date"], day)
     hist = _stage_history(comp, log, dates)
-    total = _programme_total(comp, log, dates[-1])
+    roll = _Rollups(comp, log, dates)
+    total = roll.total(dates[-1])
     lang = opts.lang
     sub = (f"{_t('as_of', lang)} {day.isoformat()} · {_t('started_share', lang)} "
            f"{_pct(total.get('start_rate_households'))} · {_t('completed_share', lang)} "
            f"{_pct(total.get('completion_rate_households'))}")
     m, ctx = _new_map(frames, "progress", opts, n_features=_count_geoms(comp), subtitle=sub)
     _context_layers(m, frames, ctx)
-    rollups = _progress_rollups(m, frames, ctx, comp, log, dates)
+    rollups = _progress_rollups(m, frames, ctx, comp, roll)
     stage_key = _progress_compounds(m, frames, ctx, comp, log, hist, dates)
     _progress_legend(ctx, stage_key, hist)
     _finish(m, ctx, frames, _t("progress_title", lang), [comp])
     totals = [[_json_number(t.get("start_rate_households")),
                _json_number(t.get("completion_rate_households"))]
-              for t in (_programme_total(comp, log, d) for d in dates)]
+              for t in (roll.total(d) for d in dates)]
     _time_slider(m, ctx, dates, totals=totals, rollups=rollups,
-                 charts=_progress_charts(comp, log, dates, frames.meta, lang))
+                 charts=_progress_charts(comp, roll, frames.meta, lang))
     return m
 
 

@@ -48,6 +48,7 @@ from gisplan.progress import (
     check_compounds,
     check_log,
     milestone_status,
+    progress_series,
     progress_summary,
     read_log,
     require_date,
@@ -437,13 +438,9 @@ def _curve_table(src: _Inputs) -> Table | None:
     if not dates:
         return None
     start = require_date(src.meta.get("start_date") or dt.date(dates[0].year, 1, 1))
-    frames = []
-    for day in dates:
-        if day > src.asof:
-            continue
-        summary = progress_summary(src.compounds, src.log, as_of=day, by="county")
-        frames.append(summary[["unit", *_CURVE_RATES]].assign(date=day))
-    actual = pd.concat(frames, ignore_index=True)
+    past = [day for day in dates if day <= src.asof]
+    actual = progress_series(src.compounds, src.log, past, by="county")[
+        ["unit", *_CURVE_RATES, "date"]]
     grid = pd.MultiIndex.from_product([list(dict.fromkeys(["合计", *actual["unit"]])), dates],
                                       names=["unit", "date"]).to_frame(index=False)
     df = grid.merge(actual, on=["unit", "date"], how="left")

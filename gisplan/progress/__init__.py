@@ -49,7 +49,13 @@ from gisplan.progress.milestones import (
     milestone_status,
     parse_measure,
 )
-from gisplan.progress.status import PlanScope, compound_status, plan_scope, progress_summary
+from gisplan.progress.status import (
+    PlanScope,
+    compound_status,
+    plan_scope,
+    progress_series,
+    progress_summary,
+)
 from gisplan.progress.terms import (
     CODES_ZH,
     CONSENT_MIN,
@@ -88,6 +94,7 @@ __all__ = [
     "parse_measure",
     "plan_scope",
     "prepare_log",
+    "progress_series",
     "progress_summary",
     "read_log",
     "require_date",

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,8 @@ from gisplan.progress.terms import (
 )
 from gisplan.schema import term, vocab, zh
 
-__all__ = ["PlanScope", "compound_status", "criteria_ok", "plan_scope", "progress_summary",
-           "valid_rows"]
+__all__ = ["PlanScope", "compound_status", "criteria_ok", "plan_scope", "progress_series",
+           "progress_summary", "valid_rows"]
 
 _LEVELS: dict[str, Level] = {"county": "county", "县区": "county", "district": "district",
                              "pianqu": "district", "片区": "district"}
@@ -339,24 +339,203 @@ def progress_summary(
     >>> s[["unit", "compounds_started", "start_rate_households"]].to_numpy().tolist()
     [['魏都区', 1, 1.0], ['建安区', 0, 0.0], ['合计', 1, 0.25]]
     """
-    base = progress_base(compounds, log, as_of=as_of)
-    hh = base["households"].fillna(0.0)
-    base["hh_started"] = hh.where(base["started"], 0.0)
-    base["hh_completed"] = hh.where(base["completed"], 0.0)
-    base["unit"] = unit_of(base, by)
-    g = base.groupby("unit", sort=False)
-    out = pd.DataFrame({
-        "compounds_planned": g.size(),
-        "households_planned": g["households"].sum(min_count=1),
-        "compounds_started": g["started"].sum(),
-        "households_started": g["hh_started"].sum(),
-        "compounds_completed": g["completed"].sum(),
-        "households_completed": g["hh_completed"].sum(),
-        "starts_flagged": g["flagged"].sum(),
+    out = progress_series(compounds, log, [as_of], by=by, total=total)
+    return out.drop(columns="date").reset_index(drop=True)
+
+
+def progress_series(
+    compounds: pd.DataFrame,
+    log: pd.DataFrame,
+    dates: Sequence[DateLike],
+    *,
+    by: Level = "county",
+    total: bool = True,
+) -> pd.DataFrame:
+    """:func:`progress_summary` on each of *dates*, computed in one pass over the log.
+
+    A log row decides its compound's stage from its own date until the compound's next
+    report, so each row adds its compound's households to its unit over a range of the
+    dates (a difference array per unit, summed along the dates): the cost is the log's
+    length plus units × dates, not the log's length × dates. Progress curves and the
+    maps' time slider ask for dozens of dates.
+
+    Parameters
+    ----------
+    compounds, log
+        As for :func:`progress_summary`.
+    dates : sequence of date-like
+        The days (inclusive), in any order.
+    by, total
+        As for :func:`progress_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`progress_summary` columns after ``date`` (:class:`datetime.date`):
+        for each date in the order given, its units as :func:`progress_summary` lists
+        them on that date (and ``合计`` last with *total*).
+
+    Examples
+    --------
+    >>> comp = pd.DataFrame({"compound_id": ["A", "B"], "county": ["魏都区", "建安区"],
+    ...                      "households": [100, 300]})
+    >>> log = pd.DataFrame({"compound_id": ["A", "B"], "date": ["2023-05-10", "2023-07-01"],
+    ...                     "stage": ["started", "started"]})
+    >>> s = progress_series(comp, log, ["2023-06-30", "2023-07-31"], total=False)
+    >>> s[["date", "unit", "compounds_started"]].astype(str).to_numpy().tolist()
+    [['2023-06-30', '魏都区', '1'], ['2023-06-30', '建安区', '0'], \
+['2023-07-31', '魏都区', '1'], ['2023-07-31', '建安区', '1']]
+    """
+    days = [require_date(d) for d in dates]
+    grid = np.array(sorted(set(days)), dtype="datetime64[ns]")
+    comp = _planned(compounds)
+    if "compound_id" not in comp:
+        raise SchemaError("the compounds have no compound_id column, so the progress log "
+                          "cannot be matched to them", layer="compounds",
+                          column="compound_id",
+                          hint="add a column 小区编号 (compound_id) to the compound list and "
+                               "import it again")
+    level = level_column(by)
+    planned = pd.DataFrame({
+        "key": comp["compound_id"].astype(str).to_numpy(),
+        "unit": _unit_values(comp["county"].to_numpy() if "county" in comp else None,
+                             _district_of(comp), level, len(comp)),
+        "households": pd.to_numeric(comp["households"], errors="coerce").to_numpy(
+            dtype=float) if "households" in comp else np.full(len(comp), np.nan),
     })
-    if total and len(out):
-        out.loc["合计"] = out.sum(numeric_only=True, min_count=1)
-    return _rates(out.reset_index(names="unit"))
+    rows = _decisive_rows(valid_rows(log), grid)
+    return _series_frame(planned, rows, grid, days, level, total)
+
+
+def _unit_values(county: Any, district: Any, level: Level, n: int) -> np.ndarray:
+    """Return the unit of each row at *level*; ``（未注明）`` where not given."""
+    col = county if level == "county" else district
+    values = pd.Series(col if col is not None else [None] * n, dtype=object)
+    return values.where(values.notna(), "（未注明）").to_numpy(dtype=object)
+
+
+def _decisive_rows(frame: pd.DataFrame, grid: np.ndarray) -> pd.DataFrame:
+    """Each valid log row with the range ``[lo, hi)`` of *grid* dates it is the last on.
+
+    *frame* is :func:`valid_rows` (sorted by key, date, log id); a row is its compound's
+    last report on a date from its own date until the compound's next report. Adds
+    ``started``, ``completed`` and ``flagged`` (a start whose criteria, at the compound's
+    first start report, are not all met or not known: the same for every date on which
+    the compound counts as started).
+    """
+    frame = _fill_criteria(frame)
+    key = frame["key"].to_numpy(dtype=object)
+    date = frame["date"].to_numpy(dtype="datetime64[ns]")
+    same_next = np.r_[key[1:] == key[:-1], False]
+    nxt = np.where(same_next, np.r_[date[1:], date[-1:]], np.datetime64("NaT"))
+    lo = np.searchsorted(grid, date, side="left")
+    hi = np.where(same_next, np.searchsorted(grid, nxt, side="left"), grid.size)
+    rank = frame["rank"].to_numpy(dtype=float)
+    started = rank >= STARTED
+    first_start = frame[started].groupby("key", sort=False).head(1).set_index("key")
+    ok, _ = criteria_ok(first_start[list(START_CRITERIA)])
+    start_ok = ok.fillna(False).astype(bool).reindex(key).fillna(False).to_numpy(dtype=bool)
+    out = pd.DataFrame({
+        "key": key, "lo": lo, "hi": hi, "started": started,
+        "completed": rank >= COMPLETED, "flagged": started & ~start_ok,
+        "compound_id": frame["compound_id"].to_numpy(dtype=object)
+        if "compound_id" in frame else None,
+        "county": frame["county"].to_numpy(dtype=object) if "county" in frame else None,
+    })
+    hh = (frame.groupby("key")["households"].last() if "households" in frame
+          else pd.Series(dtype=float))
+    out["log_households"] = pd.to_numeric(hh.reindex(key), errors="coerce").to_numpy(
+        dtype=float)
+    return out[(out["hi"] > out["lo"]).to_numpy()]
+
+
+def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
+                  days: list[Any], level: Level, total: bool) -> pd.DataFrame:
+    """Sum the planned compounds and the decisive rows into units × dates."""
+    n_dates = grid.size
+    static_units = list(dict.fromkeys(planned["unit"].tolist()))
+    # rows of planned compounds (a compound listed twice counts twice, as in the summary)
+    hits = rows.merge(planned.reset_index(names="base"), on="key", how="inner",
+                      suffixes=("", "_p"))
+    # units known only from the log (no geometry): by the county of their last report
+    only = rows[rows["compound_id"].isna().to_numpy()]
+    only_units = _unit_values(only["county"].to_numpy(), None, level, len(only))
+    static_set = set(static_units)
+    units = static_units + [u for u in dict.fromkeys(only_units.tolist())
+                            if u not in static_set]
+    index = {u: i for i, u in enumerate(units)}
+    width = n_dates + 1
+
+    def spread(unit: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               value: np.ndarray) -> np.ndarray:
+        diff = np.zeros((len(units), width))
+        u = np.array([index[x] for x in unit], dtype=np.int64) if len(unit) else \
+            np.zeros(0, dtype=np.int64)
+        np.add.at(diff, (u, lo), value)
+        np.add.at(diff, (u, hi), -value)
+        return np.cumsum(diff, axis=1)[:, :n_dates]
+
+    hh_p = hits["households"].to_numpy(dtype=float)
+    hh0 = np.nan_to_num(hh_p)
+    args = (hits["unit"].to_numpy(dtype=object), hits["lo"].to_numpy(),
+            hits["hi"].to_numpy())
+    counts = {name: spread(*args, hits[name].to_numpy(dtype=float))
+              for name in ("started", "completed", "flagged")}
+    hh_started = spread(*args, np.where(hits["started"], hh0, 0.0))
+    hh_completed = spread(*args, np.where(hits["completed"], hh0, 0.0))
+    o_hh = only["log_households"].to_numpy(dtype=float)
+    o_args = (only_units, only["lo"].to_numpy(), only["hi"].to_numpy())
+    o_counts = {name: spread(*o_args, only[name].to_numpy(dtype=float))
+                for name in ("started", "completed", "flagged")}
+    o_present = spread(*o_args, np.ones(len(only)))
+    o_hh_known = spread(*o_args, (~np.isnan(o_hh)).astype(float))
+    o_hh = np.nan_to_num(o_hh)
+    o_planned_hh = spread(*o_args, o_hh)
+    o_started_hh = spread(*o_args, np.where(only["started"], o_hh, 0.0))
+    o_completed_hh = spread(*o_args, np.where(only["completed"], o_hh, 0.0))
+
+    p_unit = planned["unit"].to_numpy(dtype=object)
+    p_hh = planned["households"].to_numpy(dtype=float)
+    st_n = np.zeros(len(units))
+    st_hh = np.zeros(len(units))
+    st_known = np.zeros(len(units))
+    for arr, val in ((st_n, np.ones(len(planned))), (st_hh, np.nan_to_num(p_hh)),
+                     (st_known, (~np.isnan(p_hh)).astype(float))):
+        np.add.at(arr, np.array([index[x] for x in p_unit], dtype=np.int64), val)
+
+    planned_n = st_n[:, None] + o_present
+    known = st_known[:, None] + o_hh_known
+    planned_hh = np.where(known > 0, st_hh[:, None] + o_planned_hh, np.nan)
+    figures = {
+        "compounds_planned": planned_n,
+        "households_planned": planned_hh,
+        "compounds_started": counts["started"] + o_counts["started"],
+        "households_started": hh_started + o_started_hh,
+        "compounds_completed": counts["completed"] + o_counts["completed"],
+        "households_completed": hh_completed + o_completed_hh,
+        "starts_flagged": counts["flagged"] + o_counts["flagged"],
+    }
+    # on each date: the planned compounds' units, then units known only from the log
+    # that have a report by then, in the order of their first key (as the summary has)
+    only_lo, only_hi = only["lo"].to_numpy(), only["hi"].to_numpy()
+    by_key = np.argsort(only["key"].to_numpy(dtype=object), kind="stable")
+    position = {d: j for j, d in enumerate(grid.astype("datetime64[D]").astype(object))}
+    frames = []
+    for day in days:  # dozens of dates, each a units-long slice
+        j = position[day]
+        here = by_key[(only_lo[by_key] <= j) & (only_hi[by_key] > j)]
+        later = [index[u] for u in dict.fromkeys(only_units[here].tolist())
+                 if u not in static_set]
+        present = np.r_[np.arange(len(static_units)), np.array(later, dtype=np.int64)]
+        out = pd.DataFrame({name: values[present, j] for name, values in figures.items()})
+        out.insert(0, "unit", [units[i] for i in present])
+        if total and len(out):
+            sums = out.drop(columns="unit").sum(numeric_only=True, min_count=1)
+            out.loc[len(out)] = {"unit": "合计", **sums.to_dict()}
+        frames.append(_rates(out).assign(date=day))
+    if not frames:
+        return pd.DataFrame(columns=["date", *_SUMMARY_COLS])
+    return pd.concat(frames, ignore_index=True)[["date", *_SUMMARY_COLS]]
 
 
 # --------------------------------------------------------------------------- plan scope
