@@ -25,20 +25,21 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 
 from gisplan.national import open_national, run, synth_national
 from gisplan.pipeline import STEPS
-from gisplan.store import Project
 
 
 def layer_sizes(folder: Path) -> dict[str, int]:
-    """Rows per input layer over every city."""
+    """Rows per input layer over every city (feature counts, not reads)."""
     nat = open_national(folder)
     sizes: dict[str, int] = {}
     for city in nat.cities:
-        p = Project.open(nat.store(city))
+        store = nat.store(city)
         for name in ("compounds", "utilities", "facilities", "roads", "progress_log"):
-            sizes[name] = sizes.get(name, 0) + len(p.read(name))
+            n = int(pyogrio.read_info(store, layer=name)["features"])
+            sizes[name] = sizes.get(name, 0) + n
     return sizes
 
 
@@ -49,6 +50,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip", action="append", default=[], choices=list(STEPS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=["one", "workers"],
+                    help="run only in one process, or only on the cluster (national size)")
     args = ap.parse_args()
     steps = [s for s in STEPS if s not in args.skip]
     print(f"# national benchmark {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, "
@@ -62,26 +65,31 @@ def main() -> None:
         size_mb = sum(f.stat().st_size for f in (tmp / "a").rglob("*.gpkg")) / 1e6
         print(f"synth: {t_synth:.1f} s, {size_mb:.0f} MB of stores; rows: "
               + ", ".join(f"{k} {v:,}" for k, v in layer_sizes(tmp / "a").items()))
-        shutil.copytree(tmp / "a", tmp / "b")
-
-        t0 = time.perf_counter()
-        one = run(tmp / "a", out=tmp / "out_a", steps=steps)
-        t_one = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        many = run(tmp / "b", out=tmp / "out_b", steps=steps, workers=args.workers)
-        t_many = time.perf_counter() - t0
-        for name, res, t in (("1 process", one, t_one),
-                             (f"{args.workers} workers", many, t_many)):
+        if args.only is None:
+            shutil.copytree(tmp / "a", tmp / "b")
+        runs = []
+        if args.only in (None, "one"):
+            t0 = time.perf_counter()
+            res = run(tmp / "a", out=tmp / "out_a", steps=steps)
+            runs.append(("1 process", res, time.perf_counter() - t0))
+        if args.only in (None, "workers"):
+            folder = tmp / ("b" if args.only is None else "a")
+            t0 = time.perf_counter()
+            res = run(folder, out=tmp / "out_b", steps=steps, workers=args.workers)
+            runs.append((f"{args.workers} workers", res, time.perf_counter() - t0))
+        for name, res, t in runs:
             print(f"\n## {name}: {t:.1f} s wall, {len(res.finished)}/{len(res.cities)} "
                   f"cities finished")
             print(res.step_seconds().round(1).to_string(index=False))
             print("peak RSS per worker (MB): "
                   + ", ".join(f"{v:,.0f}" for v in res.workers.values()))
-        print(f"\nspeed-up {args.workers} workers vs 1 process: {t_one / t_many:.2f}x "
-              f"(synth {t_synth:.1f} s not included)")
-        same = one.cities_frame().drop(columns=["files"], errors="ignore").equals(
-            many.cities_frame().drop(columns=["files"], errors="ignore"))
-        print(f"figures identical: {same}")
+        if len(runs) == 2:
+            (_, one, t_one), (_, many, t_many) = runs
+            print(f"\nspeed-up {args.workers} workers vs 1 process: {t_one / t_many:.2f}x "
+                  f"(synth {t_synth:.1f} s not included)")
+            same = one.cities_frame().drop(columns=["files"], errors="ignore").equals(
+                many.cities_frame().drop(columns=["files"], errors="ignore"))
+            print(f"figures identical: {same}")
         pd.set_option("display.width", 160)
 
 

@@ -1162,22 +1162,38 @@ def _stage_history(compounds: pd.DataFrame, log: pd.DataFrame,
                    dates: Sequence[dt.date]) -> np.ndarray:
     """Stage index (into :func:`stage_order`) per compound × date; -1 without a record.
 
-    Each column is :func:`gisplan.progress.compound_status` on that date.
+    Each column is the stage :func:`gisplan.progress.compound_status` gives on that
+    date: a compound's last report decides from its own date until its next report, so
+    each report is written at the first snapshot date on or after it and carried forward.
     """
-    from gisplan.progress import compound_status
+    from gisplan.progress.status import valid_rows
 
     order = {s: i for i, s in enumerate(stage_order())}
-    ids = pd.Series(compounds["compound_id"].astype(str).to_numpy())
+    ids = compounds["compound_id"].astype(str).to_numpy()
     out = np.full((len(ids), len(dates)), -1, dtype=np.int8)
-    if not len(log):
+    if not len(log) or not len(dates):
         return out
-    for j, day in enumerate(dates):
-        status = compound_status(log, as_of=day)
-        known = status[status["compound_id"].notna()]
-        stage = pd.Series(known["stage"].to_numpy(),
-                          index=known["compound_id"].astype(str).to_numpy())
-        stage = stage[~stage.index.duplicated(keep="last")]
-        out[:, j] = ids.map(stage).map(order).fillna(-1).astype(np.int8).to_numpy()
+    frame = valid_rows(log)
+    frame = frame[frame["compound_id"].notna().to_numpy()]
+    grid = np.array([np.datetime64(d, "ns") for d in dates])
+    if np.any(grid[1:] < grid[:-1]):
+        raise ValueError("snapshot dates must be in order")
+    keys, row = np.unique(frame["key"].astype(str).to_numpy(), return_inverse=True)
+    lo = np.searchsorted(grid, frame["date"].to_numpy(dtype="datetime64[ns]"), side="left")
+    # the last report of a compound on or before a date wins: keep each (compound, lo)'s
+    # last row (frame is sorted by key, date and log id)
+    last = ~pd.DataFrame({"k": row, "lo": lo}).duplicated(keep="last").to_numpy()
+    last &= lo < len(dates)
+    code = frame["stage"].map(order).to_numpy(dtype=float)
+    marks = np.full((len(keys), len(dates)), -1, dtype=np.int16)
+    marks[row[last], lo[last]] = np.nan_to_num(code[last], nan=-1)
+    # carry each report forward to the next one
+    at = np.where(marks >= 0, np.arange(len(dates))[None, :], -1)
+    at = np.maximum.accumulate(at, axis=1)
+    filled = np.take_along_axis(marks, np.maximum(at, 0), axis=1)
+    hist = np.where(at >= 0, filled, -1).astype(np.int8)
+    where = pd.Index(keys).get_indexer(pd.Index(ids))  # a compound listed twice gets its row twice
+    out[where >= 0] = hist[where[where >= 0]]
     return out
 
 

@@ -113,3 +113,23 @@ def test_an_empty_log_gives_planned_figures_only() -> None:
     s = progress_series(comp, log, ["2023-01-31", "2023-02-28"])
     assert s["compounds_planned"].tolist() == [1, 1, 1, 1]
     assert s["compounds_started"].sum() == 0
+
+
+@pytest.mark.parametrize("sample", ["xuchang_2023", "huaian_2023"])
+def test_the_maps_stage_history_is_the_status_on_each_snapshot_date(sample: str) -> None:
+    from gisplan.maps import _snapshot_dates, _stage_history, stage_order
+    from gisplan.progress import compound_status
+
+    p = Project.open(ROOT / "layers" / f"{sample}.gpkg")
+    comp, log = p.read("compounds"), p.read("progress_log")
+    dates = _snapshot_dates(log["date"], month_ends(log)[-2])
+    hist = _stage_history(comp, log, dates)
+    order = {s: i for i, s in enumerate(stage_order())}
+    ids = comp["compound_id"].astype(str)
+    for j, day in enumerate(dates):
+        status = compound_status(log, as_of=day)
+        known = status[status["compound_id"].notna()]
+        stage = pd.Series(known["stage"].to_numpy(), index=known["compound_id"].astype(str))
+        expected = ids.map(stage).map(order).fillna(-1).astype(np.int8).to_numpy()
+        np.testing.assert_array_equal(hist[:, j], expected, err_msg=str(day))
+    assert (hist >= 0).any() and (hist < 0).any()
