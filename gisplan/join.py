@@ -489,7 +489,11 @@ def _per_compound_network(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object
 
     network, owner, year = attrs["network"], attrs["owner"], attrs["install_year"]
     # lengths on the pairs only: inside the compound, and inside compound + margin
-    zone = shapely.buffer(cgeoms[ci], margin_m, quad_segs=4) if margin_m > 0 else cgeoms[ci]
+    # each compound's margin zone drawn once, not once per line that reaches it
+    zone = cgeoms[ci]
+    if margin_m > 0:
+        used, back = np.unique(ci, return_inverse=True)
+        zone = shapely.buffer(cgeoms[used], margin_m, quad_segs=4)[back]
     len_in = shapely.length(shapely.intersection(ugeoms[uj], cgeoms[ci]))
     len_margin = shapely.length(shapely.intersection(ugeoms[uj], zone))
     # groups: compound × network, in compound order then network name

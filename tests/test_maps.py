@@ -477,3 +477,38 @@ def test_credits_name_the_rule_set_and_the_osm_attribution(tmp_path):
     page = save_map(progress_map(store, lang="en"), tmp_path / "m.html").read_text("utf-8")
     assert "rule set" in page and "guyuan_2022" in page
     assert "OpenStreetMap contributors (ODbL)" in page
+
+
+def test_font_subsets_from_the_base_have_the_glyphs_of_the_full_font(monkeypatch) -> None:
+    """After BASE_SUBSET_AFTER pages a process subsets from the GB 2312 base: same glyphs."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from gisplan import _assets
+
+    found = _assets.find_cjk_font()
+    if found is None:
+        pytest.skip("no CJK font (Debian fonts-noto-cjk)")
+    text = _assets.page_characters("固原市原州区南城路片区 设施缺项 ⤢ ▸ — ·")
+
+    def glyphs(css: str) -> dict[str, int]:
+        data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", css).group(1))
+        font = TTFont(io.BytesIO(data))
+        glyf = font["CFF "].cff.topDictIndex[0].CharStrings
+        cmap = font.getBestCmap()
+        return {chr(c): len(glyf[g].bytecode or b"") if hasattr(glyf[g], "bytecode")
+                else 0 for c, g in cmap.items()}
+
+    monkeypatch.setattr(_assets, "_full_subsets", 0)
+    full = _assets._subset_css.__wrapped__(*found, text)
+    monkeypatch.setattr(_assets, "_full_subsets", _assets.BASE_SUBSET_AFTER)
+    from_base = _assets._subset_css.__wrapped__(*found, text)
+    assert _assets._full_subsets == _assets.BASE_SUBSET_AFTER  # the base served it
+    assert glyphs(full) == glyphs(from_base)  # the same characters, the same outlines
+    assert set(glyphs(full)) >= set("固原市原州区南城路片区设施缺项—·")
+    # a character outside the base falls back to the full font
+    _assets._subset_css.__wrapped__(*found, text + "𠀀")
+    assert _assets._full_subsets == _assets.BASE_SUBSET_AFTER + 1

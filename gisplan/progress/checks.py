@@ -64,8 +64,9 @@ def _problems(rows: pd.DataFrame, code: str, severity: Severity,
 
 def _stage_order_problems(frame: pd.DataFrame) -> list[pd.DataFrame]:
     """List stages going backwards, completion before start, completion without start."""
-    prev_max = frame.groupby("key", sort=False)["rank"].transform(
-        lambda r: r.cummax().shift(1))
+    # the highest stage reported before each row (per compound; built-in group kernels)
+    running = frame.groupby("key", sort=False)["rank"].cummax()
+    prev_max = running.groupby(frame["key"], sort=False).shift(1)
     back = frame[frame["rank"] < prev_max]
     out = [_problems(back, "stage_backwards", "warning",
                      "此前已报" + prev_max[back.index].map(
