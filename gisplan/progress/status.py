@@ -182,6 +182,24 @@ def compound_status(log: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.D
 # --------------------------------------------------------------------------- summaries
 
 
+def _planned_with_ids(compounds: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_planned`, refusing compounds without the ids the log is matched by.
+
+    Raises
+    ------
+    SchemaError
+        The compounds have no ``compound_id`` column.
+    """
+    comp = _planned(compounds)
+    if "compound_id" not in comp:
+        raise SchemaError("the compounds have no compound_id column, so the progress log "
+                          "cannot be matched to them", layer="compounds",
+                          column="compound_id",
+                          hint="add a column 小区编号 (compound_id) to the compound list and "
+                               "import it again")
+    return comp
+
+
 def _planned(compounds: pd.DataFrame) -> pd.DataFrame:
     """Compounds in the programme: status planned (or not given)."""
     comp = pd.DataFrame(compounds).drop(columns="geometry", errors="ignore")
@@ -238,13 +256,7 @@ def progress_base(compounds: pd.DataFrame, log: pd.DataFrame, *,
     stage in :data:`~gisplan.progress.terms.STAGES` (-1 before any report); ``started``,
     ``completed`` and ``flagged`` (a start that does not meet the start criteria) are bool.
     """
-    comp = _planned(compounds)
-    if "compound_id" not in comp:
-        raise SchemaError("the compounds have no compound_id column, so the progress log "
-                          "cannot be matched to them", layer="compounds",
-                          column="compound_id",
-                          hint="add a column 小区编号 (compound_id) to the compound list and "
-                               "import it again")
+    comp = _planned_with_ids(compounds)
     status = compound_status(log, as_of=as_of)
     base = pd.DataFrame({
         "key": comp["compound_id"].astype(str).to_numpy(),
@@ -388,13 +400,7 @@ def progress_series(
     """
     days = [require_date(d) for d in dates]
     grid = np.array(sorted(set(days)), dtype="datetime64[ns]")
-    comp = _planned(compounds)
-    if "compound_id" not in comp:
-        raise SchemaError("the compounds have no compound_id column, so the progress log "
-                          "cannot be matched to them", layer="compounds",
-                          column="compound_id",
-                          hint="add a column 小区编号 (compound_id) to the compound list and "
-                               "import it again")
+    comp = _planned_with_ids(compounds)
     level = level_column(by)
     planned = pd.DataFrame({
         "key": comp["compound_id"].astype(str).to_numpy(),
