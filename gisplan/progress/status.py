@@ -469,57 +469,49 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
     static_set = set(static_units)
     units = static_units + [u for u in dict.fromkeys(only_units.tolist())
                             if u not in static_set]
-    index = {u: i for i, u in enumerate(units)}
-    width = n_dates + 1
+    codes = pd.Index(units)
+    # every decisive row adds to its unit over its dates: a planned compound's rows its
+    # progress, a row of a unit known only from the log also the unit being planned
+    contrib = pd.DataFrame({
+        "unit": np.r_[codes.get_indexer(pd.Index(hits["unit"].to_numpy(dtype=object))),
+                      codes.get_indexer(pd.Index(only_units))],
+        "lo": np.r_[hits["lo"].to_numpy(), only["lo"].to_numpy()],
+        "hi": np.r_[hits["hi"].to_numpy(), only["hi"].to_numpy()],
+        "hh": np.r_[hits["households"].to_numpy(dtype=float),
+                    only["log_households"].to_numpy(dtype=float)],
+        "log_only": np.r_[np.zeros(len(hits), dtype=bool), np.ones(len(only), dtype=bool)],
+        **{name: np.r_[hits[name].to_numpy(dtype=bool), only[name].to_numpy(dtype=bool)]
+           for name in ("started", "completed", "flagged")},
+    })
+    unit, lo, hi = (contrib[c].to_numpy() for c in ("unit", "lo", "hi"))
+    hh = np.nan_to_num(contrib["hh"].to_numpy())
+    log_only = contrib["log_only"].to_numpy()
 
-    def spread(unit: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               value: np.ndarray) -> np.ndarray:
-        diff = np.zeros((len(units), width))
-        u = np.array([index[x] for x in unit], dtype=np.int64) if len(unit) else \
-            np.zeros(0, dtype=np.int64)
-        np.add.at(diff, (u, lo), value)
-        np.add.at(diff, (u, hi), -value)
+    def spread(value: np.ndarray) -> np.ndarray:
+        diff = np.zeros((len(units), n_dates + 1))
+        np.add.at(diff, (unit, lo), value)
+        np.add.at(diff, (unit, hi), -value)
         return np.cumsum(diff, axis=1)[:, :n_dates]
 
-    hh_p = hits["households"].to_numpy(dtype=float)
-    hh0 = np.nan_to_num(hh_p)
-    args = (hits["unit"].to_numpy(dtype=object), hits["lo"].to_numpy(),
-            hits["hi"].to_numpy())
-    counts = {name: spread(*args, hits[name].to_numpy(dtype=float))
-              for name in ("started", "completed", "flagged")}
-    hh_started = spread(*args, np.where(hits["started"], hh0, 0.0))
-    hh_completed = spread(*args, np.where(hits["completed"], hh0, 0.0))
-    o_hh = only["log_households"].to_numpy(dtype=float)
-    o_args = (only_units, only["lo"].to_numpy(), only["hi"].to_numpy())
-    o_counts = {name: spread(*o_args, only[name].to_numpy(dtype=float))
-                for name in ("started", "completed", "flagged")}
-    o_present = spread(*o_args, np.ones(len(only)))
-    o_hh_known = spread(*o_args, (~np.isnan(o_hh)).astype(float))
-    o_hh = np.nan_to_num(o_hh)
-    o_planned_hh = spread(*o_args, o_hh)
-    o_started_hh = spread(*o_args, np.where(only["started"], o_hh, 0.0))
-    o_completed_hh = spread(*o_args, np.where(only["completed"], o_hh, 0.0))
-
-    p_unit = planned["unit"].to_numpy(dtype=object)
+    started, completed = contrib["started"].to_numpy(), contrib["completed"].to_numpy()
+    p_code = codes.get_indexer(pd.Index(planned["unit"].to_numpy(dtype=object)))
     p_hh = planned["households"].to_numpy(dtype=float)
-    st_n = np.zeros(len(units))
-    st_hh = np.zeros(len(units))
-    st_known = np.zeros(len(units))
-    for arr, val in ((st_n, np.ones(len(planned))), (st_hh, np.nan_to_num(p_hh)),
-                     (st_known, (~np.isnan(p_hh)).astype(float))):
-        np.add.at(arr, np.array([index[x] for x in p_unit], dtype=np.int64), val)
-
-    planned_n = st_n[:, None] + o_present
-    known = st_known[:, None] + o_hh_known
-    planned_hh = np.where(known > 0, st_hh[:, None] + o_planned_hh, np.nan)
+    st_n = np.bincount(p_code, minlength=len(units)).astype(float)
+    st_hh = np.bincount(p_code, weights=np.nan_to_num(p_hh), minlength=len(units))
+    st_known = np.bincount(p_code, weights=~np.isnan(p_hh), minlength=len(units))
+    known = st_known[:, None] + spread((log_only & ~np.isnan(contrib["hh"].to_numpy()))
+                                       .astype(float))
+    planned_n = st_n[:, None] + spread(log_only.astype(float))
+    planned_hh = np.where(known > 0, st_hh[:, None] + spread(np.where(log_only, hh, 0.0)),
+                          np.nan)
     figures = {
         "compounds_planned": planned_n,
         "households_planned": planned_hh,
-        "compounds_started": counts["started"] + o_counts["started"],
-        "households_started": hh_started + o_started_hh,
-        "compounds_completed": counts["completed"] + o_counts["completed"],
-        "households_completed": hh_completed + o_completed_hh,
-        "starts_flagged": counts["flagged"] + o_counts["flagged"],
+        "compounds_started": spread(started.astype(float)),
+        "households_started": spread(np.where(started, hh, 0.0)),
+        "compounds_completed": spread(completed.astype(float)),
+        "households_completed": spread(np.where(completed, hh, 0.0)),
+        "starts_flagged": spread(contrib["flagged"].to_numpy(dtype=float)),
     }
     # on each date: the planned compounds' units, then units known only from the log
     # that have a report by then, in the order of their first key (as the summary has)
@@ -530,7 +522,7 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
     for day in days:  # dozens of dates, each a units-long slice
         j = position[day]
         here = by_key[(only_lo[by_key] <= j) & (only_hi[by_key] > j)]
-        later = [index[u] for u in dict.fromkeys(only_units[here].tolist())
+        later = [int(codes.get_loc(u)) for u in dict.fromkeys(only_units[here].tolist())
                  if u not in static_set]
         present = np.r_[np.arange(len(static_units)), np.array(later, dtype=np.int64)]
         out = pd.DataFrame({name: values[present, j] for name, values in figures.items()})
