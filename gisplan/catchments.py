@@ -18,6 +18,11 @@ How it is drawn
   numpy (no per-edge Python loop).
 * The stretches of one facility are buffered by *buffer_m* and merged.
 
+:func:`service_areas` draws the merged area of many facilities (服务覆盖范围: where some
+facility of a type is within its distance) from one multi-source Dijkstra per group, not
+one per facility: the area a gaps map shades, at the cost of a few walks instead of
+thousands.
+
 Examples
 --------
 >>> import geopandas as gpd, shapely
@@ -48,9 +53,9 @@ from numpy.typing import NDArray
 
 from gisplan.crs import require_crs
 from gisplan.findings import Finding, Report
-from gisplan.network import Network, WalkNetwork, origin_graph, snap_points
+from gisplan.network import Network, Snap, WalkNetwork, origin_graph, snap_points
 
-__all__ = ["CatchmentResult", "catchments", "edge_stretches"]
+__all__ = ["CatchmentResult", "catchments", "edge_stretches", "service_areas"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -169,6 +174,116 @@ def _reached_stretches(net: Network, node_dist: FloatArray, limit: float,
                            [fac_offset + slack]])
     pieces = edge_stretches(net, edges, starts, ends)
     return pieces[pd.notna(pieces)]
+
+
+def _own_street_stretches(net: Network, snap: Snap, slack: FloatArray) -> NDArray[np.object_]:
+    """Stretches of each facility's own street within *slack* either side of it."""
+    return edge_stretches(net, snap.edge, snap.offset - slack, snap.offset + slack)
+
+
+def service_areas(
+    facilities: gpd.GeoDataFrame,
+    network: WalkNetwork,
+    *,
+    distance_m: float | Any,
+    by: str | None = None,
+    buffer_m: float = 30.0,
+    max_snap_m: float = 250.0,
+    simplify_m: float = 5.0,
+) -> CatchmentResult:
+    """Draw the merged walking service area of the facilities of each group (服务覆盖范围).
+
+    The union of the facilities' :func:`catchments`, drawn from one multi-source
+    Dijkstra per group: every street stretch within the distance of *some* facility of
+    the group, buffered by *buffer_m*. Where facilities have different distances, each
+    walk starts with the difference to the longest (``reach = limit - walk`` is taken
+    at its best over the facilities, as the union of their catchments is).
+
+    Parameters
+    ----------
+    facilities : geopandas.GeoDataFrame
+        Facility points (any CRS; polygons are taken at their centroid).
+    network : WalkNetwork
+    distance_m : float or array-like of float
+        Walking distance, one for all facilities or one per row.
+    by : str, optional
+        Column whose values form the groups (e.g. ``facility_type``); None: one area of
+        all facilities.
+    buffer_m, max_snap_m, simplify_m : float
+        As for :func:`catchments`.
+
+    Returns
+    -------
+    CatchmentResult
+        ``catchments``: one row per group, indexed by the group value (``"all"`` when
+        *by* is None), with ``facilities`` (how many were drawn), ``distance_m`` (the
+        longest) and the area; ``report`` as for :func:`catchments`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> roads = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (2000, 0)])],
+    ...                          crs=4547)
+    >>> fac = gpd.GeoDataFrame({"facility_type": ["kindergarten"] * 2}, crs=4547,
+    ...                        geometry=[shapely.Point(300, 5), shapely.Point(1700, 5)])
+    >>> res = service_areas(fac, WalkNetwork.from_roads(roads), distance_m=300,
+    ...                     by="facility_type", buffer_m=20)
+    >>> area = res.catchments.geometry.loc["kindergarten"]
+    >>> [area.contains(shapely.Point(x, 0)) for x in (100, 550, 1000, 1950)]
+    [True, True, False, True]
+    """
+    require_crs(facilities, layer="facilities")
+    net = network.network
+    report = Report()
+    limit = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), (len(facilities),))
+    pts = gpd.GeoSeries(facilities.geometry, crs=facilities.crs).to_crs(network.crs)
+    snap = snap_points(net, shapely.centroid(pts.to_numpy()))
+    ok = snap.ok & (snap.dist <= max_snap_m) & np.isfinite(limit)
+    keys = (pd.Series("all", index=facilities.index) if by is None
+            else facilities[by].astype(object))
+    groups = pd.unique(keys[ok].to_numpy())
+    group_of = pd.Index(groups).get_indexer(keys.to_numpy())  # -1: not drawn
+    rows: list[dict[str, Any]] = []
+    areas: list[Any] = []
+    for g in range(len(groups)):
+        members = np.flatnonzero(ok & (group_of == g))
+        top = float(limit[members].max())
+        # a shorter standard starts its walk late by the difference to the longest
+        head = snap.take(members)
+        head = Snap(head.edge, head.offset, head.dist + (top - limit[members]))
+        og = origin_graph(net, head)
+        node_dist, _ = og.nearest(np.arange(len(members)), limit=top)
+        reach = top - node_dist
+        ru, rv = reach[net.edge_u], reach[net.edge_v]
+        touched = np.flatnonzero((ru > 0) | (rv > 0))
+        length = net.edge_len[touched]
+        ru_t, rv_t = np.maximum(ru[touched], 0.0), np.maximum(rv[touched], 0.0)
+        whole = ru_t + rv_t >= length
+        part = ~whole
+        pieces = np.concatenate([
+            edge_stretches(net, np.concatenate([touched[whole], touched[part], touched[part]]),
+                           np.concatenate([np.zeros(int(whole.sum() + part.sum())),
+                                           length[part] - rv_t[part]]),
+                           np.concatenate([length[whole], ru_t[part], length[part]])),
+            _own_street_stretches(net, head, np.maximum(top - head.dist, 0.0))])
+        pieces = pieces[pd.notna(pieces)]
+        # buffer each stretch, then one union: 4-6x faster than buffering them as one
+        # multilinestring (GEOS nodes every offset curve against every other)
+        area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=2)) \
+            if len(pieces) else shapely.Polygon()
+        areas.append(shapely.simplify(area, simplify_m) if simplify_m else area)
+        rows.append({"facilities": len(members), "distance_m": top})
+    if (~ok).any():
+        report.add(Finding("info", "catchment_not_snapped",
+                           f"{int((~ok).sum())} facilities are more than {max_snap_m:g} m from "
+                           "any street (or have no distance); they add nothing to the "
+                           "walking service area 不计入步行服务范围", layer="facilities"))
+    out = gpd.GeoDataFrame(rows or None, index=pd.Index(groups, name=by or "group"),
+                           columns=["facilities", "distance_m"],
+                           geometry=gpd.GeoSeries(areas, index=pd.Index(groups),
+                                                  crs=network.crs).to_crs(facilities.crs)
+                           if len(groups) else gpd.GeoSeries([], crs=facilities.crs))
+    return CatchmentResult(out, report)
 
 
 def catchments(

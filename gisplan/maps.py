@@ -1638,14 +1638,21 @@ def _walk_network(frames: _Frames, how: str) -> Any:
 def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFrame,
                   fprops: pd.DataFrame, ftype: str, limit: float | None, network: Any
                   ) -> _Part:
-    """Return the walking catchments of one facility type (circles without roads)."""
+    """Return the walking service area of one facility type (circles without roads).
+
+    With roads: the merged walking catchments of the type's facilities, one polygon
+    (:func:`gisplan.catchments.service_areas`; the layer is not interactive, so the
+    area is what a reader sees, without hundreds of overlapping rings).
+    """
     style = {"color": FACILITY, "weight": 1, "fillOpacity": 0.06, "dashArray": "4 4",
              "interactive": False}
     if network is not None and limit:
-        from gisplan.catchments import catchments
+        from gisplan.catchments import service_areas
 
-        polys = catchments(sel, network, distance_m=limit).catchments
-        return _part(m, f"service_{ftype}", polys, fprops[["name"]], ctx,
+        polys = service_areas(sel, network, distance_m=limit).catchments
+        names = pd.DataFrame({"name": fprops["facility_type"].iloc[:1].to_numpy()},
+                             index=polys.index[:1])
+        return _part(m, f"service_{ftype}", polys, names, ctx,
                      style | {"color": COVERED, "fillColor": COVERED, "dashArray": None},
                      layer="facilities", where=frames.where)
     return _part(m, f"service_{ftype}", sel, fprops.assign(_r=limit or 0), ctx,
@@ -1657,8 +1664,9 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
                     network: Any = None) -> list[_Part]:
     """Return the parts of the facilities of one type and their service areas.
 
-    With a walking *network* the service area is each facility's walking catchment
-    (:func:`gisplan.catchments.catchments`); without one, a straight-line circle.
+    With a walking *network* the service area is the merged walking catchment of the
+    type's facilities (:func:`gisplan.catchments.service_areas`); without one, a
+    straight-line circle per facility.
     """
     if fac_type is None or fac is None:
         return []

@@ -14,7 +14,7 @@ import shapely
 from browser import open_offline
 
 from gisplan import maps
-from gisplan.catchments import catchments, edge_stretches
+from gisplan.catchments import catchments, edge_stretches, service_areas
 from gisplan.network import WalkNetwork, build_network
 
 X0, Y0 = 106.270, 36.000
@@ -74,6 +74,56 @@ def test_edge_stretches_cut_at_offsets_and_keep_inner_vertices():
     assert out[2] is None
     assert np.isclose(out[1].length, 13)
 
+
+
+def _grid_streets(n: int = 8, step: float = 150.0) -> gpd.GeoDataFrame:
+    """An n x n street grid, *step* metres apart, with one street missing (a block)."""
+    lines = [shapely.LineString([(0, i * step), ((n - 1) * step, i * step)]) for i in range(n)]
+    lines += [shapely.LineString([(i * step, 0), (i * step, (n - 1) * step)])
+              for i in range(n) if i != 3]
+    return gpd.GeoDataFrame(crs=4547, geometry=lines)
+
+
+def test_service_area_is_the_union_of_the_facilities_catchments():
+    rng = np.random.default_rng(4)
+    net = WalkNetwork.from_roads(_grid_streets())
+    xy = rng.uniform(0, 1050, size=(12, 2))
+    fac = gpd.GeoDataFrame({"facility_type": ["a"] * 7 + ["b"] * 5}, crs=4547,
+                           geometry=shapely.points(xy))
+    limit = np.where(fac["facility_type"] == "a", 300.0, 500.0)
+    limit[2] = 180.0  # one facility of "a" with a shorter standard
+    each = catchments(fac, net, distance_m=limit, buffer_m=20, simplify_m=0).catchments
+    res = service_areas(fac, net, distance_m=limit, by="facility_type", buffer_m=20,
+                        simplify_m=0)
+    areas = res.catchments
+    assert list(areas.index) == ["a", "b"]
+    assert areas["facilities"].tolist() == [7, 5]
+    assert areas["distance_m"].tolist() == [300.0, 500.0]
+    for key in ("a", "b"):
+        union = shapely.union_all(each.geometry[fac["facility_type"] == key].to_numpy())
+        got = areas.geometry.loc[key]
+        assert got.symmetric_difference(union).area < 1e-6 * union.area
+
+
+def test_service_area_keeps_the_river_and_reports_facilities_off_the_streets():
+    fac = gpd.GeoDataFrame({"facility_type": ["k", "k"]}, crs=4547,
+                           geometry=[shapely.Point(0, 10), shapely.Point(0, 5000)])
+    res = service_areas(fac, WalkNetwork.from_roads(_two_streets()), distance_m=300,
+                        by="facility_type")
+    area = res.catchments.geometry.loc["k"]
+    assert area.contains(shapely.Point(280, 0))
+    assert not area.contains(shapely.Point(0, 250))  # across the river
+    assert res.catchments["facilities"].tolist() == [1]
+    assert [f.code for f in res.report] == ["catchment_not_snapped"]
+
+
+def test_service_area_of_no_facility_on_the_streets_is_an_empty_table():
+    fac = gpd.GeoDataFrame({"facility_type": ["k"]}, crs=4547,
+                           geometry=[shapely.Point(0, 5000)])
+    res = service_areas(fac, WalkNetwork.from_roads(_two_streets()), distance_m=300,
+                        by="facility_type")
+    assert len(res.catchments) == 0
+    assert res.catchments.crs == fac.crs
 
 # ---------------------------------------------------------------- on the gaps map
 
