@@ -48,7 +48,14 @@ from typing import Any
 import pandas as pd
 
 from gisplan._errors import InputError
-from gisplan.pipeline import STEPS, RunContext, StepResult, run_programme, run_step
+from gisplan.pipeline import (
+    RUN_DETAIL_CELLS,
+    STEPS,
+    RunContext,
+    StepResult,
+    run_programme,
+    run_step,
+)
 
 __all__ = ["INDEX", "CityEntry", "NationalProgramme", "RunResult", "is_national",
            "open_national", "run", "synth_national", "targets"]
@@ -267,7 +274,8 @@ def _run_step_on_worker(step: str, store: str, ctx: RunContext,
 def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
         steps: Sequence[str] = STEPS, workers: int | None = None,
         scheduler: str | None = None,
-        on_step: Callable[[StepResult], Any] | None = None) -> RunResult:
+        on_step: Callable[[StepResult], Any] | None = None,
+        detail_cells: int | None = RUN_DETAIL_CELLS) -> RunResult:
     """Run the analysis of every city of *source*, in this process or on dask.
 
     Parameters
@@ -287,6 +295,9 @@ def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
         With neither *workers* nor *scheduler*, the cities run one after the other here.
     on_step : callable, optional
         Called with each :class:`StepResult` as it arrives (progress bars).
+    detail_cells : int or None, default RUN_DETAIL_CELLS
+        Report tables of more cells go to CSV beside each city's workbook
+        (:class:`gisplan.pipeline.RunContext`); None: every table whole.
 
     Returns
     -------
@@ -303,13 +314,13 @@ def run(source: str | os.PathLike[str], *, out: str | os.PathLike[str],
     if workers is None and scheduler is None:
         results: list[StepResult] = []
         for city, store in pairs:
-            results += run_programme(store, RunContext(out, city), steps=steps,
+            results += run_programme(store, RunContext(out, city, detail_cells), steps=steps,
                                      on_step=on_step)
         peak = max((r.peak_mb for r in results), default=0.0)
         result = RunResult(results, [c for c, _ in pairs], "local", {_where(): peak})
     else:
         result = _run_dask(pairs, out, steps, workers=workers, scheduler=scheduler,
-                           on_step=on_step)
+                           on_step=on_step, detail_cells=detail_cells)
     result.places = places
     return result
 
@@ -330,7 +341,8 @@ def _client(workers: int | None, scheduler: str | None) -> Any:
 
 def _run_dask(pairs: list[tuple[str, Path]], out: Path, steps: Sequence[str], *,
               workers: int | None, scheduler: str | None,
-              on_step: Callable[[StepResult], Any] | None) -> RunResult:
+              on_step: Callable[[StepResult], Any] | None,
+              detail_cells: int | None = RUN_DETAIL_CELLS) -> RunResult:
     """One chain of tasks per city (step after step); chains run side by side."""
     from dask.distributed import as_completed
 
@@ -338,7 +350,7 @@ def _run_dask(pairs: list[tuple[str, Path]], out: Path, steps: Sequence[str], *,
     try:
         futures = []
         for city, store in pairs:
-            ctx = RunContext(out.resolve(), city)
+            ctx = RunContext(out.resolve(), city, detail_cells)
             prev = None
             for step in steps:
                 f = client.submit(_run_step_on_worker, step, str(Path(store).resolve()), ctx,

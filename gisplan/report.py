@@ -758,7 +758,8 @@ def _detail_file(path: Path, table: Table) -> Path:
     return path.with_name(f"{path.stem}_{table.name}.csv")
 
 
-def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
+def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None,
+                 preview_rows: int = PREVIEW_ROWS) -> None:
     """Stream *table* into the write-only sheet *ws* (only a preview when *detail*)."""
     from openpyxl.utils import get_column_letter
 
@@ -767,8 +768,8 @@ def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None) -> None:
     if detail is not None:
         note = (f"{note}　" if note else "") + (
             f"本表共 {len(frame):,} 行，明细见同目录文件 {detail.name}（UTF-8 CSV）；"
-            f"此处列出前 {PREVIEW_ROWS:,} 行" + ("及合计" if table.total_row else ""))
-        preview = frame.head(PREVIEW_ROWS)
+            f"此处列出前 {preview_rows:,} 行" + ("及合计" if table.total_row else ""))
+        preview = frame.head(preview_rows)
         frame = pd.concat([preview, frame.tail(1)]) if table.total_row else preview
     ncol = max(len(frame.columns), 1)
     for j, header in enumerate(frame.columns, start=1):
@@ -818,7 +819,8 @@ def _add_chart(ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
 
 
 def write_xlsx(tables: list[Table], path: str | Path, *,
-               detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
+               detail_cells: int | None = DETAIL_CELLS,
+               preview_rows: int | None = None) -> list[Path]:
     """Write *tables* as one workbook, a sheet per table, streamed (openpyxl write-only).
 
     Each sheet: row 1 the title (merged), row 2 the date and units (merged), row 3 the
@@ -833,8 +835,11 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
         The ``.xlsx`` file (parent directories are created).
     detail_cells : int or None, default DETAIL_CELLS
         A table of more cells than this is written in full to ``<stem>_<sheet>.csv``
-        beside the workbook, and its sheet keeps the first :data:`PREVIEW_ROWS` rows
-        and a note naming the file. None: every table in full in the workbook.
+        beside the workbook, and its sheet keeps the first *preview_rows* rows and a
+        note naming the file. None: every table in full in the workbook.
+    preview_rows : int, optional
+        Rows a sheet keeps when its table is written beside the workbook (default
+        :data:`PREVIEW_ROWS`).
 
     Returns
     -------
@@ -855,7 +860,8 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
         if detail is not None:
             _write_detail_csv(t, detail)
             details.append(detail)
-        _write_sheet(wb.create_sheet(t.name[:31]), t, detail=detail)
+        _write_sheet(wb.create_sheet(t.name[:31]), t, detail=detail,
+                     preview_rows=PREVIEW_ROWS if preview_rows is None else preview_rows)
     tmp = path.with_name(f".{path.name}.tmp")
     wb.save(tmp)
     tmp.replace(path)
@@ -967,7 +973,8 @@ def _write_csv_file(table: Table, target: Path) -> None:
 
 def write_report(project: ProgrammeLike, out: str | Path, *,
                  as_of: DateLike | None = None,
-                 detail_cells: int | None = DETAIL_CELLS) -> list[Path]:
+                 detail_cells: int | None = DETAIL_CELLS,
+                 preview_rows: int | None = None) -> list[Path]:
     """Write the programme report as XLSX (one workbook) or CSV (a file per table).
 
     Parameters
@@ -980,6 +987,8 @@ def write_report(project: ProgrammeLike, out: str | Path, *,
     detail_cells : int or None, default DETAIL_CELLS
         XLSX only: a table of more cells than this goes in full to a CSV file beside the
         workbook (see :func:`write_xlsx`); None keeps every table in the workbook.
+    preview_rows : int, optional
+        XLSX only: rows such a table keeps in its sheet (default :data:`PREVIEW_ROWS`).
 
     Returns
     -------
@@ -989,7 +998,7 @@ def write_report(project: ProgrammeLike, out: str | Path, *,
     out = Path(out)
     tables = report_tables(project, as_of=as_of)
     if out.suffix.lower() == ".xlsx":
-        return write_xlsx(tables, out, detail_cells=detail_cells)
+        return write_xlsx(tables, out, detail_cells=detail_cells, preview_rows=preview_rows)
     if out.suffix.lower() == ".csv":
         return write_csv(tables, out)
     raise InputError("unsupported report format", file=str(out),

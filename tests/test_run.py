@@ -69,8 +69,10 @@ def test_dask_local_cluster_gives_identical_results(national: Path, tmp_path: Pa
     fa = a.cities_frame().drop(columns=["files"], errors="ignore")
     fb = b.cities_frame().drop(columns=["files"], errors="ignore")
     pd.testing.assert_frame_equal(fa, fb)
-    assert sorted(p.name for p in (tmp_path / "out_multi" / "reports").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "out_multi" / "reports").glob("*.xlsx")) == [
         "C001_report.xlsx", "C002_report.xlsx", "C003_report.xlsx"]
+    assert sorted(p.name for p in (tmp_path / "out_multi" / "reports").iterdir()) == sorted(
+        p.name for p in (tmp_path / "out_single" / "reports").iterdir())
 
 
 def test_run_cli_on_one_programme(tmp_path: Path, gisplan: Any) -> None:
@@ -86,6 +88,31 @@ def test_run_cli_on_one_programme(tmp_path: Path, gisplan: Any) -> None:
     cities = pd.read_csv(out / "cities.csv")
     assert cities.loc[0, "compounds"] == 26
     assert "bundles" in Project.open(store).layers()
+
+
+def test_run_writes_big_report_tables_beside_the_workbook(tmp_path: Path,
+                                                          gisplan: Any) -> None:
+    import openpyxl
+
+    store = tmp_path / "g.gpkg"
+    shutil.copy(ROOT / "layers" / "guyuan_2022.gpkg", store)
+    out = tmp_path / "out"
+    code, text = gisplan("run", str(store), "--out", str(out), "--skip", "maps",
+                         "--detail-cells", "500")
+    assert code == 0, text
+    detail = out / "reports" / "g_report_设施缺口.csv"
+    gaps = pd.read_csv(detail, encoding="utf-8-sig")
+    assert len(gaps) == 26  # every compound, rows in = rows out
+    assert gaps["小区编号"].tolist() == Project.open(store).read("compounds")[
+        "compound_id"].tolist()
+    sheet = openpyxl.load_workbook(out / "reports" / "g_report.xlsx")["设施缺口"]
+    assert "g_report_设施缺口.csv" in sheet["A2"].value
+    assert sheet.max_row == 3 + 26  # the preview (100 rows) holds all 26
+    # 0: every table whole in the workbook, no CSV beside it
+    code, text = gisplan("run", str(store), "--out", str(tmp_path / "whole"), "--skip", "maps",
+                         "--detail-cells", "0")
+    assert code == 0, text
+    assert [p.name for p in (tmp_path / "whole" / "reports").iterdir()] == ["g_report.xlsx"]
 
 
 def test_run_cli_names_failed_cities_and_caps_the_table(national: Path, tmp_path: Path,

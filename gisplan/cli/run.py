@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gisplan.pipeline import STEP_ZH, STEPS
+from gisplan.pipeline import RUN_DETAIL_CELLS, STEP_ZH, STEPS
 
 
 @click.command("run")
@@ -27,8 +27,13 @@ from gisplan.pipeline import STEP_ZH, STEPS
               help="Leave out a step 跳过步骤 (repeat the option), e.g. --skip maps.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Cities shown in the summary 显示城市数.")
+@click.option("--detail-cells", "detail_cells", type=click.IntRange(min=0), default=None,
+              help="Report tables of more cells than N go in full to CSV beside each "
+                   "city's workbook 明细表另存CSV的单元格数 (default "
+                   f"{RUN_DETAIL_CELLS:,}; 0 keeps every table whole in the workbook).")
 def run(store: Path, workers: int | None, scheduler: str | None,
-        out: Path | None, skip: tuple[str, ...], limit: int) -> None:
+        out: Path | None, skip: tuple[str, ...], limit: int,
+        detail_cells: int | None) -> None:
     """Run the whole analysis 全流程 on a programme or a national programme folder.
 
     Steps 步骤: check 数据检查 → join 空间关联 → bundle 连片打包 → coverage 设施覆盖 →
@@ -52,7 +57,9 @@ def run(store: Path, workers: int | None, scheduler: str | None,
     con = Console(stderr=True)
     with _bars(con, steps, len(pairs)) as advance:
         result = run_all(store, out=out, steps=steps, workers=workers, scheduler=scheduler,
-                         on_step=advance)
+                         on_step=advance,
+                         detail_cells=RUN_DETAIL_CELLS if detail_cells is None
+                         else (detail_cells or None))
     _summary(Console(width=None if sys.stdout.isatty() else 120), result, out=out,
              limit=limit)
     if not result.finished:
