@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gisplan._errors import InputError
@@ -45,12 +46,35 @@ def parse_dates(values: Any) -> pd.Series:
     from gisplan.parse import parse_date
 
     index = values.index if isinstance(values, pd.Series) else None
+    days = _plain_dates(values)
+    if days is not None:  # the store's own dates: no parsing (called many times a run)
+        return pd.Series(days.astype("datetime64[ns]"), index=index)
     parsed = parse_date(values).values
     out = pd.to_datetime(pd.Series(parsed.to_numpy(), dtype=object), errors="coerce")
     out = out.astype("datetime64[ns]")
     if index is not None:
         out.index = index
     return out
+
+
+def _plain_dates(values: Any) -> np.ndarray | None:
+    """Return *values* as ``datetime64[D]`` when they are dates already, else None.
+
+    A naive ``datetime64`` Series, or ``datetime.date`` (not a ``datetime``) and ``None``
+    cells (what the store reads a ``date`` column as). Anything else (text, serials,
+    timestamps in cells) goes to the parser.
+    """
+    if not isinstance(values, pd.Series):
+        return None
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # naive datetime64
+        return values.to_numpy().astype("datetime64[D]")
+    if values.dtype != object:
+        return None
+    cells = values.to_numpy()
+    kinds = {type(v) for v in pd.unique(cells)}
+    if not kinds <= {dt.date, type(None)}:
+        return None
+    return cells.astype("datetime64[D]")
 
 
 def to_dates(values: Any) -> pd.Series:
@@ -65,6 +89,8 @@ def as_date(value: Any) -> dt.date | None:
     """Return one date-like *value* as a :class:`datetime.date`, None when unreadable."""
     if value is None:
         return None
+    if type(value) is dt.date:
+        return value
     day: dt.date | None = to_dates(pd.Series([value], dtype=object)).iloc[0]
     return day
 
