@@ -1222,30 +1222,42 @@ class _Rollups:
         self._series: dict[str, pd.DataFrame] = {}
 
     def _level(self, level: str) -> pd.DataFrame:
+        """Return the level's series indexed by (unit, date); unit 合计 is the programme."""
         from gisplan.progress import progress_series
 
         by: Literal["county", "district"] = "county" if level == "county" else "district"
         if by not in self._series:
-            self._series[by] = (progress_series(self.compounds, self.log, self.dates, by=by)
-                                if len(self.log) else pd.DataFrame(columns=["date", "unit"]))
+            s = (progress_series(self.compounds, self.log, self.dates, by=by)
+                 if len(self.log) else pd.DataFrame(columns=["date", "unit"]))
+            self._series[by] = s.set_index(["unit", "date"])
         return self._series[by]
 
     def at(self, day: dt.date, level: str) -> pd.DataFrame:
         """:func:`gisplan.progress.progress_summary` for county or 片区, indexed by unit."""
-        if not len(self.log):
-            return pd.DataFrame(columns=list(_ROLLUP_COLS))
         s = self._level(level)
-        rows = s[(s["date"] == day).to_numpy() & (s["unit"] != "合计").to_numpy()]
-        return rows.drop(columns="date").set_index("unit")
+        if not len(s):
+            return pd.DataFrame(columns=list(_ROLLUP_COLS))
+        rows = s[s.index.get_level_values("date") == day].droplevel("date")
+        return rows.drop(index="合计", errors="ignore")
+
+    def grid(self, level: str, units: Sequence[str]) -> np.ndarray:
+        """Return the figures of *units* (合计: the programme) on every date.
+
+        An array (unit, date, :data:`_ROLLUP_COLS`); NaN where a unit has no row.
+        """
+        cols = list(_ROLLUP_COLS)
+        s = self._level(level)
+        if not len(s):
+            return np.full((len(units), len(self.dates), len(cols)), np.nan)
+        full = pd.MultiIndex.from_product([list(units), self.dates], names=["unit", "date"])
+        values = s.reindex(columns=cols).reindex(full).to_numpy(dtype=float, na_value=np.nan)
+        return values.reshape(len(units), len(self.dates), len(cols))
 
     def total(self, day: dt.date) -> dict[str, Any]:
         """Return the programme total row (合计) of the progress summary on *day*."""
-        if not len(self.log):
-            return {}
         s = self._level("county")
-        rows = s[(s["date"] == day).to_numpy() & (s["unit"] == "合计").to_numpy()]
-        return ({str(k): v for k, v in rows.drop(columns="date").iloc[0].items()}
-                if len(rows) else {})
+        at = s.index.get_indexer(pd.MultiIndex.from_tuples([("合计", day)]))[0]
+        return {} if at < 0 else {str(k): v for k, v in s.iloc[at].items()}
 
 
 def _pct(value: Any) -> str:
@@ -1284,14 +1296,14 @@ def _json_number(v: Any) -> float | int | None:
 def _rollup_series(roll: _Rollups, level: str,
                    units: Sequence[str]) -> dict[str, list[list[Any]]]:
     """Roll-up figures of each unit on each snapshot date (for the time slider)."""
-    out: dict[str, list[list[Any]]] = {str(u): [] for u in units}
-    for day in roll.dates:
-        fig = roll.at(day, level).reindex(list(out))
-        for unit in out:
-            row = fig.loc[unit] if unit in fig.index else None
-            out[unit].append([None if row is None or c not in fig.columns
-                              else _json_number(row[c]) for c in _ROLLUP_COLS])
-    return out
+    names = list(dict.fromkeys(str(u) for u in units))
+    grid = np.round(roll.grid(level, names), 4).tolist()  # (unit, date, column)
+
+    def cell(v: float) -> float | int | None:  # as _json_number
+        return None if v != v else int(v) if v.is_integer() else v
+
+    return {u: [[cell(v) for v in row] for row in rows]
+            for u, rows in zip(names, grid, strict=True)}
 
 
 def _progress_rollups(m: GisplanMap, frames: _Frames, ctx: _Ctx, comp: gpd.GeoDataFrame,
@@ -1404,23 +1416,6 @@ def _progress_legend(ctx: _Ctx, stage_key: np.ndarray, hist: np.ndarray) -> None
 MAX_CHART_COUNTIES = 20
 
 
-def _rates(fig: pd.DataFrame, unit: str) -> list[float | int | None]:
-    """开工率/完工率 by households and by count of one unit's row (None: no row)."""
-    if unit not in fig.index:
-        return [None, None, None, None]
-    row = fig.loc[unit]
-
-    def share(num: str, den: str) -> float | int | None:
-        d = _json_number(row.get(den))
-        n = _json_number(row.get(num))
-        return None if not d or n is None else _json_number(n / d)
-
-    return [share("households_started", "households_planned"),
-            share("households_completed", "households_planned"),
-            share("compounds_started", "compounds_planned"),
-            share("compounds_completed", "compounds_planned")]
-
-
 def _chart_targets(meta: Mapping[str, Any], lang: Lang) -> list[dict[str, Any]]:
     """Milestones on 开工/完工 (started/completed) as chart targets; others are left out."""
     from gisplan.progress.milestones import parse_measure
@@ -1457,14 +1452,19 @@ def _progress_charts(comp: pd.DataFrame, roll: _Rollups,
                 .index[:MAX_CHART_COUNTIES].tolist())
     units = [("合计", _t("programme_total", lang))] if len(counties) > 1 else []
     units += [(c, c) for c in sorted(counties)]
-    values: dict[str, list[list[Any]]] = {u: [] for u, _ in units}
-    for day in dates:
-        fig = roll.at(day, "county").copy()
-        fig.loc["合计"] = pd.Series(roll.total(day))
-        for unit, _ in units:
-            values[unit].append(_rates(fig, unit))
+    grid = roll.grid("county", [u for u, _ in units])  # (unit, date, column)
+    col = {c: i for i, c in enumerate(_ROLLUP_COLS)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.stack([grid[..., col[n]] / grid[..., col[d]] for n, d in (
+            ("households_started", "households_planned"),
+            ("households_completed", "households_planned"),
+            ("compounds_started", "compounds_planned"),
+            ("compounds_completed", "compounds_planned"))], axis=-1)
+    values = [[[_json_number(v) for v in day] for day in rows]
+              for rows in np.where(np.isfinite(shares), shares, np.nan).tolist()]
     return {"dates": [d.isoformat() for d in dates],
-            "units": [{"name": label, "values": values[u]} for u, label in units],
+            "units": [{"name": label, "values": v} for (_, label), v in zip(units, values,
+                                                                             strict=True)],
             "targets": _chart_targets(meta, lang),
             "series": [f"{_t('start_rate', lang)}（{_t('by_households', lang)}）",
                        f"{_t('completion_rate', lang)}（{_t('by_households', lang)}）",
@@ -1550,9 +1550,10 @@ def progress_map(
     stage_key = _progress_compounds(m, frames, ctx, comp, log, hist, dates)
     _progress_legend(ctx, stage_key, hist)
     _finish(m, ctx, frames, _t("progress_title", lang), [comp])
-    totals = [[_json_number(t.get("start_rate_households")),
-               _json_number(t.get("completion_rate_households"))]
-              for t in (roll.total(d) for d in dates)]
+    col = [_ROLLUP_COLS.index(c) for c in ("start_rate_households",
+                                            "completion_rate_households")]
+    totals = [[_json_number(v) for v in day]
+              for day in roll.grid("county", ["合计"])[0][:, col].tolist()]
     _time_slider(m, ctx, dates, totals=totals, rollups=rollups,
                  charts=_progress_charts(comp, roll, frames.meta, lang))
     return m
