@@ -518,22 +518,35 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
     only_lo, only_hi = only["lo"].to_numpy(), only["hi"].to_numpy()
     by_key = np.argsort(only["key"].to_numpy(dtype=object), kind="stable")
     position = {d: j for j, d in enumerate(grid.astype("datetime64[D]").astype(object))}
-    frames = []
-    for day in days:  # dozens of dates, each a units-long slice
+    # the programme row (合计): units absent on a date hold zeros and NaN households, so
+    # the sum over every unit is the sum over the units present (NaN when none is known)
+    whole = len(units)
+    for name, values in figures.items():
+        known_any = (~np.isnan(values)).any(axis=0, keepdims=True)
+        figures[name] = np.vstack([values, np.where(known_any, np.nansum(values, axis=0,
+                                                                          keepdims=True),
+                                                    np.nan)])
+    row_unit: list[np.ndarray] = []
+    row_date: list[np.ndarray] = []
+    for k, day in enumerate(days):  # dozens of dates: which units each one lists
         j = position[day]
         here = by_key[(only_lo[by_key] <= j) & (only_hi[by_key] > j)]
         later = [int(codes.get_loc(u)) for u in dict.fromkeys(only_units[here].tolist())
                  if u not in static_set]
         present = np.r_[np.arange(len(static_units)), np.array(later, dtype=np.int64)]
-        out = pd.DataFrame({name: values[present, j] for name, values in figures.items()})
-        out.insert(0, "unit", [units[i] for i in present])
-        if total and len(out):
-            sums = out.drop(columns="unit").sum(numeric_only=True, min_count=1)
-            out.loc[len(out)] = {"unit": "合计", **sums.to_dict()}
-        frames.append(_rates(out).assign(date=day))
-    if not frames:
+        if total and len(present):
+            present = np.r_[present, whole]
+        row_unit.append(present)
+        row_date.append(np.full(len(present), k))
+    if not days:
         return pd.DataFrame(columns=["date", *_SUMMARY_COLS])
-    return pd.concat(frames, ignore_index=True)[["date", *_SUMMARY_COLS]]
+    at_unit, at_day = np.concatenate(row_unit), np.concatenate(row_date)
+    col = np.array([position[d] for d in days])[at_day]
+    out = pd.DataFrame({name: values[at_unit, col] for name, values in figures.items()})
+    out.insert(0, "unit", np.array([*units, "合计"], dtype=object)[at_unit])
+    out = _rates(out)
+    out.insert(0, "date", np.array(days, dtype=object)[at_day])
+    return out[["date", *_SUMMARY_COLS]]
 
 
 # --------------------------------------------------------------------------- plan scope
