@@ -38,7 +38,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -1330,14 +1329,6 @@ def _utility_links(metric: Any, utilities: Any, *, margin_m: float) -> _UtilityL
                          incidence=inc)
 
 
-@lru_cache(maxsize=16)
-def _transformer(src: Any, dst: Any) -> Any:
-    """Return a cached ``pyproj.Transformer`` (building one takes tens of milliseconds)."""
-    from pyproj import Transformer
-
-    return Transformer.from_crs(src, dst, always_xy=True)
-
-
 def _edge_lines(xy: NDArray[np.float64], adj: Adjacency, metric_crs: Any, crs: Any
                 ) -> NDArray[np.object_]:
     """Lines between the representative points of adjacent compounds, in *crs*."""
@@ -1346,7 +1337,9 @@ def _edge_lines(xy: NDArray[np.float64], adj: Adjacency, metric_crs: Any, crs: A
     if not len(adj):
         return np.zeros(0, dtype=object)
     if crs != metric_crs:
-        xy = np.column_stack(_transformer(metric_crs, crs).transform(*np.nan_to_num(xy).T))
+        from gisplan.crs import transform_xy
+
+        xy = np.column_stack(transform_xy(*np.nan_to_num(xy).T, src=metric_crs, dst=crs))
     return np.asarray(shapely.linestrings(np.stack([xy[adj.i], xy[adj.j]], axis=1).reshape(-1, 2),
                                           indices=np.repeat(np.arange(len(adj)), 2)),
                       dtype=object)

@@ -129,6 +129,28 @@ def test_write_replaces_a_layer(project: Project) -> None:
     assert project.layers() == ["compounds"]
 
 
+def test_layers_written_by_another_process_or_a_replaced_file_are_seen(
+        project: Project, tmp_path: Path) -> None:
+    project.write("compounds", compounds(3))
+    assert project.layers() == ["compounds"]  # the listing is now kept for this file
+    proc = run_python(f"""
+        from gisplan.store import Project
+        import pandas as pd
+        p = Project.open({str(project.path)!r})
+        empty = p.read("compounds").iloc[:0][[]]
+        p.write("plan_lists", empty.assign(list_id=pd.Series(dtype=object)))
+    """)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert project.layers() == ["compounds", "plan_lists"]
+    other = Project.create(tmp_path / "other.gpkg", meta={"name": "另一个"},
+                           layers={"districts": canonical_frame("districts")})
+    shutil.copy(other.path, project.path)  # the file replaced under the same name
+    assert project.layers() == ["districts"]
+    with pytest.raises(StoreError, match="no layer 'compounds'"):
+        project.read("compounds")
+
+
 def test_write_many_writes_all_layers(project: Project) -> None:
     project.write_many(
         {"districts": canonical_frame("districts"), "plan_lists": canonical_frame("plan_lists")},

@@ -74,6 +74,9 @@ try:  # pragma: no cover - pyarrow is a declared dependency
 except ImportError:  # pragma: no cover
     _USE_ARROW = False
 
+#: ``gpkg_contents`` of each store read in this process, with the file's identity then
+_CONTENTS: dict[str, tuple[tuple[int, ...], dict[str, str]]] = {}
+
 
 @contextmanager
 def _reading(path: Path) -> Iterator[None]:
@@ -220,6 +223,20 @@ class Project:
     # ------------------------------------------------------------ reading
 
     def _contents(self) -> dict[str, str]:
+        """Layer name → data type, from ``gpkg_contents``.
+
+        Kept per file while the file is unchanged (same size, inode and modification
+        time in nanoseconds: every write commits to the file and moves them); a run
+        asks for it before every read, each a connection and a lock otherwise.
+        """
+        try:
+            st = os.stat(self.path)
+            key: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        cached = _CONTENTS.get(str(self.path))
+        if key is not None and cached is not None and cached[0] == key:
+            return dict(cached[1])
         with _reading(self.path), closing(connect_ro(self.path)) as con:
             try:
                 rows = con.execute(
@@ -227,7 +244,10 @@ class Project:
                 ).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{self.path}: cannot be read as a GeoPackage ({exc})") from exc
-        return {str(n): str(k) for n, k in rows if not str(n).startswith(STAGING_PREFIX)}
+        contents = {str(n): str(k) for n, k in rows if not str(n).startswith(STAGING_PREFIX)}
+        if key is not None:
+            _CONTENTS[str(self.path)] = (key, contents)
+        return dict(contents)
 
     def layers(self) -> list[str]:
         """Return the names of the layers and tables present (metadata excluded)."""

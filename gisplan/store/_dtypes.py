@@ -40,8 +40,9 @@ def _is_string_dtype(s: pd.Series) -> bool:
 
 
 def _to_object_text(s: pd.Series) -> pd.Series:
-    out = s.astype(object)
-    return out.where(s.notna(), None)
+    """Return *s* as ``object`` cells, ``None`` where missing (one numpy conversion)."""
+    cells = s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return pd.Series(cells, index=s.index, name=s.name, dtype=object)
 
 
 def _to_dates(s: pd.Series) -> pd.Series:
