@@ -28,7 +28,7 @@ import pandas as pd
 import pyogrio
 
 from gisplan.national import open_national, run, synth_national
-from gisplan.pipeline import STEPS
+from gisplan.pipeline import STEPS, StepResult
 
 
 def layer_sizes(folder: Path) -> dict[str, int]:
@@ -41,6 +41,21 @@ def layer_sizes(folder: Path) -> dict[str, int]:
             n = int(pyogrio.read_info(store, layer=name)["features"])
             sizes[name] = sizes.get(name, 0) + n
     return sizes
+
+
+class _Progress:
+    """Print a line every tenth of the cities (a long run shows how far it is)."""
+
+    def __init__(self, last: str, cities: int) -> None:
+        self.last, self.cities, self.done, self.start = last, cities, 0, time.perf_counter()
+
+    def __call__(self, result: StepResult) -> None:
+        if result.step != self.last:  # every city ends with it, skipped or not
+            return
+        self.done += 1
+        if self.done % max(1, self.cities // 10) == 0 or self.done == self.cities:
+            print(f"  {self.done}/{self.cities} cities, {time.perf_counter() - self.start:.0f} s",
+                  flush=True)
 
 
 def main() -> None:
@@ -68,14 +83,17 @@ def main() -> None:
         if args.only is None:
             shutil.copytree(tmp / "a", tmp / "b")
         runs = []
+        progress = _Progress(steps[-1], args.cities)
         if args.only in (None, "one"):
-            t0 = time.perf_counter()
-            res = run(tmp / "a", out=tmp / "out_a", steps=steps)
+            t0 = progress.start = time.perf_counter()
+            res = run(tmp / "a", out=tmp / "out_a", steps=steps, on_step=progress)
             runs.append(("1 process", res, time.perf_counter() - t0))
         if args.only in (None, "workers"):
             folder = tmp / ("b" if args.only is None else "a")
-            t0 = time.perf_counter()
-            res = run(folder, out=tmp / "out_b", steps=steps, workers=args.workers)
+            t0 = progress.start = time.perf_counter()
+            progress.done = 0
+            res = run(folder, out=tmp / "out_b", steps=steps, workers=args.workers,
+                      on_step=progress)
             runs.append((f"{args.workers} workers", res, time.perf_counter() - t0))
         for name, res, t in runs:
             print(f"\n## {name}: {t:.1f} s wall, {len(res.finished)}/{len(res.cities)} "
