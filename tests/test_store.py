@@ -151,6 +151,29 @@ def test_layers_written_by_another_process_or_a_replaced_file_are_seen(
         project.read("compounds")
 
 
+def test_a_layer_read_again_is_the_file_s_current_content_never_a_changed_copy(
+        project: Project) -> None:
+    first = project.read("compounds")
+    first["households"] = -1  # a caller changing its frame changes nothing kept
+    first.loc[first.index[0], "name"] = "改"
+    again = project.read("compounds")
+    assert len(again) == 3 and (again["households"] > 0).all()
+    assert again["name"].tolist() == ["小区0", "小区1", "小区2"]
+    proc = run_python(f"""
+        from gisplan.store import Project
+        p = Project.open({str(project.path)!r})
+        c = p.read("compounds")
+        c["households"] = 7
+        p.write("compounds", c.iloc[:2])
+    """)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    after = project.read("compounds")  # written by another process since
+    assert len(after) == 2 and after["households"].tolist() == [7, 7]
+    assert project.read("compounds", columns=["households"]).columns.tolist() == [
+        "households", "geometry"]
+
+
 def test_write_many_writes_all_layers(project: Project) -> None:
     project.write_many(
         {"districts": canonical_frame("districts"), "plan_lists": canonical_frame("plan_lists")},

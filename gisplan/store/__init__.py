@@ -57,6 +57,7 @@ from typing import Any
 import pandas as pd
 
 from gisplan._errors import StoreError
+from gisplan.store._cache import ReadCache, file_identity
 from gisplan.store._dtypes import canonical, schema_for
 from gisplan.store._gpkg import STAGING_PREFIX, check_geopackage, connect_ro
 from gisplan.store._lock import flock, lock_path
@@ -74,8 +75,11 @@ try:  # pragma: no cover - pyarrow is a declared dependency
 except ImportError:  # pragma: no cover
     _USE_ARROW = False
 
-#: ``gpkg_contents`` of each store read in this process, with the file's identity then
-_CONTENTS: dict[str, tuple[tuple[int, ...], dict[str, str]]] = {}
+#: ``gpkg_contents`` of the stores this process listed, while each is unchanged
+_CONTENTS = ReadCache(max_files=64)
+#: Layers this process read, from the last store read only (a run goes city by city); a
+#: caller gets a copy, so the kept frame is never changed
+_FRAMES = ReadCache(max_files=1)
 
 
 @contextmanager
@@ -225,18 +229,13 @@ class Project:
     def _contents(self) -> dict[str, str]:
         """Layer name → data type, from ``gpkg_contents``.
 
-        Kept per file while the file is unchanged (same size, inode and modification
-        time in nanoseconds: every write commits to the file and moves them); a run
-        asks for it before every read, each a connection and a lock otherwise.
+        Kept while the file is unchanged (:mod:`gisplan.store._cache`); a run asks for
+        it before every read, each a connection and a lock otherwise.
         """
-        try:
-            st = os.stat(self.path)
-            key: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
-        except OSError:
-            key = None
-        cached = _CONTENTS.get(str(self.path))
-        if key is not None and cached is not None and cached[0] == key:
-            return dict(cached[1])
+        cached = _CONTENTS.get(self.path, "contents")
+        if cached is not None:
+            return dict(cached)
+        identity = file_identity(self.path)
         with _reading(self.path), closing(connect_ro(self.path)) as con:
             try:
                 rows = con.execute(
@@ -245,8 +244,7 @@ class Project:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{self.path}: cannot be read as a GeoPackage ({exc})") from exc
         contents = {str(n): str(k) for n, k in rows if not str(n).startswith(STAGING_PREFIX)}
-        if key is not None:
-            _CONTENTS[str(self.path)] = (key, contents)
+        _CONTENTS.put(self.path, "contents", contents, identity)
         return dict(contents)
 
     def layers(self) -> list[str]:
@@ -301,9 +299,20 @@ class Project:
             canonical dtypes of :mod:`gisplan.schema` (``Int64``, ``float64``,
             ``boolean``, text as ``object``, dates as :class:`datetime.date`);
             columns the schema does not know are kept.
+
+        Notes
+        -----
+        The last store's layers are kept in this process while its file is unchanged
+        (:mod:`gisplan.store._cache`): reading a layer again gives a copy of what was
+        read, without going to the file.
         """
         import pyogrio
 
+        key = (name, None if columns is None else tuple(columns), bbox)
+        kept = _FRAMES.get(self.path, key)
+        if kept is not None:
+            return kept.copy()
+        identity = file_identity(self.path)
         with _reading(self.path):
             contents = self._contents()
             if name not in contents:
@@ -320,15 +329,24 @@ class Project:
                 )
             except Exception as exc:  # pyogrio raises several GDAL error types
                 raise StoreError(f"{self.path}: cannot read layer '{name}': {exc}") from exc
-        return canonical(frame, name, file=str(self.path))
+        frame = canonical(frame, name, file=str(self.path))
+        _FRAMES.put(self.path, key, frame, identity)
+        return frame.copy()
 
     # ------------------------------------------------------------ metadata
 
     @property
     def meta(self) -> dict[str, Any]:
         """Programme metadata, read from the ``programme`` table (key → JSON value)."""
-        with _reading(self.path), closing(connect_ro(self.path)) as con:
-            return read_meta(con, path=self.path)
+        import copy
+
+        kept = _CONTENTS.get(self.path, "meta")
+        if kept is None:
+            identity = file_identity(self.path)
+            with _reading(self.path), closing(connect_ro(self.path)) as con:
+                kept = read_meta(con, path=self.path)
+            _CONTENTS.put(self.path, "meta", kept, identity)
+        return copy.deepcopy(kept)
 
     def set_meta(self, **updates: Any) -> None:
         """Update programme metadata keys (other keys are kept), atomically.
