@@ -156,29 +156,36 @@ def _interpolate(xy: FloatArray, cum: FloatArray, first: IntArray, counts: IntAr
     return xy[j - 1] + (xy[j] - xy[j - 1]) * np.clip(f, 0.0, 1.0)[:, None]
 
 
-def _reached_stretches(net: Network, node_dist: FloatArray, limit: float,
-                       fac_edge: int, fac_offset: float, fac_snap: float
-                       ) -> NDArray[np.object_]:
-    """Stretches of street within *limit* of one facility (node distances given)."""
-    du, dv = node_dist[net.edge_u], node_dist[net.edge_v]
-    ru, rv = limit - du, limit - dv
+def _street_stretches(net: Network, reach: FloatArray) -> NDArray[np.object_]:
+    """Stretches of street a walker reaches with *reach* metres left at each node.
+
+    An edge whose two ends leave enough to meet is whole; otherwise the stretch from each
+    end that the metres left there cover (``reach <= 0``: none).
+    """
+    ru, rv = reach[net.edge_u], reach[net.edge_v]
     touched = np.flatnonzero((ru > 0) | (rv > 0))
     length = net.edge_len[touched]
     ru_t, rv_t = np.maximum(ru[touched], 0.0), np.maximum(rv[touched], 0.0)
     whole = ru_t + rv_t >= length
-    edges = np.concatenate([touched[whole], touched[~whole], touched[~whole], [fac_edge]])
-    slack = max(limit - fac_snap, 0.0)
-    starts = np.concatenate([np.zeros(int(whole.sum())), np.zeros(int((~whole).sum())),
-                             length[~whole] - rv_t[~whole], [fac_offset - slack]])
-    ends = np.concatenate([length[whole], ru_t[~whole], length[~whole],
-                           [fac_offset + slack]])
-    pieces = edge_stretches(net, edges, starts, ends)
-    return pieces[pd.notna(pieces)]
+    part = ~whole
+    return edge_stretches(net, np.concatenate([touched[whole], touched[part], touched[part]]),
+                          np.concatenate([np.zeros(int(whole.sum() + part.sum())),
+                                          length[part] - rv_t[part]]),
+                          np.concatenate([length[whole], ru_t[part], length[part]]))
 
 
 def _own_street_stretches(net: Network, snap: Snap, slack: FloatArray) -> NDArray[np.object_]:
     """Stretches of each facility's own street within *slack* either side of it."""
     return edge_stretches(net, snap.edge, snap.offset - slack, snap.offset + slack)
+
+
+def _reached_stretches(net: Network, node_dist: FloatArray, limit: float, snap: Snap
+                       ) -> NDArray[np.object_]:
+    """Stretches of street within *limit* of one facility (node distances given)."""
+    pieces = np.concatenate([_street_stretches(net, limit - node_dist),
+                             _own_street_stretches(net, snap,
+                                                   np.maximum(limit - snap.dist, 0.0))])
+    return pieces[pd.notna(pieces)]
 
 
 def service_areas(
@@ -253,20 +260,7 @@ def service_areas(
         head = Snap(head.edge, head.offset, head.dist + (top - limit[members]))
         og = origin_graph(net, head)
         node_dist, _ = og.nearest(np.arange(len(members)), limit=top)
-        reach = top - node_dist
-        ru, rv = reach[net.edge_u], reach[net.edge_v]
-        touched = np.flatnonzero((ru > 0) | (rv > 0))
-        length = net.edge_len[touched]
-        ru_t, rv_t = np.maximum(ru[touched], 0.0), np.maximum(rv[touched], 0.0)
-        whole = ru_t + rv_t >= length
-        part = ~whole
-        pieces = np.concatenate([
-            edge_stretches(net, np.concatenate([touched[whole], touched[part], touched[part]]),
-                           np.concatenate([np.zeros(int(whole.sum() + part.sum())),
-                                           length[part] - rv_t[part]]),
-                           np.concatenate([length[whole], ru_t[part], length[part]])),
-            _own_street_stretches(net, head, np.maximum(top - head.dist, 0.0))])
-        pieces = pieces[pd.notna(pieces)]
+        pieces = _reached_stretches(net, node_dist, top, head)
         # buffer each stretch, then one union: 4-6x faster than buffering them as one
         # multilinestring (GEOS nodes every offset curve against every other)
         area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=2)) \
@@ -334,8 +328,7 @@ def catchments(
         owner: list[NDArray[np.int64]] = []
         for ids, dist in og.rows(np.arange(len(todo)), limit=float(limit[todo].max())):
             for row, i in enumerate(todo[ids]):
-                pieces = _reached_stretches(net, dist[row], float(limit[i]), int(snap.edge[i]),
-                                            float(snap.offset[i]), float(snap.dist[i]))
+                pieces = _reached_stretches(net, dist[row], float(limit[i]), snap.take([i]))
                 reached.append(pieces)
                 owner.append(np.full(len(pieces), i, dtype=np.int64))
         # one buffer per facility of all its stretches (the buffer is their union), for
