@@ -1651,8 +1651,8 @@ def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFra
         from gisplan.catchments import service_areas
 
         polys = service_areas(sel, network, distance_m=limit).catchments
-        names = pd.DataFrame({"name": fprops["facility_type"].iloc[:1].to_numpy()},
-                             index=polys.index[:1])
+        names = pd.DataFrame({"name": _v("facility_type", ftype, ctx.lang)},
+                             index=polys.index)  # one row, none when nothing reaches a street
         return _part(m, f"service_{ftype}", polys, names, ctx,
                      style | {"color": COVERED, "fillColor": COVERED, "dashArray": None},
                      layer="facilities", where=frames.where)

@@ -152,6 +152,16 @@ def _river_programme() -> dict[str, object]:
             "programme": {"name": "河两岸", "year": 2023}}
 
 
+def test_gaps_map_of_a_type_whose_facilities_are_all_off_the_streets_has_no_area() -> None:
+    prog = _river_programme()
+    fac = prog["facilities"]
+    assert isinstance(fac, gpd.GeoDataFrame)
+    fac["geometry"] = [shapely.Point(X0 + 0.05, Y0 + 0.05)]  # ~5 km from any street
+    m = maps.gaps_map(prog)
+    assert m.row_counts["service_kindergarten"] == 0
+    assert m.row_counts["facilities_kindergarten"] == 1  # the facility itself is drawn
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from browser import offline_browser
