@@ -188,6 +188,19 @@ def _reached_stretches(net: Network, node_dist: FloatArray, limit: float, snap: 
     return pieces[pd.notna(pieces)]
 
 
+def _snapped(facilities: gpd.GeoDataFrame, network: WalkNetwork, distance_m: Any,
+             max_snap_m: float) -> tuple[FloatArray, Snap, NDArray[np.bool_]]:
+    """Distance per facility, the facilities snapped to the streets, and which to draw.
+
+    A facility is drawn when it snapped within *max_snap_m* and has a finite distance.
+    """
+    require_crs(facilities, layer="facilities")
+    limit = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), (len(facilities),))
+    pts = gpd.GeoSeries(facilities.geometry, crs=facilities.crs).to_crs(network.crs)
+    snap = snap_points(network.network, shapely.centroid(pts.to_numpy()))
+    return limit, snap, snap.ok & (snap.dist <= max_snap_m) & np.isfinite(limit)
+
+
 def service_areas(
     facilities: gpd.GeoDataFrame,
     network: WalkNetwork,
@@ -239,13 +252,9 @@ def service_areas(
     >>> [area.contains(shapely.Point(x, 0)) for x in (100, 550, 1000, 1950)]
     [True, True, False, True]
     """
-    require_crs(facilities, layer="facilities")
     net = network.network
     report = Report()
-    limit = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), (len(facilities),))
-    pts = gpd.GeoSeries(facilities.geometry, crs=facilities.crs).to_crs(network.crs)
-    snap = snap_points(net, shapely.centroid(pts.to_numpy()))
-    ok = snap.ok & (snap.dist <= max_snap_m) & np.isfinite(limit)
+    limit, snap, ok = _snapped(facilities, network, distance_m, max_snap_m)
     keys = (pd.Series("all", index=facilities.index) if by is None
             else facilities[by].astype(object))
     groups = pd.unique(keys[ok].to_numpy())
@@ -312,14 +321,9 @@ def catchments(
     -------
     CatchmentResult
     """
-    require_crs(facilities, layer="facilities")
     net = network.network
     report = Report()
-    limit = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), (len(facilities),))
-    pts = gpd.GeoSeries(facilities.geometry, crs=facilities.crs).to_crs(network.crs)
-    pts = shapely.centroid(pts.to_numpy())
-    snap = snap_points(net, pts)
-    ok = snap.ok & (snap.dist <= max_snap_m) & np.isfinite(limit)
+    limit, snap, ok = _snapped(facilities, network, distance_m, max_snap_m)
     polys = np.full(len(facilities), None, dtype=object)
     todo = np.flatnonzero(ok)
     if len(todo):

@@ -1297,12 +1297,8 @@ def _rollup_series(roll: _Rollups, level: str,
                    units: Sequence[str]) -> dict[str, list[list[Any]]]:
     """Roll-up figures of each unit on each snapshot date (for the time slider)."""
     names = list(dict.fromkeys(str(u) for u in units))
-    grid = np.round(roll.grid(level, names), 4).tolist()  # (unit, date, column)
-
-    def cell(v: float) -> float | int | None:  # as _json_number
-        return None if v != v else int(v) if v.is_integer() else v
-
-    return {u: [[cell(v) for v in row] for row in rows]
+    grid = roll.grid(level, names).tolist()  # (unit, date, column)
+    return {u: [[_json_number(v) for v in row] for row in rows]
             for u, rows in zip(names, grid, strict=True)}
 
 

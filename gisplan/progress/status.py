@@ -472,20 +472,17 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
     codes = pd.Index(units)
     # every decisive row adds to its unit over its dates: a planned compound's rows its
     # progress, a row of a unit known only from the log also the unit being planned
-    contrib = pd.DataFrame({
-        "unit": np.r_[codes.get_indexer(pd.Index(hits["unit"].to_numpy(dtype=object))),
-                      codes.get_indexer(pd.Index(only_units))],
-        "lo": np.r_[hits["lo"].to_numpy(), only["lo"].to_numpy()],
-        "hi": np.r_[hits["hi"].to_numpy(), only["hi"].to_numpy()],
-        "hh": np.r_[hits["households"].to_numpy(dtype=float),
-                    only["log_households"].to_numpy(dtype=float)],
-        "log_only": np.r_[np.zeros(len(hits), dtype=bool), np.ones(len(only), dtype=bool)],
-        **{name: np.r_[hits[name].to_numpy(dtype=bool), only[name].to_numpy(dtype=bool)]
-           for name in ("started", "completed", "flagged")},
-    })
-    unit, lo, hi = (contrib[c].to_numpy() for c in ("unit", "lo", "hi"))
-    hh = np.nan_to_num(contrib["hh"].to_numpy())
-    log_only = contrib["log_only"].to_numpy()
+    unit = np.r_[codes.get_indexer(pd.Index(hits["unit"].to_numpy(dtype=object))),
+                 codes.get_indexer(pd.Index(only_units))]
+    lo = np.r_[hits["lo"].to_numpy(), only["lo"].to_numpy()]
+    hi = np.r_[hits["hi"].to_numpy(), only["hi"].to_numpy()]
+    raw_hh = np.r_[hits["households"].to_numpy(dtype=float),
+                   only["log_households"].to_numpy(dtype=float)]
+    hh = np.nan_to_num(raw_hh)
+    log_only = np.r_[np.zeros(len(hits), dtype=bool), np.ones(len(only), dtype=bool)]
+    started, completed, flagged = (
+        np.r_[hits[name].to_numpy(dtype=bool), only[name].to_numpy(dtype=bool)]
+        for name in ("started", "completed", "flagged"))
 
     def spread(value: np.ndarray) -> np.ndarray:
         diff = np.zeros((len(units), n_dates + 1))
@@ -493,14 +490,12 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
         np.add.at(diff, (unit, hi), -value)
         return np.cumsum(diff, axis=1)[:, :n_dates]
 
-    started, completed = contrib["started"].to_numpy(), contrib["completed"].to_numpy()
     p_code = codes.get_indexer(pd.Index(planned["unit"].to_numpy(dtype=object)))
     p_hh = planned["households"].to_numpy(dtype=float)
     st_n = np.bincount(p_code, minlength=len(units)).astype(float)
     st_hh = np.bincount(p_code, weights=np.nan_to_num(p_hh), minlength=len(units))
     st_known = np.bincount(p_code, weights=~np.isnan(p_hh), minlength=len(units))
-    known = st_known[:, None] + spread((log_only & ~np.isnan(contrib["hh"].to_numpy()))
-                                       .astype(float))
+    known = st_known[:, None] + spread((log_only & ~np.isnan(raw_hh)).astype(float))
     planned_n = st_n[:, None] + spread(log_only.astype(float))
     planned_hh = np.where(known > 0, st_hh[:, None] + spread(np.where(log_only, hh, 0.0)),
                           np.nan)
@@ -511,7 +506,7 @@ def _series_frame(planned: pd.DataFrame, rows: pd.DataFrame, grid: np.ndarray,
         "households_started": spread(np.where(started, hh, 0.0)),
         "compounds_completed": spread(completed.astype(float)),
         "households_completed": spread(np.where(completed, hh, 0.0)),
-        "starts_flagged": spread(contrib["flagged"].to_numpy(dtype=float)),
+        "starts_flagged": spread(flagged.astype(float)),
     }
     # on each date: the planned compounds' units, then units known only from the log
     # that have a report by then, in the order of their first key (as the summary has)
