@@ -479,12 +479,13 @@ def test_credits_name_the_rule_set_and_the_osm_attribution(tmp_path):
     assert "OpenStreetMap contributors (ODbL)" in page
 
 
-def test_font_subsets_from_the_base_have_the_glyphs_of_the_full_font(monkeypatch) -> None:
-    """After BASE_SUBSET_AFTER pages a process subsets from the GB 2312 base: same glyphs."""
+def test_font_subset_draws_each_character_as_the_full_font_does() -> None:
+    """The page's subset (HarfBuzz) keeps each character's outline and advance."""
     import base64
     import io
     import re
 
+    from fontTools.pens.recordingPen import DecomposingRecordingPen
     from fontTools.ttLib import TTFont
 
     from gisplan import _assets
@@ -492,23 +493,22 @@ def test_font_subsets_from_the_base_have_the_glyphs_of_the_full_font(monkeypatch
     found = _assets.find_cjk_font()
     if found is None:
         pytest.skip("no CJK font (Debian fonts-noto-cjk)")
-    text = _assets.page_characters("固原市原州区南城路片区 设施缺项 ⤢ ▸ — ·")
+    text = _assets.page_characters("固原市原州区南城路片区 设施缺项 ⤢ ▸ — · 𠀀")
+    css = _assets._subset_css.__wrapped__(*found, text)
+    data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", css).group(1))
+    subset = TTFont(io.BytesIO(data))
+    full = TTFont(str(found[0]), fontNumber=found[1], lazy=True)
 
-    def glyphs(css: str) -> dict[str, int]:
-        data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", css).group(1))
-        font = TTFont(io.BytesIO(data))
-        glyf = font["CFF "].cff.topDictIndex[0].CharStrings
-        cmap = font.getBestCmap()
-        return {chr(c): len(glyf[g].bytecode or b"") if hasattr(glyf[g], "bytecode")
-                else 0 for c, g in cmap.items()}
+    def drawn(font: TTFont, ch: str) -> tuple[object, int]:
+        name = font.getBestCmap()[ord(ch)]
+        pen = DecomposingRecordingPen(font.getGlyphSet())
+        font.getGlyphSet()[name].draw(pen)
+        return pen.value, font["hmtx"][name][0]
 
-    monkeypatch.setattr(_assets, "_full_subsets", 0)
-    full = _assets._subset_css.__wrapped__(*found, text)
-    monkeypatch.setattr(_assets, "_full_subsets", _assets.BASE_SUBSET_AFTER)
-    from_base = _assets._subset_css.__wrapped__(*found, text)
-    assert _assets._full_subsets == _assets.BASE_SUBSET_AFTER  # the base served it
-    assert glyphs(full) == glyphs(from_base)  # the same characters, the same outlines
-    assert set(glyphs(full)) >= set("固原市原州区南城路片区设施缺项—·")
-    # a character outside the base falls back to the full font
-    _assets._subset_css.__wrapped__(*found, text + "𠀀")
-    assert _assets._full_subsets == _assets.BASE_SUBSET_AFTER + 1
+    kept = set(map(chr, subset.getBestCmap()))
+    assert set("固原市原州区南城路片区设施缺项—·AZ09") <= kept
+    assert len(subset.getGlyphOrder()) < len(text) + 5  # only the page's glyphs
+    for ch in "固原州区缺项—·A":
+        assert drawn(subset, ch) == drawn(full, ch), ch
+    names = {r.nameID for r in subset["name"].names}
+    assert {1, 2, 13} <= names  # the family, and the licence travels with the font
