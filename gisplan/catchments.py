@@ -51,6 +51,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from gisplan._threads import each
 from gisplan.crs import require_crs
 from gisplan.findings import Finding, Report
 from gisplan.network import Network, Snap, WalkNetwork, origin_graph, snap_points
@@ -260,7 +261,7 @@ def service_areas(
     groups = pd.unique(keys[ok].to_numpy())
     group_of = pd.Index(groups).get_indexer(keys.to_numpy())  # -1: not drawn
     rows: list[dict[str, Any]] = []
-    areas: list[Any] = []
+    reached: list[NDArray[np.object_]] = []
     for g in range(len(groups)):
         members = np.flatnonzero(ok & (group_of == g))
         top = float(limit[members].max())
@@ -269,13 +270,19 @@ def service_areas(
         head = Snap(head.edge, head.offset, head.dist + (top - limit[members]))
         og = origin_graph(net, head)
         node_dist, _ = og.nearest(np.arange(len(members)), limit=top)
-        pieces = _reached_stretches(net, node_dist, top, head)
+        reached.append(_reached_stretches(net, node_dist, top, head))
+        rows.append({"facilities": len(members), "distance_m": top})
+
+    def merged(pieces: NDArray[np.object_]) -> Any:
         # buffer each stretch, then one union: 4-6x faster than buffering them as one
         # multilinestring (GEOS nodes every offset curve against every other)
-        area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=2)) \
-            if len(pieces) else shapely.Polygon()
-        areas.append(shapely.simplify(area, simplify_m) if simplify_m else area)
-        rows.append({"facilities": len(members), "distance_m": top})
+        if not len(pieces):
+            return shapely.Polygon()
+        area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=2))
+        return shapely.simplify(area, simplify_m) if simplify_m else area
+
+    # the unions are most of the time and release the GIL: one group per thread
+    areas = each(merged, reached)
     if (~ok).any():
         report.add(Finding("info", "catchment_not_snapped",
                            f"{int((~ok).sum())} facilities are more than {max_snap_m:g} m from "

@@ -147,7 +147,7 @@ class MapOptions:
         Generation time in the credits line; ``None`` means now (local time).
     embed_font : bool
         Embed a subset of a CJK font with only the glyphs the page uses, so Chinese
-        renders on a machine with no CJK font (needs fontTools and a font file, see
+        renders on a machine with no CJK font (needs uharfbuzz and a font file, see
         :func:`gisplan._assets.find_cjk_font`; ``GisplanMap.font_embedded`` says
         whether it was done).
 
@@ -1632,21 +1632,37 @@ def _walk_network(frames: _Frames, how: str) -> Any:
     return WalkNetwork.from_roads(roads)
 
 
+def _service_areas(fac: gpd.GeoDataFrame | None, fac_type: pd.Series | None,
+                   limits: dict[str, float | None], network: Any) -> gpd.GeoDataFrame | None:
+    """Return the merged walking service area of each facility type with a distance.
+
+    One :func:`gisplan.catchments.service_areas` call for all the types, indexed by
+    type (its unions run side by side); None without a walking network.
+    """
+    if network is None or fac is None or fac_type is None:
+        return None
+    from gisplan.catchments import service_areas
+
+    types = fac_type.to_numpy()
+    limit = pd.Series(types).map({t: v for t, v in limits.items() if v}).to_numpy(float)
+    keep = np.isfinite(limit)
+    sel = fac[keep].assign(_type=types[keep])
+    return service_areas(sel, network, distance_m=limit[keep], by="_type").catchments
+
+
 def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFrame,
-                  fprops: pd.DataFrame, ftype: str, limit: float | None, network: Any
-                  ) -> _Part:
+                  fprops: pd.DataFrame, ftype: str, limit: float | None,
+                  areas: gpd.GeoDataFrame | None) -> _Part:
     """Return the walking service area of one facility type (circles without roads).
 
-    With roads: the merged walking catchments of the type's facilities, one polygon
-    (:func:`gisplan.catchments.service_areas`; the layer is not interactive, so the
-    area is what a reader sees, without hundreds of overlapping rings).
+    With roads (*areas*, from :func:`_service_areas`): the merged walking catchments of
+    the type's facilities, one polygon (the layer is not interactive, so the area is
+    what a reader sees, without hundreds of overlapping rings).
     """
     style = {"color": FACILITY, "weight": 1, "fillOpacity": 0.06, "dashArray": "4 4",
              "interactive": False}
-    if network is not None and limit:
-        from gisplan.catchments import service_areas
-
-        polys = service_areas(sel, network, distance_m=limit).catchments
+    if areas is not None and limit:
+        polys = areas[areas.index == ftype]
         names = pd.DataFrame({"name": _v("facility_type", ftype, ctx.lang)},
                              index=polys.index)  # one row, none when nothing reaches a street
         return _part(m, f"service_{ftype}", polys, names, ctx,
@@ -1658,12 +1674,12 @@ def _service_part(m: GisplanMap, frames: _Frames, ctx: _Ctx, sel: gpd.GeoDataFra
 
 def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataFrame | None,
                     fac_type: pd.Series | None, ftype: str, limit: float | None,
-                    network: Any = None) -> list[_Part]:
+                    areas: gpd.GeoDataFrame | None = None) -> list[_Part]:
     """Return the parts of the facilities of one type and their service areas.
 
-    With a walking *network* the service area is the merged walking catchment of the
-    type's facilities (:func:`gisplan.catchments.service_areas`); without one, a
-    straight-line circle per facility.
+    With *areas* (:func:`_service_areas`, from a walking network) the service area is
+    the merged walking catchment of the type's facilities; without, a straight-line
+    circle per facility.
     """
     if fac_type is None or fac is None:
         return []
@@ -1677,7 +1693,7 @@ def _facility_parts(m: GisplanMap, frames: _Frames, ctx: _Ctx, fac: gpd.GeoDataF
     fprops["capacity"] = sel["capacity"] if "capacity" in sel.columns else np.nan
     fprops["standard_m"] = limit
     return [
-        _service_part(m, frames, ctx, sel, fprops, ftype, limit, network),
+        _service_part(m, frames, ctx, sel, fprops, ftype, limit, areas),
         _part(m, f"facilities_{ftype}", sel, fprops, ctx,
               {"color": FACILITY, "stroke": "#ffffff", "radius": 6, "weight": 1.5,
                "fillOpacity": 1, "nameKey": "name",
@@ -1771,9 +1787,11 @@ def gaps_map(
                            "colors": {"c": COVERED, "g": UNCOVERED, "n": "#666666"}}},
                  layer="coverage", where=frames.where)
     network = _walk_network(frames, how)
+    areas = _service_areas(fac if isinstance(fac, gpd.GeoDataFrame) else None, fac_type,
+                           {t: constants[f"standard_m_{t}"] for t in types}, network)
     for i, ftype in enumerate(types):
         parts = _facility_parts(m, frames, ctx, fac, fac_type, ftype,
-                                constants[f"standard_m_{ftype}"], network)
+                                constants[f"standard_m_{ftype}"], areas)
         _Layer(f"{_v('facility_type', ftype, lang)} ({gaps_per_type[ftype]})", parts,
                show=i == 0, overlay=False, switch=("compounds", ftype)).add_to(m)
     _Layer(_t("compounds", lang), [part]).add_to(m)
