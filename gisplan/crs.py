@@ -68,7 +68,7 @@ class CRSMismatchWarning(UserWarning):
 # ---------------------------------------------------------------- array helpers
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=512)  # a national run meets ~25 zones, a few pairs each
 def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 

@@ -164,3 +164,26 @@ def test_site_project_walks_on_the_network_coverage_hands_on(tmp_path) -> None:
     assert res.coverage.network is cov.network
     assert sorted(res.sites["compound_ids"]) == ["A", "B"]
     assert all(f.file == str(p.path) for f in res.report if f.layer)
+
+
+def test_the_same_streets_are_built_once_and_a_changed_street_is_rebuilt() -> None:
+    """A process keeps the networks it built (coverage, then the gaps map): same roads,
+    same graph; one moved vertex or a road marked not walkable builds a new one."""
+    from gisplan import network as nw
+
+    lines = [shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(100, 0), (100, 90)]),
+             shapely.LineString([(0, 0), (100, 90)])]
+    roads = gpd.GeoDataFrame({"walkable": [True, True, True]}, geometry=lines, crs=4547)
+    first = WalkNetwork.from_roads(roads)
+    again = WalkNetwork.from_roads(roads.copy())
+    assert again.network is first.network  # kept, not rebuilt
+    again.report.add(nw.Finding("info", "x", "a caller's own finding"))
+    assert len(WalkNetwork.from_roads(roads).report.findings) == len(first.report.findings)
+    moved = roads.copy()
+    moved.loc[2, "geometry"] = shapely.LineString([(0, 0), (100, 91)])
+    other = WalkNetwork.from_roads(moved)
+    assert other.network is not first.network
+    assert other.network.edge_len.sum() != pytest.approx(first.network.edge_len.sum())
+    fenced = roads.assign(walkable=[True, True, False])
+    assert WalkNetwork.from_roads(fenced).network.n_edges == first.network.n_edges - 1
+    assert WalkNetwork.from_roads(roads, crs=4326).crs.to_epsg() == 4326
