@@ -46,6 +46,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gisplan._errors import InputError, SchemaError
+from gisplan._threads import elementwise
 from gisplan.adjacency import overlapping_pairs
 from gisplan.crs import analysis_crs, project_layers, require_crs
 from gisplan.findings import Finding, Report, add_flags
@@ -56,7 +57,8 @@ if TYPE_CHECKING:
     from gisplan.sources import ProgrammeLike
 
 __all__ = ["JoinResult", "PreparedCompounds", "ProjectJoin", "UtilityJoin", "join_districts",
-           "join_facilities", "join_project", "join_utilities", "prepare_compounds"]
+           "join_facilities", "join_project", "join_utilities", "length_inside",
+           "prepare_compounds"]
 
 #: share of a compound's area below which it counts as split across districts
 SPLIT_SHARE = 0.9
@@ -490,12 +492,11 @@ def _per_compound_network(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object
     network, owner, year = attrs["network"], attrs["owner"], attrs["install_year"]
     # lengths on the pairs only: inside the compound, and inside compound + margin
     # each compound's margin zone drawn once, not once per line that reaches it
-    zone = cgeoms[ci]
-    if margin_m > 0:
-        used, back = np.unique(ci, return_inverse=True)
-        zone = shapely.buffer(cgeoms[used], margin_m, quad_segs=4)[back]
-    len_in = shapely.length(shapely.intersection(ugeoms[uj], cgeoms[ci]))
-    len_margin = shapely.length(shapely.intersection(ugeoms[uj], zone))
+    used, back = np.unique(ci, return_inverse=True)
+    inner = cgeoms[used]
+    zone = shapely.buffer(inner, margin_m, quad_segs=4) if margin_m > 0 else inner
+    len_in = length_inside(ugeoms[uj], inner, back)
+    len_margin = length_inside(ugeoms[uj], zone, back)
     # groups: compound × network, in compound order then network name
     net_codes, net_names = pd.factorize(network[uj], sort=True)
     width = max(len(net_names), 1)
@@ -517,6 +518,32 @@ def _per_compound_network(cgeoms: NDArray[np.object_], ugeoms: NDArray[np.object
                                         dtype="Float64").astype("Int64"),
         "shared_lines": np.bincount(grp, weights=n_comp[uj] >= 2, minlength=k).astype(int),
     })
+
+
+def length_inside(lines: NDArray[np.object_], polygons: NDArray[np.object_],
+                  which: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Length of each line inside its polygon, ``polygons[which[i]]`` for ``lines[i]``.
+
+    Only the lines that cross a polygon's boundary are cut (GEOS overlay); a line
+    inside is its whole length and a line outside none, told apart by prepared
+    predicates (a pipe is mostly one or the other: a third of the time of cutting
+    them all). The cuts run on two cores when there are many (:mod:`gisplan._threads`).
+
+    Examples
+    --------
+    >>> sq = np.array([shapely.box(0, 0, 10, 10)])
+    >>> lines = shapely.linestrings([[(1, 1), (4, 1)], [(5, 5), (15, 5)], [(20, 0), (30, 0)]])
+    >>> length_inside(lines, sq, np.zeros(3, dtype=int)).tolist()
+    [3.0, 5.0, 0.0]
+    """
+    shapely.prepare(polygons)
+    poly = polygons[which]
+    out = np.zeros(len(lines))
+    inside = shapely.contains_properly(poly, lines)
+    out[inside] = shapely.length(lines[inside])
+    cut = ~inside & shapely.intersects(poly, lines)
+    out[cut] = shapely.length(elementwise(shapely.intersection, lines[cut], poly[cut]))
+    return out
 
 
 def network_keys(values: pd.Series) -> NDArray[np.object_]:

@@ -223,3 +223,24 @@ def test_many_empty_utility_lines_are_listed_up_to_the_cap_then_counted(compound
     rep = join_utilities(compounds, lines).report
     assert len(rep.by_code("empty_geometry")) == LISTED_PER_CODE
     assert "7 more rows" in rep.by_code("empty_geometry_more")[0].message
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_length_inside_equals_cutting_every_line(seed):
+    """Lines inside, outside, across and along the boundary: the same as GEOS cuts."""
+    from gisplan.join import length_inside
+
+    rng = np.random.default_rng(seed)
+    polys = np.array([shapely.box(0, 0, 100, 100), shapely.Point(300, 50).buffer(60),
+                      shapely.box(500, 0, 600, 100).difference(shapely.box(540, 40, 560, 60))])
+    n = 400
+    which = rng.integers(0, len(polys), n)
+    centre = np.array([[50, 50], [300, 50], [550, 50]])[which]
+    start = centre + rng.normal(0, 60, (n, 2))
+    end = start + rng.normal(0, 40, (n, 2))
+    lines = shapely.linestrings(np.stack([start, end], axis=1))
+    lines[:3] = shapely.linestrings([[(0, 0), (100, 0)], [(10, 10), (20, 20)],
+                                     [(200, 200), (210, 210)]])  # along, in, out
+    which[:3] = 0
+    expected = shapely.length(shapely.intersection(lines, polys[which]))
+    np.testing.assert_allclose(length_inside(lines, polys, which), expected, atol=1e-9)
