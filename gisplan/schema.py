@@ -220,6 +220,18 @@ def zh(vocab_name: str, key: str) -> str:
     return t.zh if t else key
 
 
+def zh_many(vocab_name: str, values: pd.Series) -> pd.Series:
+    """Return :func:`zh` of each of *values* (missing stays missing), once per value.
+
+    Examples
+    --------
+    >>> zh_many("stage", pd.Series(["started", "planned", "started"])).tolist()
+    ['开工', '计划', '开工']
+    """
+    names = {v: zh(vocab_name, v) for v in pd.unique(values.dropna())}
+    return values.map(names)
+
+
 def stage_order() -> list[str]:
     """Return the stage keys in the order a compound moves through them."""
     return list(vocab("stage"))

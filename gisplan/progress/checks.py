@@ -23,17 +23,16 @@ import pandas as pd
 
 from gisplan.findings import Severity
 from gisplan.progress.dates import DateLike, parse_dates, require_date, to_dates
-from gisplan.progress.status import compound_status, criteria_ok, valid_rows
+from gisplan.progress.status import compound_status, criteria_ok, joined_names, valid_rows
 from gisplan.progress.terms import (
     CODES_ZH,
     COMPLETED,
     CONSENT_MIN,
-    CRITERIA_ZH,
     STAGES,
     START_CRITERIA,
     STARTED,
 )
-from gisplan.schema import zh
+from gisplan.schema import zh, zh_many
 
 __all__ = ["PROBLEM_COLUMNS", "check_compounds", "check_log"]
 
@@ -56,7 +55,7 @@ def _problems(rows: pd.DataFrame, code: str, severity: Severity,
         "compound_id": rows.get("compound_id"), "compound_name": rows.get("compound_name"),
         "county": rows.get("county"),
         "date": to_dates(rows["date"]) if "date" in rows else None,
-        "stage": stage.map(lambda s: None if s is None or s != s else zh("stage", s)),
+        "stage": zh_many("stage", stage),
         "detail": detail, "source_file": rows.get("source_file"),
         "source_row": rows.get("source_row"), "log_id": rows.get("log_id")},
         index=rows.index)
@@ -68,10 +67,11 @@ def _stage_order_problems(frame: pd.DataFrame) -> list[pd.DataFrame]:
     running = frame.groupby("key", sort=False)["rank"].cummax()
     prev_max = running.groupby(frame["key"], sort=False).shift(1)
     back = frame[frame["rank"] < prev_max]
+    stage_zh = np.array([zh("stage", s) for s in STAGES], dtype=object)
+    before = pd.Series(stage_zh[prev_max[back.index].to_numpy(dtype=int)], index=back.index)
     out = [_problems(back, "stage_backwards", "warning",
-                     "此前已报" + prev_max[back.index].map(
-                         lambda r: zh("stage", STAGES[int(r)])).astype(str)
-                     + "，本次报" + back["stage"].map(lambda s: zh("stage", s)).astype(str))]
+                     "此前已报" + before + "，本次报"
+                     + zh_many("stage", back["stage"]).astype(str))]
     first_start = frame[frame["rank"] == STARTED].groupby("key")["date"].min()
     first_comp = frame[frame["rank"] >= COMPLETED].groupby("key", sort=False).head(1)
     fs = first_comp["key"].map(first_start)
@@ -94,17 +94,17 @@ def _start_problems(log: pd.DataFrame, frame: pd.DataFrame, *,
     first_rows = first_rows.set_index("key").loc[started.index]
     ok, unmet = criteria_ok(started[list(START_CRITERIA)], consent_min=consent_min)
     failed = ok.eq(False).fillna(False)
-    consent = pd.to_numeric(started["consent_rate"], errors="coerce")
-    detail = (unmet[failed].astype(str) + "（同意率 " + consent[failed].map(
-        lambda v: "未填" if pd.isna(v) else f"{v:.0%}").astype(str) + "）")
+    consent = pd.to_numeric(started["consent_rate"], errors="coerce")[failed]
+    rates = {v: f"{v:.0%}" for v in pd.unique(consent.dropna())}  # once per rate
+    detail = (unmet[failed].astype(str) + "（同意率 "
+              + consent.map(rates).fillna("未填").astype(str) + "）")
     out = [_problems(first_rows[failed.to_numpy()].reset_index(), "start_criteria_unmet",
                      "warning", detail.reset_index(drop=True))]
     missing = started.loc[ok.isna(), list(START_CRITERIA)].isna()
     out.append(_problems(first_rows[ok.isna().to_numpy()].reset_index(),
                          "start_criteria_unknown", "info",
-                         pd.Series(["未填报：" + "、".join(
-                             CRITERIA_ZH[c] for c in START_CRITERIA if r[c])
-                             for _, r in missing.iterrows()], dtype=object)))
+                         pd.Series("未填报：" + joined_names(missing.to_numpy(dtype=bool)),
+                                   dtype=object)))
     return out
 
 
@@ -126,10 +126,10 @@ def _flagged_rows(log: pd.DataFrame) -> list[pd.DataFrame]:
     rows = pd.DataFrame(log)
     if "flags" not in rows or not len(rows):
         return []
-    flags = rows["flags"].fillna("").astype(str).str.split(";")
+    flags = ";" + rows["flags"].fillna("").astype(str) + ";"  # a flag is ";code;"
     out = []
     for code in _IMPORT_FLAGS:
-        hit = rows[flags.map(lambda f, c=code: c in f).to_numpy(dtype=bool)]
+        hit = rows[flags.str.contains(f";{code};", regex=False).to_numpy(dtype=bool)]
         if len(hit):
             out.append(_problems(hit, code, "info" if code == "unit_without_geometry"
                                  else "warning",

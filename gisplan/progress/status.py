@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from gisplan._errors import InputError, SchemaError
 from gisplan.progress.dates import DateLike, parse_dates, require_date, to_dates
@@ -36,7 +37,7 @@ from gisplan.progress.terms import (
     STARTED,
     Level,
 )
-from gisplan.schema import term, vocab, zh
+from gisplan.schema import term, vocab, zh, zh_many
 
 __all__ = ["PlanScope", "compound_status", "criteria_ok", "plan_scope", "progress_series",
            "progress_summary", "valid_rows"]
@@ -68,9 +69,11 @@ def _key(log: pd.DataFrame) -> pd.Series:
         flags = log["flags"].fillna("").astype(str)
         by_name = cid.isna() & flags.str.contains("unit_without_geometry", regex=False) & \
             ~flags.str.contains("compound_unknown|compound_ambiguous")
-        county = log["county"].fillna("").astype(str) if "county" in log else ""
-        name_key = county + "|" + log["compound_name"].fillna("").astype(str)
-        cid = cid.where(~by_name, name_key)
+        if by_name.any():  # the names of those rows only
+            rows = log[by_name.to_numpy()]
+            county = rows["county"].fillna("").astype(str) if "county" in rows else ""
+            cid = cid.copy()
+            cid[by_name] = county + "|" + rows["compound_name"].fillna("").astype(str)
     return cid
 
 
@@ -99,8 +102,9 @@ def criteria_ok(crit: pd.DataFrame, *, consent_min: float = CONSENT_MIN
     met = pd.DataFrame(index=crit.index)
     known = consent.notna().to_numpy()
     reached = (consent.fillna(0.0) >= consent_min - 1e-9).to_numpy()
-    met["consent_rate"] = pd.array([bool(r) if k else None for k, r in
-                                    zip(known, reached, strict=True)], dtype="boolean")
+    consent_met = pd.array(reached, dtype="boolean")
+    consent_met[~known] = pd.NA
+    met["consent_rate"] = consent_met
     for col in BOOL_CRITERIA:
         met[col] = crit[col].astype("boolean")
     failed = met.eq(False).fillna(False)
@@ -108,10 +112,24 @@ def criteria_ok(crit: pd.DataFrame, *, consent_min: float = CONSENT_MIN
     ok = pd.Series(pd.NA, index=crit.index, dtype="boolean")
     ok[~failed.any(axis=1) & ~unknown.any(axis=1)] = True
     ok[failed.any(axis=1)] = False
-    names = np.array([CRITERIA_ZH[c] for c in START_CRITERIA], dtype=object)
-    unmet = pd.Series(["、".join(names[row]) for row in failed.to_numpy(dtype=bool)],
-                      index=crit.index, dtype=object)
+    unmet = pd.Series(joined_names(failed.to_numpy(dtype=bool)), index=crit.index,
+                      dtype=object)
     return ok, unmet
+
+
+def joined_names(which: NDArray[np.bool_]) -> NDArray[np.object_]:
+    """Return, per row of *which* (rows × START_CRITERIA), its criteria's names joined by 、.
+
+    Examples
+    --------
+    >>> joined_names(np.array([[True, False, True, False, False], [False] * 5])).tolist()
+    ['居民同意率≥80%、设计已公示', '']
+    """
+    names = np.array([CRITERIA_ZH[c] + "、" for c in START_CRITERIA], dtype=object)
+    if not which.size:
+        return np.full(len(which), "", dtype=object)
+    joined = pd.Series(np.where(which, names, "").astype(object).sum(axis=1), dtype=object)
+    return joined.str.removesuffix("、").to_numpy(dtype=object)
 
 
 def _fill_criteria(frame: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +179,7 @@ def compound_status(log: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.D
     for col in ("compound_id", "compound_name", "county"):
         out[col] = last.get(col)
     out["stage"] = last["stage"]
-    out["stage_zh"] = out["stage"].map(lambda s: zh("stage", s))
+    out["stage_zh"] = zh_many("stage", out["stage"])
     started_rows = frame[frame["rank"] >= STARTED].groupby("key", sort=False).head(1)
     started_rows = started_rows.set_index("key")
     completed_rows = frame[frame["rank"] >= COMPLETED].groupby("key").head(1).set_index("key")
