@@ -553,3 +553,36 @@ def test_lock_serialises_writers_across_processes(project: Project, tmp_path: Pa
     assert len(project.read("compounds")) == 4
 
 
+
+
+def test_own_write_keeps_the_other_layers_read_and_rereads_the_written_ones(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's step writes its layers and the next step reads the programme's: those
+    stay kept across the write; the layers written, the listing and a foreign write
+    go to the file."""
+    import pyogrio
+
+    project.write_many({"districts": canonical_frame("districts")})
+    project.read("compounds")
+    project.read("districts")
+    reads: list[str] = []
+    real = pyogrio.read_dataframe
+    monkeypatch.setattr(pyogrio, "read_dataframe",
+                        lambda path, layer, **kw: reads.append(layer) or real(path, layer,
+                                                                              **kw))
+    project.write_many({"districts": canonical_frame("districts").iloc[:0]},
+                       meta_updates={"step": "join"})
+    assert len(project.read("compounds")) == 3 and reads == []  # kept across the write
+    assert len(project.read("districts")) == 0 and reads == ["districts"]  # re-read
+    assert project.meta["step"] == "join"
+    project.write("plan_lists", pd.DataFrame({"list_id": pd.Series(["L1"], dtype=object)}))
+    assert "plan_lists" in project.layers()  # the listing is read again
+    proc = run_python(f"""
+        from gisplan.store import Project
+        p = Project.open({str(project.path)!r})
+        c = p.read("compounds")
+        p.write("compounds", c.iloc[:1])
+    """)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert len(project.read("compounds")) == 1  # another process's write is seen

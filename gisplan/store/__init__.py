@@ -410,10 +410,16 @@ class Project:
         updates = json_ready(meta_updates or {})
         with self.lock():
             recover(self.path)
+            before = file_identity(self.path)  # under the lock: no other writer meanwhile
             meta = {**self.meta, **updates}
             prepared = [prepare(name, frame, description=(descriptions or {}).get(name),
                                 meta=meta) for name, frame in frames.items()]
             replace_layers(self.path, prepared, updates)
+            # the layers not written stay as they were read: a run's next step finds them
+            _FRAMES.carry(self.path, before,  # keys are (layer, columns, bbox)
+                          lambda key: isinstance(key, tuple) and key[0] in frames)
+            _CONTENTS.carry(self.path, before,
+                            lambda key: key == "contents" or (key == "meta" and bool(updates)))
 
     def append(self, table: str, frame: pd.DataFrame) -> int:
         """Append the rows of *frame* to *table* in one transaction; return rows added.

@@ -10,7 +10,10 @@ The identity of a file is its inode, size, modification time (ns) and SQLite's f
 change counter (header bytes 24–27), which every committed write transaction increments
 in rollback-journal mode, the only mode a store is used in (:mod:`._gpkg`). A write by
 this process, another process or another tool, a replaced file, or a hot journal rolled
-back all change it, and the next read goes to the file.
+back all change it, and the next read goes to the file. A write by this process through
+:meth:`gisplan.store.Project.write_many` carries over what it did not replace
+(:meth:`ReadCache.carry`): a run's steps each write their own layers and read the
+programme's, which stay kept.
 
 Examples
 --------
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 __all__ = ["ReadCache", "file_identity"]
@@ -91,6 +94,22 @@ class ReadCache:
         self._files.move_to_end(str(path))
         while len(self._files) > self.max_files:
             self._files.popitem(last=False)
+
+    def carry(self, path: str | os.PathLike[str], before: tuple[int, ...] | None,
+              stale: Callable[[Hashable], bool]) -> None:
+        """Keep what was read from *path* across this process's own write to it.
+
+        Call it after the write, still holding the store's writer lock. Values kept
+        while the file had identity *before* (taken under the lock, just before the
+        write) stay valid under the file's new identity, except those *stale* says the
+        write replaced. Nothing is kept when the cache did not hold the file as it was
+        at *before*.
+        """
+        entry = self._files.get(str(path))
+        now = file_identity(path)
+        if entry is None or before is None or now is None or entry[0] != before:
+            return
+        self._files[str(path)] = (now, {k: v for k, v in entry[1].items() if not stale(k)})
 
     def clear(self) -> None:
         """Forget everything."""
