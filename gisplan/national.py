@@ -33,6 +33,8 @@ Examples
 >>> res = run(tmp / "nat", out=tmp / "out", steps=["check", "join"])
 >>> res.finished, res.failed
 (['C001', 'C002'], {})
+>>> [t.name for t in summary_tables(res)]  # the national office's workbook
+['分省汇总', '城市明细', '运行用时']
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ from gisplan.pipeline import (
     run_step,
 )
 
-__all__ = ["INDEX", "CityEntry", "NationalProgramme", "RunResult", "is_national",
-           "open_national", "run", "synth_national", "targets"]
+__all__ = ["INDEX", "SUMMARY", "CityEntry", "NationalProgramme", "RunResult", "is_national",
+           "open_national", "run", "summary_tables", "synth_national", "targets",
+           "write_summary"]
 
 #: the index file of a national programme folder
 INDEX = "national.json"
@@ -375,6 +378,112 @@ def _run_dask(pairs: list[tuple[str, Path]], out: Path, steps: Sequence[str], *,
         client.close()
         if cluster is not None and scheduler is None:
             cluster.close()
+
+
+# ------------------------------------------------------------------ the summary workbook
+
+#: The run's summary workbook (汇总表), beside ``cities.csv`` in the output folder.
+SUMMARY = "summary.xlsx"
+
+#: Figures of a city (:meth:`RunResult.cities_frame`) → Chinese header and kind, in order.
+_CITY_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("compounds", "小区数", "int"), ("planned", "计划小区数", "int"),
+    ("started", "已开工小区数", "int"), ("completed", "已完工小区数", "int"),
+    ("start_rate", "开工率", "pct"), ("completion_rate", "完工率", "pct"),
+    ("bundles", "连片项目数", "int"), ("bundled", "连片改造小区数", "int"),
+    ("standalone", "单独改造小区数", "int"), ("with_gaps", "设施缺项小区数", "int"),
+    ("gap_rate", "设施缺项率", "pct"), ("behind", "滞后里程碑数", "int"),
+    ("errors", "数据错误数", "int"), ("warnings", "数据提示数", "int"),
+)
+#: Figures summed by province (rates are recomputed from the sums).
+_SUMMED = ("compounds", "planned", "started", "completed", "bundles", "bundled",
+           "standalone", "with_gaps", "behind", "errors", "warnings")
+
+
+def _rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add 开工率, 完工率 (of the planned compounds) and 设施缺项率 (of the compounds)."""
+    def share(num: str, den: str) -> pd.Series:
+        if num not in frame or den not in frame:
+            return pd.Series(float("nan"), index=frame.index)
+        d = pd.to_numeric(frame[den], errors="coerce").astype(float)
+        return pd.to_numeric(frame[num], errors="coerce").astype(float) / d.where(d > 0)
+
+    return frame.assign(start_rate=share("started", "planned"),
+                        completion_rate=share("completed", "planned"),
+                        gap_rate=share("with_gaps", "compounds"))
+
+
+def summary_tables(result: RunResult) -> list[Any]:
+    """Return the sheets of the run's summary workbook (汇总表), in Chinese.
+
+    分省汇总 (a national programme: one row per province and 合计, rates from the
+    sums), 城市明细 (one row per city: status, the step that failed and why, and its
+    figures) and 运行用时 (seconds per step). The figures are those of
+    :meth:`RunResult.cities_frame`; a city that failed counts in 失败城市数 and adds
+    only the figures of the steps it finished.
+
+    Parameters
+    ----------
+    result : RunResult
+
+    Returns
+    -------
+    list of gisplan.report.Table
+    """
+    from gisplan.pipeline import STEP_ZH
+    from gisplan.report import Table, numbered
+
+    cities = _rates(result.cities_frame())
+    figures = [(c, h, k) for c, h, k in _CITY_FIGURES if c in cities]
+    kinds: dict[str, Any] = {"序号": "int"} | {h: k for _, h, k in figures}
+    tables = []
+    if "province" in cities and cities["province"].notna().any():
+        ok = cities["status"].eq("ok 完成")
+        g = cities.assign(_ok=ok.astype(int), _failed=(~ok).astype(int)).groupby(
+            "province", sort=True)
+        by = pd.DataFrame({"cities": g.size(), "finished": g["_ok"].sum(),
+                           "failed": g["_failed"].sum()})
+        for col in _SUMMED:
+            if col in cities:
+                by[col] = g[col].sum(min_count=1)
+        by = by.reset_index()
+        total = by.drop(columns="province").sum(min_count=1).to_frame().T
+        by = _rates(pd.concat([by, total.assign(province="合计")], ignore_index=True))
+        frame = by[["province", "cities", "finished", "failed"]
+                   + [c for c, _, _ in figures]].rename(columns={
+                       "province": "省份", "cities": "城市数", "finished": "完成城市数",
+                       "failed": "失败城市数"} | {c: h for c, h, _ in figures})
+        tables.append(Table("分省汇总", "全国城镇老旧小区改造分省汇总",
+                            numbered(frame, total=True),
+                            kinds | {"城市数": "int", "完成城市数": "int",
+                                     "失败城市数": "int", "省份": "text"},
+                            total_row=True,
+                            note="开工率、完工率为占计划小区数的比例；设施缺项率为占小区数的比例"))
+    head = {"city": "城市代码", "name": "城市", "province": "省份", "status": "状态",
+            "failed_at": "失败步骤及原因", "as_of": "进度截至"}
+    cols = [c for c in head if c in cities] + [c for c, _, _ in figures]
+    frame = cities[cols].rename(columns=head | {c: h for c, h, _ in figures})
+    tables.append(Table("城市明细", "各城市分析结果", numbered(frame),
+                        kinds | dict.fromkeys([head[c] for c in head if c in cities],
+                                              "text"),
+                        note=f"{len(result.finished)} / {len(result.cities)} 个城市完成；"
+                             "失败城市的原因见“失败步骤及原因”，其余城市不受影响"))
+    steps = result.step_seconds()
+    frame = pd.DataFrame({"步骤": [f"{STEP_ZH.get(s, s)} {s}" for s in steps["step"]],
+                          "总用时（秒）": steps["total_s"].round(1),
+                          "最慢城市用时（秒）": steps["max_city_s"].round(1)})
+    tables.append(Table("运行用时", f"各步骤用时（{result.engine}）",
+                        numbered(frame),
+                        {"序号": "int", "步骤": "text", "总用时（秒）": "float",
+                         "最慢城市用时（秒）": "float"}))
+    return tables
+
+
+def write_summary(result: RunResult, path: str | os.PathLike[str]) -> Path:
+    """Write the run's summary workbook (:func:`summary_tables`) to *path*; return it."""
+    from gisplan.report import write_xlsx
+
+    return write_xlsx(summary_tables(result), Path(path), detail_cells=None)[0]
 
 
 def rows_across_partitions(out: str | os.PathLike[str], layer: str) -> dict[str, int]:

@@ -58,6 +58,7 @@ from gisplan.sources import ProgrammeLike, as_project, read_layers
 
 __all__ = [
     "Table",
+    "numbered",
     "progress_table",
     "report_tables",
     "write_csv",
@@ -173,7 +174,7 @@ def progress_table(summary: pd.DataFrame, *, unit_zh: str = "县区"
     frame = summary[[c for c, _, _ in cols]].rename(columns={c: h for c, h, _ in cols})
     has_total = bool(len(frame)) and str(frame.iloc[-1, 0]) == "合计"
     kinds: dict[str, Kind] = {h: k for _, h, k in cols} | {"序号": "int"}
-    return _numbered(frame, total=has_total), kinds
+    return numbered(frame, total=has_total), kinds
 
 
 #: Chinese headers of the columns of stored analysis tables (bundles, coverage); the
@@ -218,8 +219,8 @@ def _unique(header: str, taken: set[str], col: str) -> str:
     return out
 
 
-def _numbered(frame: pd.DataFrame, *, total: bool = False) -> pd.DataFrame:
-    """*frame* with the running number 序号 first (blank on a total row).
+def numbered(frame: pd.DataFrame, *, total: bool = False) -> pd.DataFrame:
+    """Return *frame* with the running number 序号 first (blank on a total row).
 
     A column the user called 序号 is kept, as 原序号: the report never drops or
     overwrites a user's column.
@@ -294,7 +295,7 @@ def _generic(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
                             or (isinstance(v, float) and np.isnan(v)) else str(v))
     out = df.rename(columns=names)
     out.columns = [names[c] for c in df.columns]
-    return (_numbered(out, total=total), kinds | {_NUMBER: "int"},
+    return (numbered(out, total=total), kinds | {_NUMBER: "int"},
             {h: str(c) for c, h in names.items()})
 
 
@@ -331,7 +332,7 @@ def _budget(meta: Mapping[str, Any]) -> Table | None:
                 + ("，一致" if abs(diff) < 0.0005 else f"，相差 {diff:,.3f} 万元（请核对）"))
     df.loc[len(df)] = {"资金来源": "合计", "来源代码": "", "金额（万元）": total,
                        "占比": 1.0 if total else np.nan}
-    return Table("资金来源", "资金来源表", _numbered(df, total=True),
+    return Table("资金来源", "资金来源表", numbered(df, total=True),
                  {"序号": "int", "资金来源": "text", "来源代码": "text", "金额（万元）": "wan",
                   "占比": "pct"}, total_row=True, note=note or "单位：万元")
 
@@ -385,7 +386,7 @@ def _milestone_table(src: _Inputs) -> Table | None:
              "state_zh"]].astype({"unit": object})
     df.columns = ["县区", "节点目标", "截止日期", "指标", "目标值", "按进度应达", "实际完成",
                   "状态"]
-    return Table("里程碑", f"{src.name}节点目标完成情况", _numbered(df),
+    return Table("里程碑", f"{src.name}节点目标完成情况", numbered(df),
                  {"序号": "int", "目标值": "pct", "按进度应达": "pct", "实际完成": "pct"},
                  note=f"截至{src.day}；按进度应达：自{src.meta.get('start_date') or '年初'}"
                       "起按时间均匀推进的目标值")
@@ -454,7 +455,7 @@ def _curve_table(src: _Inputs) -> Table | None:
                        "日期", series) for k, unit in enumerate(df["县区"].unique())]
     kinds: dict[str, Kind] = {"序号": "int", "日期": "date",
                               **{h: "pct" for h in series}}
-    return Table("进度曲线", f"{src.name}开工率、完工率曲线", _numbered(df), kinds,
+    return Table("进度曲线", f"{src.name}开工率、完工率曲线", numbered(df), kinds,
                  note=f"截至{src.day}；计划进度：自{start.isoformat()}起按节点目标线性推进",
                  charts=charts)
 
@@ -473,7 +474,7 @@ def _problem_table(src: _Inputs) -> Table:
     df.columns = ["县区", "小区编号", "小区名称", "日期", "问题类型", "说明", "问题代码",
                   "来源文件", "来源行"]
     df["来源行"] = pd.to_numeric(df["来源行"], errors="coerce").astype("Int64")
-    return Table("问题清单", f"{src.name}问题清单", _numbered(df),
+    return Table("问题清单", f"{src.name}问题清单", numbered(df),
                  {"序号": "int", "来源行": "int"}, note=f"截至{src.day}")
 
 
@@ -489,7 +490,7 @@ def _design_table(src: _Inputs) -> Table:
     df["categories"] = df["categories"].map(
         lambda s: "、".join(zh_term("category", c) for c in str(s).split(";") if c))
     df.columns = ["县区", "小区编号", "小区名称", "改造类型", "缺项数", "缺少内容", "未识别内容"]
-    return Table("设计缺项", f"{src.name}设计方案缺项清单", _numbered(df),
+    return Table("设计缺项", f"{src.name}设计方案缺项清单", numbered(df),
                  {"序号": "int", "缺项数": "int"},
                  note="依据：淮安市老旧小区改造督查通报（2023）、国办发〔2020〕23号")
 
@@ -601,7 +602,7 @@ def _attribution(tables: list[Table], meta: Mapping[str, Any]) -> Table | None:
         line = "数据来源见“说明”表" + (f"；{short}" if short else "")
         first.note = f"{first.note}　{line}" if first.note else line
     df = pd.DataFrame(lines, columns=["项目", "内容"])
-    return Table("说明", "数据来源与许可", _numbered(df), {"序号": "int"},
+    return Table("说明", "数据来源与许可", numbered(df), {"序号": "int"},
                  note="本报表所用数据的来源；引用时请注明")
 
 
@@ -611,7 +612,7 @@ def _field_notes(tables: list[Table]) -> Table | None:
             for t in tables for header, name in t.fields.items()]
     if not rows:
         return None
-    return Table("列名说明", "列名说明（中文列名与数据字段对照）", _numbered(pd.DataFrame(rows)),
+    return Table("列名说明", "列名说明（中文列名与数据字段对照）", numbered(pd.DataFrame(rows)),
                  {"序号": "int"}, note="字段名：GeoPackage 图层中的列名，供数据交换和程序使用")
 
 

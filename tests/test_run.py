@@ -88,6 +88,11 @@ def test_run_cli_on_one_programme(tmp_path: Path, gisplan: Any) -> None:
     cities = pd.read_csv(out / "cities.csv")
     assert cities.loc[0, "compounds"] == 26
     assert "bundles" in Project.open(store).layers()
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "summary.xlsx")  # one programme: no provinces to add up
+    assert wb.sheetnames == ["城市明细", "运行用时"]
+    assert [c.value for c in wb["城市明细"][4]][:3] == [1, "g", "ok 完成"]
 
 
 def test_run_writes_big_report_tables_beside_the_workbook(tmp_path: Path,
@@ -128,6 +133,29 @@ def test_run_cli_names_failed_cities_and_caps_the_table(national: Path, tmp_path
     assert "… and 2 more" in text  # the city table, cut at --limit
     full = pd.read_csv(tmp_path / "o" / "cities.csv")
     assert list(full["city"]) == ["C001", "C002", "C003"]
+    # the summary workbook: by province with 合计, one row per city, time by step
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "o" / "summary.xlsx")
+    assert wb.sheetnames == ["分省汇总", "城市明细", "运行用时"]
+
+    def rows(name: str) -> pd.DataFrame:
+        values = list(wb[name].iter_rows(min_row=3, values_only=True))
+        return pd.DataFrame(values[1:], columns=values[0])
+
+    by_city = rows("城市明细")
+    assert by_city["城市代码"].tolist() == ["C001", "C002", "C003"]
+    assert by_city["状态"].tolist() == ["ok 完成", "failed 失败", "ok 完成"]
+    assert by_city.loc[1, "失败步骤及原因"].startswith("check:")
+    assert by_city["小区数"].tolist()[::2] == full["compounds"].dropna().astype(int).tolist()
+    by_province = rows("分省汇总")
+    total = by_province.iloc[-1]
+    assert total["省份"] == "合计" and (pd.isna(total["序号"]) or total["序号"] == "")
+    assert total["城市数"] == 3 and total["失败城市数"] == 1 and total["完成城市数"] == 2
+    assert total["小区数"] == by_province["小区数"].iloc[:-1].sum() == full["compounds"].sum()
+    assert total["开工率"] == pytest.approx(total["已开工小区数"] / total["计划小区数"])
+    assert set(rows("运行用时")["步骤"]) == {"数据检查 check", "空间关联 join",
+                                          "连片打包 bundle", "进度状态 progress", "导出 export"}
 
 
 def test_run_refuses_workers_and_scheduler_together(national: Path, gisplan: Any) -> None:

@@ -106,12 +106,14 @@ def _summary(con: Any, result: Any, *, out: Path, limit: int) -> None:
     """Per-step timings, the cities (at most *limit*), failures, and the full tables."""
     from gisplan.cells import to_csv
     from gisplan.cli._output import print_frame
+    from gisplan.national import SUMMARY, write_summary
 
     out.mkdir(parents=True, exist_ok=True)
     cities = result.cities_frame()
     steps = result.step_seconds()
     to_csv(cities, out / "cities.csv")
     to_csv(steps, out / "steps.csv")
+    write_summary(result, out / SUMMARY)
     where = f"{out / 'cities.csv'}"
     steps["step"] = [f"{s} {STEP_ZH[s]}" for s in steps["step"]]
     print_frame(con, steps.rename(columns={"step": "step 步骤", "total_s": "seconds 秒",
@@ -138,5 +140,5 @@ def _summary(con: Any, result: Any, *, out: Path, limit: int) -> None:
     con.print(f"finished 完成: {n} of {len(result.cities)} cities 城市, {total:,} compounds "
               f"小区; peak memory 峰值内存 per worker: "
               + ", ".join(f"{v:,.0f} MB" for v in result.workers.values()), highlight=False)
-    con.print(f"outputs 输出 → {out}/ (reports, maps, parquet/<layer>/city=…, cities.csv, "
-              "steps.csv)", highlight=False)
+    con.print(f"outputs 输出 → {out}/ ({SUMMARY} 汇总表, reports, maps, "
+              "parquet/<layer>/city=…, cities.csv, steps.csv)", highlight=False)
