@@ -256,7 +256,10 @@ def cjk_font_css(text: str) -> str | None:
     found = find_cjk_font()
     if found is None:
         return None
-    return _subset_css(*found, text)
+    try:
+        return _subset_css(*found, text)
+    except ValueError:  # a font HarfBuzz cannot subset: the page uses the system's fonts
+        return None
 
 
 #: Name records a subset keeps: family, style, version and the licence (13, 14).
@@ -291,8 +294,11 @@ def _subset_font(path: Path, index: int, text: str) -> bytes:
     languages.clear()
     languages.invert()  # every language
     plan.flags = hb.SubsetFlags.NO_HINTING | hb.SubsetFlags.NOTDEF_OUTLINE
-    subset = hb.subset(_hb_face(path, index), plan)
-    if subset is None:  # pragma: no cover - HarfBuzz refused the font
+    try:
+        subset = hb.subset(_hb_face(path, index), plan)
+    except RuntimeError:  # HarfBuzz refused the font (not OpenType, or damaged)
+        subset = None
+    if subset is None:
         raise ValueError(f"{path}: HarfBuzz could not subset this font")
     return bytes(subset.blob.data)
 

@@ -512,3 +512,15 @@ def test_font_subset_draws_each_character_as_the_full_font_does() -> None:
         assert drawn(subset, ch) == drawn(full, ch), ch
     names = {r.nameID for r in subset["name"].names}
     assert {1, 2, 13} <= names  # the family, and the licence travels with the font
+
+
+def test_a_font_that_cannot_be_subset_leaves_the_page_to_the_system_fonts(
+        tmp_path, monkeypatch) -> None:
+    from gisplan import _assets
+
+    bad = tmp_path / "broken.otf"
+    bad.write_bytes(b"OTTO" + bytes(200))  # an OpenType header and nothing behind it
+    monkeypatch.setenv(_assets.FONT_ENV, str(bad))
+    assert _assets.cjk_font_css("改造进度") is None
+    page, embedded = _assets.embed_cjk_font("<html><head></head><body>改造</body></html>")
+    assert not embedded and "@font-face" not in page
