@@ -45,7 +45,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -58,6 +58,9 @@ from gisplan.pipeline import (
     run_programme,
     run_step,
 )
+
+if TYPE_CHECKING:
+    from gisplan.report import Table
 
 __all__ = ["INDEX", "SUMMARY", "CityEntry", "NationalProgramme", "RunResult", "is_national",
            "open_national", "run", "summary_tables", "synth_national", "targets",
@@ -413,7 +416,7 @@ def _rates(frame: pd.DataFrame) -> pd.DataFrame:
                         gap_rate=share("with_gaps", "compounds"))
 
 
-def summary_tables(result: RunResult) -> list[Any]:
+def summary_tables(result: RunResult) -> list[Table]:
     """Return the sheets of the run's summary workbook (汇总表), in Chinese.
 
     分省汇总 (a national programme: one row per province and 合计, rates from the

@@ -13,7 +13,9 @@ this process, another process or another tool, a replaced file, or a hot journal
 back all change it, and the next read goes to the file. A write by this process through
 :meth:`gisplan.store.Project.write_many` carries over what it did not replace
 (:meth:`ReadCache.carry`): a run's steps each write their own layers and read the
-programme's, which stay kept.
+programme's, which stay kept. (A tool writing the file without gisplan's writer lock in
+the same moment as a gisplan writer would go unseen until the file changes again; such a
+tool breaks the serialised-writers guarantee anyway.)
 
 Examples
 --------
