@@ -16,6 +16,9 @@ from gisplan import maps
 from gisplan._assets import assert_self_contained, external_resources, leaflet_css
 from gisplan._errors import GisplanError, InputError
 from gisplan.chinacoords import wgs84_to_gcj02
+from gisplan.maps import _page as maps_page
+from gisplan.maps import progress as maps_progress
+from gisplan.maps import render as maps_render
 
 
 @pytest.fixture
@@ -106,7 +109,7 @@ def test_progress_time_slider_has_month_ends_up_to_the_status_date(prog):
 
 def test_stage_history_is_one_character_per_snapshot():
     hist = np.array([[-1, 1, 4], [0, 0, 0]], dtype=np.int8)
-    assert maps._encode_history(hist) == ["-14", "000"]
+    assert maps_progress._encode_history(hist) == ["-14", "000"]
 
 
 def _payloads(page: str) -> list[dict]:
@@ -140,7 +143,7 @@ def test_coordinates_are_quantised_to_six_decimals(prog):
 
 def test_large_data_is_packed_and_decodes_to_the_same_outlines(prog, monkeypatch):
     small = maps.render_html(maps.progress_map(prog))
-    monkeypatch.setattr(maps, "PACK_ABOVE", 10)
+    monkeypatch.setattr(maps_render, "PACK_ABOVE", 10)
     packed = maps.render_html(maps.progress_map(prog))
     assert "gisplan.setPacked(" in packed and "gisplan.setPacked(" not in small
     assert np.array_equal(_coords(small), _coords(packed))
@@ -216,7 +219,7 @@ def test_bundles_map_lists_members_and_standalone(prog):
 def test_gaps_map_has_one_radio_layer_per_facility_type(prog):
     m = maps.gaps_map(prog, facility_types=["kindergarten", "market"])
     radio = [c.layer_name for c in m._children.values()
-             if isinstance(c, maps._Layer) and not c.overlay]
+             if isinstance(c, maps_page._Layer) and not c.overlay]
     assert [re.sub(r" \(\d+\)$", "", n) for n in radio] == ["幼儿园", "菜市场"]
 
 

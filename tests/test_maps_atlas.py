@@ -12,6 +12,7 @@ from _map_fixtures import programme
 from browser import PHONE, offline_browser
 
 from gisplan import maps
+from gisplan.maps import _style as maps_style
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +79,7 @@ def test_atlas_has_the_four_themes_one_search_one_slider_and_a_table(browser, at
         assert page.locator(".gp-atlas-slider").count() == 1
         assert page.locator(".gp-atlas-table tbody tr").count() == 6
         for kind in ["gaps", "bundles", "utilities", "progress"]:
-            page.locator(".gp-tab", has_text=maps._t(f"{kind}_title", "zh")).click()
+            page.locator(".gp-tab", has_text=maps_style._t(f"{kind}_title", "zh")).click()
             _ready(page, kind)
             assert page.locator("iframe.gp-view:visible").count() == 1
         assert page.problems() == []

@@ -15,6 +15,7 @@ from _map_fixtures import XSS, programme
 from browser import OfflinePage, offline_browser, open_offline
 
 from gisplan import maps
+from gisplan.maps import render as maps_render
 
 pytestmark = pytest.mark.browser
 
@@ -182,7 +183,7 @@ def test_demo_map_of_a_sample_programme_renders_offline(browser, sample_copy, tm
 
 def test_packed_data_unpacks_in_the_browser_with_every_feature(browser, tmp_path,
                                                                 monkeypatch):
-    monkeypatch.setattr(maps, "PACK_ABOVE", 10)   # a big programme's gzipped data
+    monkeypatch.setattr(maps_render, "PACK_ABOVE", 10)   # a big programme's gzipped data
     m = maps.progress_map(programme())
     path = maps.save_map(m, tmp_path / "packed.html")
     assert "gisplan.setPacked(" in path.read_text(encoding="utf-8")

@@ -16,6 +16,8 @@ from _map_fixtures import programme
 from browser import PHONE, OfflinePage, offline_browser, open_offline
 
 from gisplan import maps
+from gisplan.maps import _page as maps_page
+from gisplan.schema import stage_order
 
 pytestmark = pytest.mark.browser
 
@@ -90,8 +92,8 @@ def test_title_legend_counts_and_rollups_follow_the_slider(browser, built, lazy,
                                                            monkeypatch):
     path = built["progress"]
     if lazy:   # every layer drawn lazily from its packed arrays, as in a big city
-        monkeypatch.setattr(maps, "LAZY_ABOVE", 0)
-        monkeypatch.setattr(maps, "LAZY_CONTEXT_ABOVE", 0)
+        monkeypatch.setattr(maps_page, "LAZY_ABOVE", 0)
+        monkeypatch.setattr(maps_page, "LAZY_CONTEXT_ABOVE", 0)
         path = maps.save_map(maps.progress_map(programme()), tmp_path / "lazy.html")
         assert '"lazy": true' in path.read_text(encoding="utf-8")
     page = open_offline(browser, path)
@@ -366,7 +368,7 @@ def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
         browser, tmp_path, monkeypatch):
     from gisplan.synth import synth_city
 
-    monkeypatch.setattr(maps, "LAZY_ABOVE", 100)
+    monkeypatch.setattr(maps_page, "LAZY_ABOVE", 100)
     city = synth_city(compounds=600, seed=3)
     path = maps.save_map(maps.progress_map(city), tmp_path / "big.html")
     page = open_offline(browser, path, viewport=PHONE)
@@ -398,7 +400,7 @@ def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
             gisplan.layers.compounds.layer.eachLayer(l => out.push(
                 [l.feature.properties._h.charAt(0), l.options.fillColor]));
             return out; }""")
-        stage_colours = [maps.STAGE_COLORS[s] for s in maps.stage_order()]
+        stage_colours = [maps.STAGE_COLORS[s] for s in stage_order()]
         assert len(colours) == page.drawn()["compounds"]["count"]
         assert all(c == (maps.NO_RECORD if h in "-" else stage_colours[int(h, 36)])
                    for h, c in colours)

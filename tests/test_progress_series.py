@@ -117,8 +117,9 @@ def test_an_empty_log_gives_planned_figures_only() -> None:
 
 @pytest.mark.parametrize("sample", ["xuchang_2023", "huaian_2023"])
 def test_the_maps_stage_history_is_the_status_on_each_snapshot_date(sample: str) -> None:
-    from gisplan.maps import _snapshot_dates, _stage_history, stage_order
+    from gisplan.maps.progress import _snapshot_dates, _stage_history
     from gisplan.progress import compound_status
+    from gisplan.schema import stage_order
 
     p = Project.open(ROOT / "layers" / f"{sample}.gpkg")
     comp, log = p.read("compounds"), p.read("progress_log")
@@ -137,35 +138,35 @@ def test_the_maps_stage_history_is_the_status_on_each_snapshot_date(sample: str)
 
 @pytest.mark.parametrize("sample", ["xuchang_2023", "guyuan_2022"])
 def test_the_maps_slider_and_charts_carry_the_summary_of_each_date(sample: str) -> None:
-    from gisplan import maps
+    from gisplan.maps import progress as mp
 
     p = Project.open(ROOT / "layers" / f"{sample}.gpkg")
     comp, log = p.read("compounds"), p.read("progress_log")
     days = month_ends(log)[1:-1]
-    roll = maps._Rollups(comp, log, days)
-    cols = list(maps._ROLLUP_COLS)
+    roll = mp._Rollups(comp, log, days)
+    cols = list(mp._ROLLUP_COLS)
     for level, by in (("county", "county"), ("pianqu", "district")):
         units = [*sorted(comp[by].dropna().astype(str).unique())[:6], "无此单元"]
-        got = maps._rollup_series(roll, level, units)
+        got = mp._rollup_series(roll, level, units)
         for k, day in enumerate(days):
             ref = progress_summary(comp, log, as_of=day, by=by).set_index("unit")
             for unit in units:
                 want = ([None] * len(cols) if unit not in ref.index else
-                        [maps._json_number(ref.loc[unit, c]) for c in cols])
+                        [mp._json_number(ref.loc[unit, c]) for c in cols])
                 assert got[unit][k] == want, (level, unit, day)
-    charts = maps._progress_charts(comp, roll, p.meta, "zh")
+    charts = mp._progress_charts(comp, roll, p.meta, "zh")
     assert charts is not None
     by_name = {u["name"]: u["values"] for u in charts["units"]}
     for k, day in enumerate(days):
         ref = progress_summary(comp, log, as_of=day, by="county").set_index("unit")
         for unit, values in by_name.items():
             row = ref.loc["合计" if unit == "全市合计" else unit]
-            want = [maps._json_number(row[n] / row[d]) if row[d] else None for n, d in (
+            want = [mp._json_number(row[n] / row[d]) if row[d] else None for n, d in (
                 ("households_started", "households_planned"),
                 ("households_completed", "households_planned"),
                 ("compounds_started", "compounds_planned"),
                 ("compounds_completed", "compounds_planned"))]
             assert values[k] == pytest.approx(want), (unit, day)
         total = roll.total(day)
-        assert maps._json_number(total["start_rate_households"]) == maps._json_number(
+        assert mp._json_number(total["start_rate_households"]) == mp._json_number(
             ref.loc["合计", "start_rate_households"])
