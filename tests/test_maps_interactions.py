@@ -410,3 +410,26 @@ def test_a_very_large_layer_draws_what_is_in_view_and_search_still_finds_all(
         assert page.problems() == []
     finally:
         page.page.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 860), (1366, 768), (1920, 1080)])
+def test_the_left_controls_do_not_cover_each_other(browser, built, size):
+    """The charts and the slider (bottom left) stop short of the title, search box and
+    buttons (top left) on common laptop and desktop screens; the charts scroll instead."""
+    width, height = size
+    page = open_offline(browser, built["progress"], viewport={"width": width, "height": height})
+    try:
+        boxes = page.page.evaluate("""() => {
+            const rects = sel => [...document.querySelectorAll(sel + ' > .leaflet-control')]
+                .map(e => e.getBoundingClientRect())
+                .map(r => ({top: r.top, bottom: r.bottom, left: r.left, right: r.right}));
+            return {top: rects('.leaflet-top.leaflet-left'),
+                    bottom: rects('.leaflet-bottom.leaflet-left'),
+                    charts: !!document.querySelector('.gp-charts')};
+        }""")
+        assert boxes["charts"] and boxes["top"] and boxes["bottom"]
+        lowest_top = max(r["bottom"] for r in boxes["top"])
+        highest_bottom = min(r["top"] for r in boxes["bottom"])
+        assert lowest_top <= highest_bottom, boxes
+    finally:
+        page.page.close()

@@ -896,11 +896,32 @@
       return d;
     };
     ctl.addTo(map);
+    fitBetweenCorners(map, ctl.getContainer());
     G.timeHooks = G.timeHooks || [];
     G.timeHooks.push(setDate);
     G.charts = {setDate: setDate, markers: markers};
     return ctl;
   };
+
+  /* Keep *box* (a bottom-left control that scrolls: the charts) below the top-left stack
+   * (title, search, buttons): its height is what the map leaves between the two corners,
+   * at most 45 % of the map (at least 80 px), and follows the window and the top stack. */
+  function fitBetweenCorners(map, box) {
+    var c = map.getContainer();
+    var top = c.querySelector(".leaflet-top.leaflet-left");
+    var bottom = c.querySelector(".leaflet-bottom.leaflet-left");
+    if (!top || !bottom) return;
+    function fit() {
+      var h = c.getBoundingClientRect().height;
+      var others = bottom.getBoundingClientRect().height - box.getBoundingClientRect().height;
+      var room = h - top.getBoundingClientRect().height - others - 20;  // control margins
+      box.style.maxHeight = Math.max(80, Math.min(room, 0.45 * h)) + "px";
+    }
+    fit();
+    setTimeout(fit, 0);  // after the controls added later (the slider, the search box)
+    map.on("resize", fit);
+    if (window.ResizeObserver) new ResizeObserver(fit).observe(top);
+  }
 
   /* Every facility type's walking distance against its standard, in a gaps popup. */
   G.popupExtra.allGaps = function (d, p, opts) {
