@@ -245,6 +245,24 @@ class RunResult:
         g = frame.groupby("step", sort=False)["seconds"]
         return pd.DataFrame({"total_s": g.sum(), "max_city_s": g.max()}).reset_index()
 
+    def by_province(self) -> pd.DataFrame:
+        """One row per province: cities, finished, failed and the figures summed.
+
+        Empty when the cities have no province (one programme).
+        """
+        cities = self.cities_frame()
+        if "province" not in cities or not cities["province"].notna().any():
+            return pd.DataFrame(columns=["province", "cities", "finished", "failed"])
+        ok = cities["status"].eq("ok 完成")
+        g = cities.assign(_ok=ok.astype(int), _failed=(~ok).astype(int)).groupby(
+            "province", sort=True)
+        by = pd.DataFrame({"cities": g.size(), "finished": g["_ok"].sum(),
+                           "failed": g["_failed"].sum()})
+        for col in _SUMMED:
+            if col in cities:
+                by[col] = g[col].sum(min_count=1)
+        return by.reset_index()
+
     def cities_frame(self) -> pd.DataFrame:
         """One row per city: status, failed step and message, and the step figures."""
         rows: dict[str, dict[str, Any]] = {c: {"city": c} for c in self.cities}
@@ -440,16 +458,8 @@ def summary_tables(result: RunResult) -> list[Table]:
     figures = [(c, h, k) for c, h, k in _CITY_FIGURES if c in cities]
     kinds: dict[str, Any] = {"序号": "int"} | {h: k for _, h, k in figures}
     tables = []
-    if "province" in cities and cities["province"].notna().any():
-        ok = cities["status"].eq("ok 完成")
-        g = cities.assign(_ok=ok.astype(int), _failed=(~ok).astype(int)).groupby(
-            "province", sort=True)
-        by = pd.DataFrame({"cities": g.size(), "finished": g["_ok"].sum(),
-                           "failed": g["_failed"].sum()})
-        for col in _SUMMED:
-            if col in cities:
-                by[col] = g[col].sum(min_count=1)
-        by = by.reset_index()
+    by = result.by_province()
+    if len(by):
         total = by.drop(columns="province").sum(min_count=1).to_frame().T
         by = _rates(pd.concat([by, total.assign(province="合计")], ignore_index=True))
         frame = by[["province", "cities", "finished", "failed"]

@@ -129,11 +129,12 @@ def _summary(con: Any, result: Any, *, out: Path, limit: int) -> None:
             con.print(f"  {city}: {why}", markup=False, highlight=False)
         if len(failed) > limit:
             con.print(f"  … and {len(failed) - limit} more; full table in {where}")
-    if "province" in cities and cities["province"].nunique() > 1:
-        by = cities.groupby("province", sort=True).agg(
-            cities=("city", "size"), compounds=("compounds", "sum"),
-            failed=("status", lambda s: int((s != "ok 完成").sum())))
-        print_frame(con, by.reset_index().rename(columns={"province": "province 省"}),
+    by = result.by_province()
+    if len(by) > 1:
+        if "compounds" in by:  # a province whose cities all failed at check counts 0
+            by["compounds"] = by["compounds"].fillna(0)
+        shown = [c for c in ("province", "cities", "compounds", "failed") if c in by]
+        print_frame(con, by[shown].rename(columns={"province": "province 省"}),
                     title="By province 分省汇总", limit=limit, where=where)
     n = len(result.finished)
     total = int(cities["compounds"].sum()) if "compounds" in cities else 0

@@ -19,7 +19,7 @@ from gisplan.maps._page import _compound_props, _credits, _Ctx, _Frames, _frames
 from gisplan.maps._style import _t, _v
 from gisplan.maps.encoding import _column_values, _safe_json
 from gisplan.maps.options import KINDS, Lang, MapOptions, MapSource, _options
-from gisplan.maps.progress import _snapshot_dates, _stage_history, _status_day
+from gisplan.maps.progress import _stage_snapshots
 from gisplan.maps.render import make_map, render_html
 from gisplan.schema import stage_order
 
@@ -33,11 +33,7 @@ def _atlas_rows(frames: _Frames, lang: Lang, as_of: str | dt.date | None
                 ) -> tuple[list[dict[str, Any]], list[list[Any]], list[str]]:
     """Columns, rows (one per compound) and snapshot dates of the atlas table."""
     comp = frames.require("compounds", for_what="atlas")
-    log = frames.get("progress_log")
-    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
-    day = _status_day(log, as_of)
-    dates = _snapshot_dates(log["date"], day)
-    hist = _stage_history(comp, log, dates)
+    log, _, dates, hist = _stage_snapshots(frames, comp, as_of)
     order = stage_order()
     now = hist[:, -1]
     stage = [_v("stage", order[k], lang) if k >= 0 else _t("no_record", lang) for k in now]

@@ -169,6 +169,20 @@ def _status_day(log: pd.DataFrame, as_of: str | dt.date | None) -> dt.date:
     return log_dates.max().date() if log_dates.notna().any() else dt.date.today()
 
 
+def _stage_snapshots(frames: _Frames, comp: pd.DataFrame, as_of: str | dt.date | None
+                     ) -> tuple[pd.DataFrame, dt.date, list[dt.date], np.ndarray]:
+    """Return the log, the status day, the snapshot dates and the stages on them.
+
+    The log is empty when the programme has none; the stages are each compound's on
+    each date (:func:`_stage_history`), for the progress map's slider and the atlas table.
+    """
+    log = frames.get("progress_log")
+    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
+    day = _status_day(log, as_of)
+    dates = _snapshot_dates(log["date"], day)
+    return log, day, dates, _stage_history(comp, log, dates)
+
+
 _ROLLUP_BINS = [0, 0.25, 0.5, 0.75, 1.0]
 _ROLLUP_PALETTE = [NODATA, "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
 
@@ -420,11 +434,7 @@ def progress_map(
     opts = _options(options, overrides)
     frames = _frames(source)
     comp = frames.require("compounds", for_what="progress")
-    log = frames.get("progress_log")
-    log = log if log is not None else pd.DataFrame(columns=["compound_id", "date", "stage"])
-    day = _status_day(log, as_of)
-    dates = _snapshot_dates(log["date"], day)
-    hist = _stage_history(comp, log, dates)
+    log, day, dates, hist = _stage_snapshots(frames, comp, as_of)
     roll = _Rollups(comp, log, dates)
     total = roll.total(dates[-1])
     lang = opts.lang
