@@ -8,7 +8,9 @@ cell must be written with the string data type, never as a formula.
 
 Every CSV writer calls :func:`csv_safe_frame` (or :func:`csv_safe`) — or writes through
 :func:`to_csv`, which also ends lines with CRLF so that a carriage return inside a name is
-quoted — and every XLSX writer :func:`xlsx_string_cell` for text.
+quoted. Every openpyxl writer sets text with :func:`xlsx_string_cell`; the report's
+XlsxWriter workbooks write text with ``write_string`` and have ``strings_to_formulas``
+off (:func:`gisplan.report.write_xlsx`).
 
 Examples
 --------

@@ -40,7 +40,6 @@ from gisplan.cells import (
     FORMULA_PREFIXES,
     csv_safe,
     csv_safe_frame,
-    xlsx_string_cell,
 )
 from gisplan.progress import (
     DateLike,
@@ -705,65 +704,65 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _named_styles(wb: Any) -> None:
-    """Register the report's cell styles once per workbook."""
-    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-
-    thin = Side(style="thin", color="999999")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    title = NamedStyle("gp_title", font=Font(bold=True, size=14),
-                       alignment=Alignment(horizontal="center"))
-    head = NamedStyle("gp_head", font=Font(bold=True), border=border,
-                      fill=PatternFill("solid", fgColor="DDEBF7"),
-                      alignment=Alignment(horizontal="center", vertical="center",
-                                          wrap_text=True))
-    wb.add_named_style(title)
-    wb.add_named_style(head)
-    for kind in ("general", *FORMATS):
-        fmt = FORMATS.get(kind, "General") if kind != "text" else "General"
-        wb.add_named_style(NamedStyle(f"gp_{kind}", border=border, number_format=fmt))
-        wb.add_named_style(NamedStyle(f"gp_{kind}_total", border=border, number_format=fmt,
-                                      font=Font(bold=True)))
+#: the report's cell formats (XlsxWriter properties): title, header, and per column kind a
+#: plain and a bold (合计) body format, all with thin grey borders
+_BORDER: dict[str, Any] = {"border": 1, "border_color": "#999999"}
+_TITLE: dict[str, Any] = {"bold": True, "font_size": 14, "align": "center"}
+_HEAD: dict[str, Any] = {**_BORDER, "bold": True, "bg_color": "#DDEBF7", "align": "center",
+                         "valign": "vcenter", "text_wrap": True}
 
 
-class _Cells:
-    """Make streamed (write-only) cells: text always a string cell, styles shared.
+class _Sheet:
+    """Write one table's rows into a streamed (``constant_memory``) XlsxWriter sheet.
 
-    A named style is looked up once; every cell of that style then shares its style
-    array (assigning a named style per cell costs more than writing the cell).
+    Every text is a string cell (never a formula: the workbook is opened with
+    ``strings_to_formulas`` off and text goes through ``write_string``), numbers are
+    numbers, dates are dates in ``yyyy-mm-dd``; a blank keeps its column's border.
     """
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self._styles: dict[str, Any] = {}
+    def __init__(self, wb: Any) -> None:
+        self._formats: dict[str, Any] = {"gp_title": wb.add_format(_TITLE),
+                                         "gp_head": wb.add_format(_HEAD)}
+        for kind in ("general", *FORMATS):
+            props = dict(_BORDER)
+            if kind not in ("general", "text"):
+                props["num_format"] = FORMATS[kind]
+            self._formats[f"gp_{kind}"] = wb.add_format(props)
+            self._formats[f"gp_{kind}_total"] = wb.add_format({**props, "bold": True})
 
-    def __call__(self, value: Any, style: str | None = None) -> Any:
-        from openpyxl.cell import WriteOnlyCell
+    def fmt(self, style: str | None) -> Any:
+        return None if style is None else self._formats[style]
 
-        value = _cell(value)
-        cell = WriteOnlyCell(self.ws)
-        if isinstance(value, str):
-            xlsx_string_cell(cell, value)
-        else:
-            cell.value = value
-        if style is not None:
-            if style not in self._styles:
-                probe = WriteOnlyCell(self.ws)
-                probe.style = style
-                self._styles[style] = probe._style
-            cell._style = self._styles[style]
-        return cell
+    def row(self, ws: Any, r: int, values: Any, styles: list[str]) -> None:
+        """Write *values* as row *r*, each with the format named in *styles*."""
+        for c, (value, style) in enumerate(zip(values, styles, strict=True)):
+            value = _cell(value)
+            fmt = self._formats[style]
+            kind = type(value)
+            if kind is str:
+                ws.write_string(r, c, value, fmt)
+            elif kind is int or kind is float:
+                ws.write_number(r, c, value, fmt)
+            elif value is None:
+                ws.write_blank(r, c, None, fmt)
+            elif kind is bool:
+                ws.write_boolean(r, c, value, fmt)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                if not style.startswith("gp_date"):  # a date shows as a date, not a serial
+                    fmt = self._formats["gp_date_total" if style.endswith("_total")
+                                        else "gp_date"]
+                ws.write_datetime(r, c, value, fmt)
+            else:
+                ws.write_string(r, c, str(value), fmt)
 
 
 def _detail_file(path: Path, table: Table) -> Path:
     return path.with_name(f"{path.stem}_{table.name}.csv")
 
 
-def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None,
+def _write_sheet(wb: Any, cells: _Sheet, table: Table, *, detail: Path | None = None,
                  preview_rows: int = PREVIEW_ROWS) -> None:
-    """Stream *table* into the write-only sheet *ws* (only a preview when *detail*)."""
-    from openpyxl.utils import get_column_letter
-
+    """Stream *table* into a new sheet of *wb* (only a preview when *detail*)."""
     frame = table.frame
     note = table.note
     if detail is not None:
@@ -772,62 +771,57 @@ def _write_sheet(ws: Any, table: Table, *, detail: Path | None = None,
             f"此处列出前 {preview_rows:,} 行" + ("及合计" if table.total_row else ""))
         preview = frame.head(preview_rows)
         frame = pd.concat([preview, frame.tail(1)]) if table.total_row else preview
-    ncol = max(len(frame.columns), 1)
-    for j, header in enumerate(frame.columns, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = _width(frame[header], str(header))
-    ws.freeze_panes = "B4" if "县区" in frame.columns[:2] or "片区" in frame.columns[:2] else "A4"
+    ws = wb.add_worksheet(table.name[:31])
+    headers = [str(h) for h in frame.columns]
+    ncol = max(len(headers), 1)
+    for j, header in enumerate(frame.columns):
+        ws.set_column(j, j, _width(frame[header], str(header)))
+    ws.freeze_panes(3, 1 if "县区" in headers[:2] or "片区" in headers[:2] else 0)
     if ncol > 1:
-        ws.merged_cells.add(f"A1:{get_column_letter(ncol)}1")
-        ws.merged_cells.add(f"A2:{get_column_letter(ncol)}2")
-    cell = _Cells(ws)
-    ws.append([cell(table.title, "gp_title")])
-    ws.append([cell(note)])
-    ws.append([cell(str(h), "gp_head") for h in frame.columns])
-    styles = [f"gp_{k}" if (k := table.kinds.get(str(h))) in FORMATS else "gp_general"
-              for h in frame.columns]
+        ws.merge_range(0, 0, 0, ncol - 1, table.title, cells.fmt("gp_title"))
+        ws.merge_range(1, 0, 1, ncol - 1, note or "")
+    else:
+        ws.write_string(0, 0, table.title, cells.fmt("gp_title"))
+        ws.write_string(1, 0, note or "")
+    cells.row(ws, 2, headers, ["gp_head"] * len(headers))
+    styles = [f"gp_{k}" if (k := table.kinds.get(h)) in FORMATS else "gp_general"
+              for h in headers]
+    totals = [f"{s}_total" for s in styles]
     last = len(frame) - 1 if table.total_row else -1
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
-        suffix = "_total" if i == last else ""
-        ws.append([cell(v, s + suffix) for s, v in zip(styles, row, strict=True)])
+        cells.row(ws, 3 + i, row, totals if i == last else styles)
     for number, chart in enumerate(table.charts):
-        _add_chart(ws, chart, list(map(str, frame.columns)), number)
+        _add_chart(wb, ws, chart, headers, number)
 
 
-def _add_chart(ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
+def _add_chart(wb: Any, ws: Any, spec: LineSpec, headers: list[str], k: int) -> None:
     """Draw *spec* as a native line chart, the *k*-th one down the right of the table."""
-    from openpyxl.chart import LineChart, Reference, Series
-    from openpyxl.utils import get_column_letter
-
-    first, last = 4 + spec.rows[0], 4 + spec.rows[1]  # header on row 3
-    chart = LineChart()
-    chart.title = spec.title
-    chart.y_axis.title = "比例"
-    chart.y_axis.number_format = "0%"
-    chart.y_axis.scaling.min = 0
-    chart.y_axis.scaling.max = 1
-    chart.x_axis.number_format = "yyyy-mm-dd"
-    chart.x_axis.delete = False  # openpyxl 3.1 hides the axes unless told
-    chart.y_axis.delete = False
-    chart.height, chart.width = 7.5, 16
+    first, last = 3 + spec.rows[0], 3 + spec.rows[1]  # 0-based; the header is row 2
+    cat = headers.index(spec.category)
+    chart = wb.add_chart({"type": "line"})
     for header in spec.series:
-        col = headers.index(header) + 1
-        series = Series(Reference(ws, min_col=col, min_row=first, max_row=last), title=header)
-        series.smooth = False
-        chart.series.append(series)
-    cat = headers.index(spec.category) + 1
-    chart.set_categories(Reference(ws, min_col=cat, min_row=first, max_row=last))
-    ws.add_chart(chart, f"{get_column_letter(len(headers) + 2)}{4 + 16 * k}")
+        col = headers.index(header)
+        chart.add_series({"name": header,
+                          "categories": [ws.name, first, cat, last, cat],
+                          "values": [ws.name, first, col, last, col],
+                          "smooth": False})
+    chart.set_title({"name": spec.title})
+    chart.set_y_axis({"name": "比例", "num_format": "0%", "min": 0, "max": 1})
+    chart.set_x_axis({"num_format": "yyyy-mm-dd", "date_axis": True})
+    chart.set_size({"width": 605, "height": 283})  # 16 x 7.5 cm
+    ws.insert_chart(3 + 16 * k, len(headers) + 1, chart)
 
 
 def write_xlsx(tables: list[Table], path: str | Path, *,
                detail_cells: int | None = DETAIL_CELLS,
                preview_rows: int | None = None) -> list[Path]:
-    """Write *tables* as one workbook, a sheet per table, streamed (openpyxl write-only).
+    """Write *tables* as one workbook, a sheet per table, streamed (XlsxWriter).
 
     Each sheet: row 1 the title (merged), row 2 the date and units (merged), row 3 the
     Chinese headers (frozen with the rows above), then the rows; number formats by
     column kind (``0.0%`` for rates, ``#,##0.000`` for 万元); widths fitted to the
-    Chinese text; native line charts where the table has them (进度曲线).
+    Chinese text; native line charts where the table has them (进度曲线). The file
+    appears whole or not at all (written beside it, then renamed).
 
     Parameters
     ----------
@@ -846,25 +840,44 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
     -------
     list of Path
         The workbook, then the detail CSV files.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, openpyxl
+    >>> t = Table("汇总", "测试表", pd.DataFrame({"序号": [1, 2], "名称": ["=1+1", "合计"],
+    ...                                          "开工率": [0.5, 0.25]}),
+    ...           kinds={"开工率": "pct"}, total_row=True)
+    >>> path = write_xlsx([t], pathlib.Path(tempfile.mkdtemp()) / "t.xlsx")[0]
+    >>> ws = openpyxl.load_workbook(path)["汇总"]
+    >>> ws["A1"].value, ws["B4"].value, ws["B4"].data_type, ws["C5"].number_format
+    ('测试表', '=1+1', 's', '0.0%')
     """
-    from openpyxl import Workbook
+    import xlsxwriter
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook(write_only=True)
-    _named_styles(wb)
-    details: list[Path] = []
-    for t in tables:
-        # a table with charts stays whole: its charts read its rows
-        big = detail_cells is not None and t.frame.size > detail_cells and not t.charts
-        detail = _detail_file(path, t) if big else None
-        if detail is not None:
-            _write_detail_csv(t, detail)
-            details.append(detail)
-        _write_sheet(wb.create_sheet(t.name[:31]), t, detail=detail,
-                     preview_rows=PREVIEW_ROWS if preview_rows is None else preview_rows)
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
+    # text is never a formula, a link or a number: write_string for every text cell,
+    # and these off for anything that would go through write()
+    wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
+                                        "strings_to_urls": False, "strings_to_numbers": False,
+                                        "nan_inf_to_errors": True})
+    details: list[Path] = []
+    try:
+        cells = _Sheet(wb)
+        for t in tables:
+            # a table with charts stays whole: its charts read its rows
+            big = detail_cells is not None and t.frame.size > detail_cells and not t.charts
+            detail = _detail_file(path, t) if big else None
+            if detail is not None:
+                _write_detail_csv(t, detail)
+                details.append(detail)
+            _write_sheet(wb, cells, t, detail=detail,
+                         preview_rows=PREVIEW_ROWS if preview_rows is None else preview_rows)
+        wb.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return [path, *details]
 
