@@ -70,18 +70,26 @@ def _plain_dates(values: Any) -> np.ndarray | None:
         return values.to_numpy().astype("datetime64[D]")
     if values.dtype != object:
         return None
-    cells = values.to_numpy()
-    kinds = {type(v) for v in pd.unique(cells)}
-    if not kinds <= {dt.date, type(None)}:
+    # a year of reports has a few hundred distinct days: convert those, then take them
+    # (numpy's cell-by-cell object -> datetime64 cast was 20x slower on 27,000 rows)
+    codes, days = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+    if not {type(v) for v in days} <= {dt.date}:
         return None
-    return cells.astype("datetime64[D]")
+    return _take(days.astype("datetime64[D]"), codes, np.datetime64("NaT", "D"))
+
+
+def _take(values: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """Return ``values[codes]`` with *missing* where the code is -1 (factorized NA)."""
+    out = np.append(values, np.array([missing], dtype=values.dtype))
+    return out[np.where(codes < 0, len(values), codes)]
 
 
 def to_dates(values: Any) -> pd.Series:
     """Return *values* as ``object`` of :class:`datetime.date` (None where missing)."""
     ts = parse_dates(values)
-    # datetime64[D] -> object gives datetime.date (None for NaT) in one vectorised step
-    days = ts.to_numpy(dtype="datetime64[D]").astype(object)
+    # datetime64[D] -> object gives datetime.date (None for NaT); cast the distinct days
+    codes, uniq = pd.factorize(ts.to_numpy(dtype="datetime64[D]"), use_na_sentinel=True)
+    days = _take(np.asarray(uniq, dtype="datetime64[D]").astype(object), codes, None)
     return pd.Series(days, index=ts.index, dtype=object)
 
 
