@@ -135,9 +135,11 @@ def for_storage(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         if kind == "date":
             continue  # datetime.date objects → Arrow date32 → GeoPackage DATE
         if s.dtype == object:
-            if s.map(lambda v: v is None or isinstance(v, str)).all():
+            # one C pass over the cells; missing cells (None, NaN) are stored as NULL
+            inferred = pd.api.types.infer_dtype(s, skipna=True)
+            if inferred in ("string", "empty"):
                 out[col] = s.astype("string")
-            elif s.map(lambda v: v is None or isinstance(v, dt.date)).all():
+            elif inferred == "date" or s.map(lambda v: v is None or isinstance(v, dt.date)).all():
                 continue
             else:  # mixed Python objects: keep the data, as text
                 out[col] = s.map(lambda v: None if v is None else str(v)).astype("string")
