@@ -123,6 +123,24 @@ def test_empty_table_round_trips(project: Project) -> None:
     assert back["compounds"].dtype == "Int64"
 
 
+def test_a_date_column_round_trips_dates_and_a_datetime_among_them_becomes_its_day(
+        project: Project) -> None:
+    import datetime as dt
+
+    log = pd.DataFrame({"log_id": [1, 2, 3, 4], "compound_id": ["A", "A", "B", "B"],
+                        "date": pd.Series([dt.date(2023, 5, 1), dt.datetime(2023, 6, 2, 15, 30),
+                                           None, float("nan")], dtype=object),
+                        "stage": ["started"] * 4})
+    from gisplan.store._dtypes import canonical
+
+    # the canonical form (what every reader and the checks see) holds days only
+    days = canonical(log.copy(), "progress_log")["date"].tolist()
+    assert days == [dt.date(2023, 5, 1), dt.date(2023, 6, 2), None, None]
+    assert [type(v) for v in days[:2]] == [dt.date, dt.date]
+    project.write("progress_log", log)
+    assert project.read("progress_log")["date"].tolist() == days
+
+
 def test_write_replaces_a_layer(project: Project) -> None:
     project.write("compounds", compounds(5))
     assert len(project.read("compounds")) == 5

@@ -47,7 +47,8 @@ def _to_object_text(s: pd.Series) -> pd.Series:
 
 def _to_dates(s: pd.Series) -> pd.Series:
     """Return *s* as ``object`` of :class:`datetime.date` (None where missing)."""
-    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("date", "empty"):
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("date", "empty") \
+            and not any(isinstance(v, dt.datetime) for v in pd.unique(s.to_numpy())):
         vals = s  # dates already (what a store read gives): no Python call per cell
     elif s.dtype == object and s.map(lambda v: v is None or isinstance(v, dt.date)).all():
         vals = s.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
