@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,13 @@ def test_national_export_is_partitioned_by_city(tmp_path: Path) -> None:
     n = import_layer(out, target, "compounds", city="C002")
     assert n == nat.cities[1].compounds
     dask_geopandas = pytest.importorskip("dask_geopandas")
-    ddf = dask_geopandas.read_parquet(out)
-    assert len(ddf.compute()) == 60
+    with warnings.catch_warnings():
+        # dask's own parquet reader calls reset_index(inplace=True), which pandas 3.1
+        # deprecates: dask's to fix, not ours, and not what this test is about
+        warnings.filterwarnings("ignore", message="The inplace keyword",
+                                module="dask")
+        ddf = dask_geopandas.read_parquet(out)
+        assert len(ddf.compute()) == 60
 
 
 def test_cli_export_and_import(store: Path, tmp_path: Path, gisplan: Any) -> None:
