@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -741,8 +742,10 @@ class _Sheet:
             kind = type(value)
             if kind is str:
                 ws.write_string(r, c, value, fmt)
-            elif kind is int or kind is float:
+            elif kind is int or (kind is float and math.isfinite(value)):
                 ws.write_number(r, c, value, fmt)
+            elif kind is float:  # ±inf (unreachable): a cell, never an error formula
+                ws.write_string(r, c, "∞" if value > 0 else "-∞", fmt)
             elif value is None:
                 ws.write_blank(r, c, None, fmt)
             elif kind is bool:
@@ -760,6 +763,16 @@ def _detail_file(path: Path, table: Table) -> Path:
     return path.with_name(f"{path.stem}_{table.name}.csv")
 
 
+def _sheet_name(wb: Any, name: str) -> str:
+    """Return *name* cut to Excel's 31 characters, numbered when the workbook has it."""
+    taken = {ws.name.lower() for ws in wb.worksheets()}
+    candidate, k = name[:31], 1
+    while candidate.lower() in taken:
+        k += 1
+        candidate = f"{name[:31 - len(str(k)) - 2]}({k})"
+    return candidate
+
+
 def _write_sheet(wb: Any, cells: _Sheet, table: Table, *, detail: Path | None = None,
                  preview_rows: int = PREVIEW_ROWS) -> None:
     """Stream *table* into a new sheet of *wb* (only a preview when *detail*)."""
@@ -771,7 +784,7 @@ def _write_sheet(wb: Any, cells: _Sheet, table: Table, *, detail: Path | None = 
             f"此处列出前 {preview_rows:,} 行" + ("及合计" if table.total_row else ""))
         preview = frame.head(preview_rows)
         frame = pd.concat([preview, frame.tail(1)]) if table.total_row else preview
-    ws = wb.add_worksheet(table.name[:31])
+    ws = wb.add_worksheet(_sheet_name(wb, table.name))
     headers = [str(h) for h in frame.columns]
     ncol = max(len(headers), 1)
     for j, header in enumerate(frame.columns):
@@ -861,7 +874,7 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
     # and these off for anything that would go through write()
     wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False, "strings_to_numbers": False,
-                                        "nan_inf_to_errors": True})
+                                        "remove_timezone": True})
     details: list[Path] = []
     try:
         cells = _Sheet(wb)

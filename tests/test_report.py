@@ -243,3 +243,35 @@ def test_no_notes_sheet_without_sources(programme, tmp_path):
     write_report(programme, out, as_of="2023-06-30")
     wb = openpyxl.load_workbook(out)
     assert "说明" not in wb.sheetnames and "数据来源" not in wb["进度汇总"]["A2"].value
+
+
+def test_workbook_cells_are_values_never_formulas_whatever_the_table_holds(tmp_path):
+    import datetime as dt
+    import zipfile
+
+    import numpy as np
+
+    from gisplan.report import Table, write_xlsx
+
+    frame = pd.DataFrame({
+        "序号": [1, 2, 3],
+        "名称": ["=HYPERLINK(\"http://x\",\"y\")", "+1", "http://example.org"],
+        "步行距离（米）": [float("inf"), np.float64(-np.inf), 12.5],
+        "填报时间": [dt.datetime(2023, 6, 30, 9, tzinfo=dt.UTC), None, pd.NaT],
+        "是否": [True, False, None],
+    })
+    table = Table("明细", "测试", frame, kinds={"步行距离（米）": "float"})
+    path = write_xlsx([table, table], tmp_path / "t.xlsx")[0]
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["明细", "明细(2)"]  # a repeated name is numbered
+    ws = wb["明细"]
+    assert [ws.cell(r, 2).value for r in (4, 5, 6)] == [
+        "=HYPERLINK(\"http://x\",\"y\")", "+1", "http://example.org"]
+    assert {ws.cell(r, 2).data_type for r in (4, 5, 6)} == {"s"}
+    assert [ws.cell(r, 3).value for r in (4, 5, 6)] == ["∞", "-∞", 12.5]
+    assert ws["D4"].value == dt.datetime(2023, 6, 30) and ws["D5"].value is None  # the day
+    assert [ws.cell(r, 5).value for r in (4, 5, 6)] == [True, False, None]
+    with zipfile.ZipFile(path) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert sheets and not any("<f>" in x or "<f " in x for x in sheets)  # no formula at all
+    assert not any("hyperlink" in x.lower() and "<hyperlinks" in x for x in sheets)
