@@ -61,7 +61,8 @@ RESULT_LAYERS: tuple[str, ...] = ("compounds", "join_districts", "bundles", "bun
 #: this (a city's 设施缺口, one row and 71 columns a compound; its 连片项目) is written in
 #: full as CSV beside it, its sheet keeping the first :data:`RUN_PREVIEW_ROWS` rows. The
 #: same rows are in the run's GeoParquet (``export``). Writing them as cells was three
-#: quarters of a national run's report time (openpyxl, ~40 µs a cell).
+#: quarters of a national run's report time (openpyxl then, ~40 µs a cell; the report's
+#: XlsxWriter sheets now take ~8 µs).
 RUN_DETAIL_CELLS = 20_000
 #: Rows such a table keeps in its sheet in a run's workbook.
 RUN_PREVIEW_ROWS = 100
