@@ -714,9 +714,9 @@ _HEAD: dict[str, Any] = {**_BORDER, "bold": True, "bg_color": "#DDEBF7", "align"
 
 
 class _Sheet:
-    """Write one table's rows into a streamed (``constant_memory``) XlsxWriter sheet.
+    """A workbook's cell formats, and how a row of values is written with them.
 
-    Every text is a string cell (never a formula: the workbook is opened with
+    For XlsxWriter's streamed (``constant_memory``) sheets. Every text is a string cell (never a formula: the workbook is opened with
     ``strings_to_formulas`` off and text goes through ``write_string``), numbers are
     numbers, dates are dates in ``yyyy-mm-dd``; a blank keeps its column's border.
     """
