@@ -716,9 +716,10 @@ _HEAD: dict[str, Any] = {**_BORDER, "bold": True, "bg_color": "#DDEBF7", "align"
 class _Sheet:
     """A workbook's cell formats, and how a row of values is written with them.
 
-    For XlsxWriter's streamed (``constant_memory``) sheets. Every text is a string cell (never a formula: the workbook is opened with
-    ``strings_to_formulas`` off and text goes through ``write_string``), numbers are
-    numbers, dates are dates in ``yyyy-mm-dd``; a blank keeps its column's border.
+    For XlsxWriter's streamed (``constant_memory``) sheets. Every text is a string cell
+    (never a formula: the workbook is opened with ``strings_to_formulas`` off and text
+    goes through ``write_string``), numbers are numbers, dates are dates in
+    ``yyyy-mm-dd``; a blank keeps its column's border.
     """
 
     def __init__(self, wb: Any) -> None:
