@@ -854,7 +854,10 @@ def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
         values = parsed.values
         scale = _scale_of(source)
         if scale != 1.0 and what in ("number", "whole number"):
-            parsed = parser(pd.to_numeric(parse_number(cells).values * scale))
+            # a cell that says 万 or 亿 itself ("0.12万平方米") is parsed with it already
+            own = cells.astype(str).str.contains("[万亿]", regex=True).to_numpy(dtype=bool)
+            factor = np.where(own, 1.0, scale)
+            parsed = parser(pd.to_numeric(parse_number(cells).values * factor))
             values = parsed.values
             findings.append(Finding(
                 "info", "unit_scaled", f"values in 万 (10,000) converted to {canonical}",

@@ -175,6 +175,18 @@ def test_xlsx_header_in_wan_square_metres_is_scaled(tmp_path):
     assert report.by_code("unit_scaled")
 
 
+def test_a_cell_that_states_wan_itself_under_a_wan_header_is_scaled_once(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["小区编号", "小区名称", "住宅建筑面积（万平方米）", "经度", "纬度"])
+    ws.append(["C01", "东海园区", 6.418, LON, LAT])
+    ws.append(["C02", "西湖园区", "0.120万平方米", LON, LAT])
+    ws.append(["C03", "南山园区", "0.5", LON, LAT])
+    wb.save(tmp_path / "w.xlsx")
+    gdf, _ = read_layer(tmp_path / "w.xlsx", "compounds")
+    assert gdf["floor_area_m2"].tolist() == pytest.approx([64180.0, 1200.0, 5000.0])
+
+
 def test_xlsx_picks_the_sheet_that_holds_the_layer(tmp_path):
     path = write_compound_xlsx(tmp_path / "two.xlsx", guyuan_rows())
     wb = openpyxl.load_workbook(path)
