@@ -65,6 +65,7 @@ from gisplan import crs as gcrs
 from gisplan._errors import CRSError, GeometryError, InputError, SchemaError
 from gisplan.findings import Finding, Report, add_flags
 from gisplan.parse import (
+    _MULTIPLIERS,
     Parsed,
     parse_bool,
     parse_categories,
@@ -855,7 +856,8 @@ def _parse_columns(raw: _Raw, mapping: dict[str, str], layer_kind: str, *,
         scale = _scale_of(source)
         if scale != 1.0 and what in ("number", "whole number"):
             # a cell that says 万 or 亿 itself ("0.12万平方米") is parsed with it already
-            own = cells.astype(str).str.contains("[万亿]", regex=True).to_numpy(dtype=bool)
+            own = cells.astype(str).str.contains(f"[{''.join(_MULTIPLIERS)}]",
+                                                 regex=True).to_numpy(dtype=bool)
             factor = np.where(own, 1.0, scale)
             parsed = parser(pd.to_numeric(parse_number(cells).values * factor))
             values = parsed.values

@@ -713,7 +713,7 @@ _HEAD: dict[str, Any] = {**_BORDER, "bold": True, "bg_color": "#DDEBF7", "align"
                          "valign": "vcenter", "text_wrap": True}
 
 
-class _Sheet:
+class _CellWriter:
     """A workbook's cell formats, and how a row of values is written with them.
 
     For XlsxWriter's streamed (``constant_memory``) sheets. Every text is a string cell
@@ -732,8 +732,8 @@ class _Sheet:
             self._formats[f"gp_{kind}"] = wb.add_format(props)
             self._formats[f"gp_{kind}_total"] = wb.add_format({**props, "bold": True})
 
-    def fmt(self, style: str | None) -> Any:
-        return None if style is None else self._formats[style]
+    def fmt(self, style: str) -> Any:
+        return self._formats[style]
 
     def row(self, ws: Any, r: int, values: Any, styles: list[str]) -> None:
         """Write *values* as row *r*, each with the format named in *styles*."""
@@ -774,7 +774,7 @@ def _sheet_name(wb: Any, name: str) -> str:
     return candidate
 
 
-def _write_sheet(wb: Any, cells: _Sheet, table: Table, *, detail: Path | None = None,
+def _write_sheet(wb: Any, cells: _CellWriter, table: Table, *, detail: Path | None = None,
                  preview_rows: int = PREVIEW_ROWS) -> None:
     """Stream *table* into a new sheet of *wb* (only a preview when *detail*)."""
     frame = table.frame
@@ -878,7 +878,7 @@ def write_xlsx(tables: list[Table], path: str | Path, *,
                                         "remove_timezone": True})
     details: list[Path] = []
     try:
-        cells = _Sheet(wb)
+        cells = _CellWriter(wb)
         for t in tables:
             # a table with charts stays whole: its charts read its rows
             big = detail_cells is not None and t.frame.size > detail_cells and not t.charts
